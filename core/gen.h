@@ -1,0 +1,53 @@
+/* Gen (paper Eq. 1-2): the perturbation generator.
+ *
+ *   encoder : conv3x3/s2 (3->c) IN ReLU, conv3x3/s2 (c->2c) IN ReLU, conv3x3/s2 (2c->4c) IN ReLU
+ *   4 residual blocks at 4c: conv3x3 IN ReLU conv3x3 IN, + skip
+ *   decoder : 3 x { nearest-upsample x2, conv3x3 (4c->2c->c->c) IN ReLU }
+ *   output  : conv3x3 (c->3), delta = out_scale * tanh(.)
+ * x_adv = clip(x + clip(delta, -eps, eps), -1, 1).  Fully convolutional: inputs are reflect-padded to a
+ * multiple of 8 and the delta cropped back.  FLOPs per 256x256 image: see gen_flops (c = 16: 1.4 GFLOP).
+ */
+#ifndef DF_GEN_H
+#define DF_GEN_H
+
+#include "df.h"
+#include "dfw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GEN_ARCH "dadfi-gen"
+#define GEN_NRES 4
+
+typedef struct {
+    int width;        /* c */
+    float out_scale;  /* delta = out_scale * tanh(conv_out) */
+} gen_config;
+
+typedef struct gen_model gen_model; /* opaque: params + activation arena */
+
+/* New model with random (seeded) weights. training != 0 allocates gradients and Adam state. */
+df_status gen_create(gen_model **g, const gen_config *cfg, uint64_t seed, int training);
+/* Load from a .dfw buffer (meta "arch" must be GEN_ARCH). */
+df_status gen_load(gen_model **g, const uint8_t *buf, size_t len, int training);
+/* Serialise (weights; plus Adam state and "step" if checkpoint != 0). */
+df_status gen_save(const gen_model *g, int checkpoint, long step, uint8_t **out, size_t *outlen);
+void gen_free(gen_model *g);
+const gen_config *gen_get_config(const gen_model *g);
+df_params *gen_params(gen_model *g);
+/* Multiply-adds x 2 for one image of H x W. */
+double gen_flops(const gen_config *cfg, int H, int W);
+
+/* delta [B,3,H,W] = Gen(x [B,3,H,W]) (unclipped).  Keeps activations for gen_backward. */
+df_status gen_forward(gen_model *g, float *delta, const float *x, int B, int H, int W);
+/* Accumulate parameter gradients (and dx if non-NULL) from ddelta, for the last gen_forward. */
+df_status gen_backward(gen_model *g, float *dx, const float *ddelta);
+
+/* Inference: x_adv = clip(x + clip(Gen(x), -eps, eps), -1, 1) for one image [3,H,W]. */
+df_status gen_protect(gen_model *g, float *x_adv, const float *x, int H, int W, float eps);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,52 @@
+/* Image files <-> float planes.  Decoding and encoding go through stb_image / stb_image_write.
+ * Every input is untrusted: sizes are checked, nothing is written on failure, and writes are atomic
+ * (temporary file in the same directory + rename). */
+#ifndef DF_IMAGE_H
+#define DF_IMAGE_H
+
+#include "df.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DF_IMAGE_MAX_PIXELS 100000000L /* 100 megapixels: decompression-bomb limit */
+
+enum {
+    DF_IMG_NOTE_ALPHA_DROPPED = 1,    /* the file had an alpha channel; it was ignored */
+    DF_IMG_NOTE_GRAY_EXPANDED = 2,    /* grayscale input became RGB */
+    DF_IMG_NOTE_EXIF_ROTATED = 4,     /* EXIF orientation != 1 was applied */
+};
+
+typedef struct {
+    int w, h;          /* after EXIF orientation */
+    uint8_t *rgb;      /* w*h*3, malloc'd, owned */
+    int notes;         /* DF_IMG_NOTE_* flags, for the caller to report */
+} df_image;
+
+/* Decode JPEG/PNG/BMP bytes (EXIF orientation honoured for JPEG). */
+df_status df_image_decode(df_image *img, const uint8_t *buf, size_t len);
+df_status df_image_load(df_image *img, const char *path);
+void df_image_free(df_image *img);
+
+typedef enum { DF_FMT_PNG = 0, DF_FMT_JPEG = 1 } df_image_format;
+/* Encode to a malloc'd buffer. quality 1..100 (JPEG only). */
+df_status df_image_encode(const uint8_t *rgb, int w, int h, df_image_format fmt, int quality,
+                          uint8_t **out, size_t *outlen);
+/* Atomic write (temp + rename). */
+df_status df_image_save(const char *path, const uint8_t *rgb, int w, int h, df_image_format fmt, int quality);
+/* Format from a file name's extension (.png, .jpg, .jpeg); DF_ERR_ARG if unknown. */
+df_status df_image_format_from_path(const char *path, df_image_format *fmt);
+/* Atomic write of arbitrary bytes. */
+df_status df_write_file_atomic(const char *path, const void *data, size_t len);
+/* Read a whole file (limit bytes at most) into a malloc'd buffer. */
+df_status df_read_file(const char *path, size_t limit, uint8_t **out, size_t *outlen);
+
+/* 8-bit interleaved RGB <-> float planar [3, H, W] in [-1, 1]. */
+void df_rgb8_to_planar(float *out, const uint8_t *rgb, int w, int h, int stride_px /* 3 or 4 (RGBA) */);
+void df_planar_to_rgb8(uint8_t *rgb, const float *in, int w, int h, int stride_px);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
