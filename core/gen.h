@@ -44,8 +44,18 @@ df_status gen_forward(gen_model *g, float *delta, const float *x, int B, int H, 
 /* Accumulate parameter gradients (and dx if non-NULL) from ddelta, for the last gen_forward. */
 df_status gen_backward(gen_model *g, float *dx, const float *ddelta);
 
-/* Inference: x_adv = clip(x + clip(Gen(x), -eps, eps), -1, 1) for one image [3,H,W]. */
+/* Inference: x_adv = clip(x + clip(Gen(x), -eps, eps), -1, 1) for one image [3,H,W] of any size
+ * (edge-padded to a multiple of 8 internally). */
 df_status gen_protect(gen_model *g, float *x_adv, const float *x, int H, int W, float eps);
+
+/* Protect an 8-bit photo (RGB or RGBA interleaved, stride_px = 3 or 4; alpha copied unchanged).
+ * Large photos: when max(W, H) > work_side (> 0), Gen runs on an area-downscaled copy whose longest side is
+ * work_side, and its delta is bilinearly upsampled to full resolution; work_side = 0 runs at full resolution.
+ * The delta is clipped to [-eps, eps] at full resolution before rounding, so every output byte is within
+ * eps * 127.5 + 0.5 of the input byte.  Memory: O(working resolution), not O(photo).
+ * progress (optional) gets values in [0, 1]. */
+df_status gen_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W, int H, int stride_px, float eps,
+                           int work_side, void (*progress)(void *ctx, float done), void *progress_ctx);
 
 #ifdef __cplusplus
 }

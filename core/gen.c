@@ -1,0 +1,491 @@
+/* Gen: the perturbation generator (architecture in gen.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen.h"
+
+/* One layer: [nearest-upsample x2] -> conv3x3 -> [instance norm] -> [ReLU | tanh*scale] -> [+ skip]. */
+typedef struct {
+    df_conv cv;
+    int up, norm, act, skip; /* skip: index of the layer whose OUTPUT is added, or -1 */
+    int w, g, b, bias;       /* parameter indices (-1 if absent) */
+    int H, W;                /* input size (before upsampling) */
+    int CH, CW;              /* conv input size (after upsampling) */
+    int OH, OW;
+    /* activations (arena) */
+    const float *in;         /* layer input (previous output or x) */
+    float *upo, *conv, *mean, *rstd, *norm_out, *out;
+    /* gradients (arena) */
+    float *dup, *dconv, *dnorm, *dout;
+} gen_layer;
+
+#define GEN_MAX_LAYERS (3 + 2 * GEN_NRES + 3 + 1)
+
+struct gen_model {
+    gen_config cfg;
+    df_params p;
+    int nl;
+    gen_layer L[GEN_MAX_LAYERS];
+    df_arena arena;
+    int B, H, W;      /* planned size (0 = none) */
+    float *ws;        /* conv workspace */
+    const float *x;   /* input of the last forward */
+    int have_forward;
+};
+
+static const float IN_EPS = 1e-5f;
+
+static int declare(df_params *p, const char *layer, const char *what, int ndim, int d0, int d1, int d2, int d3) {
+    char name[DF_NAME_MAX];
+    int dims[4] = {d0, d1, d2, d3};
+    snprintf(name, sizeof name, "%s.%s", layer, what);
+    return df_params_declare(p, name, ndim, dims);
+}
+
+static df_status add_layer(gen_model *g, const char *name, int cin, int cout, int stride, int up, int norm, int act,
+                           int skip) {
+    gen_layer *l = &g->L[g->nl++];
+    memset(l, 0, sizeof *l);
+    l->cv = (df_conv){cin, cout, 3, 3, stride, 1, 1, DF_PAD_ZERO};
+    l->up = up;
+    l->norm = norm;
+    l->act = act;
+    l->skip = skip;
+    l->w = declare(&g->p, name, "w", 4, cout, cin, 3, 3);
+    l->g = l->b = l->bias = -1;
+    if (norm) {
+        l->g = declare(&g->p, name, "gamma", 1, cout, 0, 0, 0);
+        l->b = declare(&g->p, name, "beta", 1, cout, 0, 0, 0);
+    } else {
+        l->bias = declare(&g->p, name, "bias", 1, cout, 0, 0, 0);
+    }
+    if (l->w < 0 || (norm && (l->g < 0 || l->b < 0)) || (!norm && l->bias < 0)) return DF_ERR_ARG;
+    return DF_OK;
+}
+
+static df_status build(gen_model *g) {
+    int c = g->cfg.width;
+    char name[32];
+    df_status s = DF_OK;
+    g->nl = 0;
+    s |= add_layer(g, "enc1", 3, c, 2, 0, 1, DF_ACT_RELU, -1);
+    s |= add_layer(g, "enc2", c, 2 * c, 2, 0, 1, DF_ACT_RELU, -1);
+    s |= add_layer(g, "enc3", 2 * c, 4 * c, 2, 0, 1, DF_ACT_RELU, -1);
+    for (int r = 0; r < GEN_NRES; r++) {
+        int skip = g->nl - 1; /* output of the layer before the block */
+        snprintf(name, sizeof name, "res%d.a", r + 1);
+        s |= add_layer(g, name, 4 * c, 4 * c, 1, 0, 1, DF_ACT_RELU, -1);
+        snprintf(name, sizeof name, "res%d.b", r + 1);
+        s |= add_layer(g, name, 4 * c, 4 * c, 1, 0, 1, DF_ACT_NONE, skip);
+    }
+    s |= add_layer(g, "dec1", 4 * c, 2 * c, 1, 1, 1, DF_ACT_RELU, -1);
+    s |= add_layer(g, "dec2", 2 * c, c, 1, 1, 1, DF_ACT_RELU, -1);
+    s |= add_layer(g, "dec3", c, c, 1, 1, 1, DF_ACT_RELU, -1);
+    s |= add_layer(g, "out", c, 3, 1, 0, 0, DF_ACT_TANH, -1);
+    return s ? DF_ERR_ARG : DF_OK;
+}
+
+static df_status check_config(const gen_config *cfg) {
+    if (!cfg || cfg->width < 1 || cfg->width > 256)
+        return df_fail(DF_ERR_ARG, "gen: width must be in 1..256");
+    if (!(cfg->out_scale > 0.0f && cfg->out_scale <= 2.0f))
+        return df_fail(DF_ERR_ARG, "gen: out_scale must be in (0, 2]");
+    return DF_OK;
+}
+
+static df_status gen_new(gen_model **out, const gen_config *cfg, int training) {
+    *out = NULL;
+    df_status s = check_config(cfg);
+    if (s) return s;
+    gen_model *g = calloc(1, sizeof *g);
+    if (!g) return df_fail(DF_ERR_NOMEM, "gen: out of memory");
+    g->cfg = *cfg;
+    if ((s = build(g)) != DF_OK || (s = df_params_alloc(&g->p, training)) != DF_OK) {
+        gen_free(g);
+        return s;
+    }
+    *out = g;
+    return DF_OK;
+}
+
+df_status gen_create(gen_model **out, const gen_config *cfg, uint64_t seed, int training) {
+    df_status s = gen_new(out, cfg, training);
+    if (s) return s;
+    gen_model *g = *out;
+    df_rng rng;
+    df_rng_seed(&rng, seed);
+    for (int i = 0; i < g->nl; i++) {
+        gen_layer *l = &g->L[i];
+        float *w = df_params_get(&g->p, l->w);
+        size_t n = g->p.info[l->w].count;
+        int fan_in = l->cv.cin * 9;
+        /* He init; the output layer starts small so the first deltas are tiny. */
+        float std = (l->act == DF_ACT_TANH ? 0.1f : 1.0f) * sqrtf(2.0f / (float)fan_in);
+        for (size_t k = 0; k < n; k++) w[k] = std * df_rng_normal(&rng);
+        if (l->norm) {
+            float *gm = df_params_get(&g->p, l->g);
+            for (int k = 0; k < l->cv.cout; k++) gm[k] = 1.0f;
+        }
+    }
+    return DF_OK;
+}
+
+df_status gen_load(gen_model **out, const uint8_t *buf, size_t len, int training) {
+    *out = NULL;
+    dfw_file f;
+    df_status s = dfw_parse(&f, buf, len);
+    if (s) return s;
+    char arch[64];
+    long width = 0;
+    double scale = 0;
+    if (dfw_meta_get(&f, "arch", arch, sizeof arch) != DF_OK || strcmp(arch, GEN_ARCH) != 0) {
+        dfw_free(&f);
+        return df_fail(DF_ERR_UNSUPPORTED, "gen: not a Gen weight file (meta arch must be '%s')", GEN_ARCH);
+    }
+    if (dfw_meta_int(&f, "width", &width) != DF_OK || dfw_meta_float(&f, "out_scale", &scale) != DF_OK) {
+        dfw_free(&f);
+        return df_fail(DF_ERR_FORMAT, "gen: weight file lacks 'width' or 'out_scale' metadata");
+    }
+    if (width < 1 || width > 256) {
+        dfw_free(&f);
+        return df_fail(DF_ERR_FORMAT, "gen: width %ld out of range", width);
+    }
+    gen_config cfg = {(int)width, (float)scale};
+    s = gen_new(out, &cfg, training);
+    if (s == DF_OK) s = dfw_load_params(&f, &(*out)->p);
+    if (s == DF_OK && training && dfw_find(&f, "opt.m/enc1.w")) {
+        /* checkpoint: restore Adam moments */
+        for (int i = 0; i < (*out)->p.n && s == DF_OK; i++) {
+            df_param_info *t = &(*out)->p.info[i];
+            char name[DF_NAME_MAX + 8];
+            snprintf(name, sizeof name, "opt.m/%s", t->name);
+            s = dfw_read_tensor(&f, name, (*out)->p.m + t->offset, t->ndim, t->dims);
+            snprintf(name, sizeof name, "opt.v/%s", t->name);
+            if (s == DF_OK) s = dfw_read_tensor(&f, name, (*out)->p.v + t->offset, t->ndim, t->dims);
+        }
+    }
+    dfw_free(&f);
+    if (s) {
+        gen_free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+df_status gen_save(const gen_model *g, int checkpoint, long step, uint8_t **out, size_t *outlen) {
+    dfw_writer w;
+    dfw_writer_init(&w);
+    df_status s = dfw_writer_meta(&w, "arch", GEN_ARCH);
+    if (!s) s = dfw_writer_meta_int(&w, "width", g->cfg.width);
+    if (!s) s = dfw_writer_meta_float(&w, "out_scale", g->cfg.out_scale);
+    if (!s) s = dfw_writer_meta_int(&w, "res_blocks", GEN_NRES);
+    if (!s && checkpoint) s = dfw_writer_meta_int(&w, "step", step);
+    if (!s) s = dfw_writer_params(&w, &g->p, checkpoint);
+    if (!s) s = dfw_writer_finish(&w, out, outlen);
+    dfw_writer_free(&w);
+    return s;
+}
+
+void gen_free(gen_model *g) {
+    if (!g) return;
+    df_params_free(&g->p);
+    df_arena_free(&g->arena);
+    free(g);
+}
+
+const gen_config *gen_get_config(const gen_model *g) { return &g->cfg; }
+df_params *gen_params(gen_model *g) { return &g->p; }
+
+/* Walk the layers, computing sizes and (when the arena is live) pointing the activation buffers. */
+static void point(gen_model *g, int B, int H, int W, int training) {
+    df_arena *a = &g->arena;
+    size_t ws = 0;
+    int h = H, w = W;
+    for (int i = 0; i < g->nl; i++) {
+        gen_layer *l = &g->L[i];
+        l->H = h;
+        l->W = w;
+        l->CH = l->up ? 2 * h : h;
+        l->CW = l->up ? 2 * w : w;
+        l->OH = df_conv_out(l->CH, 3, l->cv.stride, 1);
+        l->OW = df_conv_out(l->CW, 3, l->cv.stride, 1);
+        size_t nin = (size_t)B * l->cv.cin * l->CH * l->CW;
+        size_t nout = (size_t)B * l->cv.cout * l->OH * l->OW;
+        l->upo = l->up ? df_arena_floats(a, nin) : NULL;
+        l->conv = df_arena_floats(a, nout);
+        l->mean = l->norm ? df_arena_floats(a, (size_t)B * l->cv.cout) : NULL;
+        l->rstd = l->norm ? df_arena_floats(a, (size_t)B * l->cv.cout) : NULL;
+        l->norm_out = l->norm ? df_arena_floats(a, nout) : NULL;
+        l->out = df_arena_floats(a, nout);
+        l->dup = (training && l->up) ? df_arena_floats(a, nin) : NULL;
+        l->dconv = training ? df_arena_floats(a, nout) : NULL;
+        l->dnorm = (training && l->norm) ? df_arena_floats(a, nout) : NULL;
+        l->dout = training ? df_arena_floats(a, nout) : NULL;
+        size_t cw = df_conv2d_workspace(&l->cv, l->CH, l->CW);
+        if (cw > ws) ws = cw;
+        h = l->OH;
+        w = l->OW;
+    }
+    g->ws = df_arena_floats(a, ws ? ws : 1);
+}
+
+static df_status plan(gen_model *g, int B, int H, int W) {
+    if (B < 1 || H < 8 || W < 8 || H % 8 || W % 8)
+        return df_fail(DF_ERR_ARG, "gen: input must be B >= 1 images of H x W, multiples of 8 (got %d x %d x %d)", B,
+                       H, W);
+    if ((double)B * H * W > 64.0 * 1024 * 1024)
+        return df_fail(DF_ERR_NOMEM, "gen: %d x %d x %d pixels is too large for one forward pass", B, H, W);
+    if (g->B == B && g->H == H && g->W == W) return DF_OK;
+    int training = g->p.grad != NULL;
+    df_arena_plan(&g->arena);
+    point(g, B, H, W, training);
+    df_status s = df_arena_commit(&g->arena);
+    if (s) {
+        g->B = g->H = g->W = 0;
+        return s;
+    }
+    point(g, B, H, W, training);
+    g->B = B;
+    g->H = H;
+    g->W = W;
+    return DF_OK;
+}
+
+double gen_flops(const gen_config *cfg, int H, int W) {
+    gen_model tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.cfg = *cfg;
+    if (build(&tmp) != DF_OK) return 0;
+    double f = 0;
+    int h = H, w = W;
+    for (int i = 0; i < tmp.nl; i++) {
+        gen_layer *l = &tmp.L[i];
+        int ch = l->up ? 2 * h : h, cw = l->up ? 2 * w : w;
+        int oh = df_conv_out(ch, 3, l->cv.stride, 1), ow = df_conv_out(cw, 3, l->cv.stride, 1);
+        f += 2.0 * l->cv.cout * l->cv.cin * 9 * (double)oh * ow;
+        h = oh;
+        w = ow;
+    }
+    return f;
+}
+
+df_status gen_forward(gen_model *g, float *delta, const float *x, int B, int H, int W) {
+    df_status s = plan(g, B, H, W);
+    if (s) return s;
+    const float *in = x;
+    for (int i = 0; i < g->nl; i++) {
+        gen_layer *l = &g->L[i];
+        int C = l->cv.cout, HW = l->OH * l->OW;
+        size_t n = (size_t)B * C * HW;
+        l->in = in;
+        const float *cin = in;
+        if (l->up) {
+            df_upsample_nearest_forward(l->upo, in, B * l->cv.cin, l->H, l->W, 2);
+            cin = l->upo;
+        }
+        const float *bias = l->bias >= 0 ? df_params_get(&g->p, l->bias) : NULL;
+        df_conv2d_forward(l->conv, cin, df_params_get(&g->p, l->w), bias, &l->cv, B, l->CH, l->CW, g->ws);
+        const float *pre = l->conv;
+        if (l->norm) {
+            df_instnorm_forward(l->norm_out, l->mean, l->rstd, l->conv, df_params_get(&g->p, l->g),
+                                df_params_get(&g->p, l->b), B, C, HW, IN_EPS);
+            pre = l->norm_out;
+        }
+        df_act_forward(l->out, pre, n, (df_act)l->act, 0.0f);
+        if (l->skip >= 0) df_add_forward(l->out, l->out, g->L[l->skip].out, n);
+        in = l->out;
+    }
+    gen_layer *last = &g->L[g->nl - 1];
+    size_t n = (size_t)B * 3 * H * W;
+    for (size_t k = 0; k < n; k++) delta[k] = g->cfg.out_scale * last->out[k];
+    g->x = x;
+    g->have_forward = 1;
+    return DF_OK;
+}
+
+df_status gen_backward(gen_model *g, float *dx, const float *ddelta) {
+    if (!g->have_forward) return df_fail(DF_ERR_ARG, "gen: backward without a forward");
+    if (!g->p.grad) return df_fail(DF_ERR_ARG, "gen: model was not created for training");
+    int B = g->B;
+    for (int i = 0; i < g->nl; i++) {
+        gen_layer *l = &g->L[i];
+        memset(l->dout, 0, (size_t)B * l->cv.cout * l->OH * l->OW * sizeof(float));
+    }
+    gen_layer *last = &g->L[g->nl - 1];
+    size_t nlast = (size_t)B * 3 * g->H * g->W;
+    for (size_t k = 0; k < nlast; k++) last->dout[k] = g->cfg.out_scale * ddelta[k];
+    for (int i = g->nl - 1; i >= 0; i--) {
+        gen_layer *l = &g->L[i];
+        int C = l->cv.cout, HW = l->OH * l->OW;
+        size_t n = (size_t)B * C * HW;
+        if (l->skip >= 0) df_add_backward(NULL, g->L[l->skip].dout, l->dout, n);
+        /* activation: out = act(pre) (before the skip add, whose gradient passes through unchanged) */
+        const float *pre = l->norm ? l->norm_out : l->conv;
+        float *dpre = l->norm ? l->dnorm : l->dconv;
+        memset(dpre, 0, n * sizeof(float));
+        if (l->act == DF_ACT_TANH) {
+            /* l->out holds tanh(pre) (no skip on this layer) */
+            df_act_backward(dpre, l->dout, pre, l->out, n, DF_ACT_TANH, 0.0f);
+        } else {
+            df_act_backward(dpre, l->dout, pre, pre, n, (df_act)l->act, 0.0f);
+        }
+        if (l->norm) {
+            memset(l->dconv, 0, n * sizeof(float));
+            df_instnorm_backward(l->dconv, g->p.grad + g->p.info[l->g].offset, g->p.grad + g->p.info[l->b].offset,
+                                 l->dnorm, l->conv, l->mean, l->rstd, df_params_get(&g->p, l->g), B, C, HW);
+        }
+        float *dcin = NULL;
+        if (i > 0 || dx) {
+            if (l->up) {
+                memset(l->dup, 0, (size_t)B * l->cv.cin * l->CH * l->CW * sizeof(float));
+                dcin = l->dup;
+            } else {
+                dcin = i > 0 ? g->L[i - 1].dout : dx;
+            }
+        }
+        const float *cin = l->up ? l->upo : l->in;
+        float *dbias = l->bias >= 0 ? g->p.grad + g->p.info[l->bias].offset : NULL;
+        df_conv2d_backward(dcin, g->p.grad + g->p.info[l->w].offset, dbias, l->dconv, cin,
+                           df_params_get(&g->p, l->w), &l->cv, B, l->CH, l->CW, g->ws);
+        if (l->up && dcin) {
+            float *dprev = i > 0 ? g->L[i - 1].dout : dx;
+            df_upsample_nearest_backward(dprev, l->dup, B * l->cv.cin, l->H, l->W, 2);
+        }
+    }
+    return DF_OK;
+}
+
+/* Edge-replicate x [3,H,W] into xp [3,PH,PW]. */
+static void pad_edge(float *xp, const float *x, int H, int W, int PH, int PW) {
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < PH; y++) {
+            const float *src = x + ((size_t)c * H + (y < H ? y : H - 1)) * W;
+            float *dst = xp + ((size_t)c * PH + y) * PW;
+            memcpy(dst, src, (size_t)W * sizeof(float));
+            for (int xx = W; xx < PW; xx++) dst[xx] = src[W - 1];
+        }
+}
+
+/* Gen on one image of any size: delta [3,H,W] (unclipped). tmp needs 2 * 3 * PH * PW floats. */
+static df_status run_any_size(gen_model *g, float *delta, const float *x, int H, int W) {
+    int PH = (H + 7) / 8 * 8, PW = (W + 7) / 8 * 8;
+    if (PH < 8) PH = 8;
+    if (PW < 8) PW = 8;
+    if (PH == H && PW == W) return gen_forward(g, delta, x, 1, H, W);
+    size_t np = (size_t)3 * PH * PW;
+    float *xp = malloc(2 * np * sizeof(float));
+    if (!xp) return df_fail(DF_ERR_NOMEM, "gen: out of memory for a %d x %d image", W, H);
+    float *dp = xp + np;
+    pad_edge(xp, x, H, W, PH, PW);
+    df_status s = gen_forward(g, dp, xp, 1, PH, PW);
+    if (!s)
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < H; y++)
+                memcpy(delta + ((size_t)c * H + y) * W, dp + ((size_t)c * PH + y) * PW, (size_t)W * sizeof(float));
+    free(xp);
+    g->have_forward = 0; /* the saved input pointer is gone */
+    return s;
+}
+
+static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+df_status gen_protect(gen_model *g, float *x_adv, const float *x, int H, int W, float eps) {
+    if (!g || !x_adv || !x || H < 1 || W < 1) return df_fail(DF_ERR_ARG, "gen_protect: bad arguments");
+    if (!(eps >= 0.0f && eps <= 2.0f)) return df_fail(DF_ERR_ARG, "gen_protect: eps must be in [0, 2]");
+    df_status s = run_any_size(g, x_adv, x, H, W);
+    if (s) return s;
+    size_t n = (size_t)3 * H * W;
+    for (size_t k = 0; k < n; k++) x_adv[k] = clampf(x[k] + clampf(x_adv[k], -eps, eps), -1.0f, 1.0f);
+    return DF_OK;
+}
+
+/* Area-average the 8-bit photo into a float planar image [3, h, w] in [-1, 1]. */
+static void downscale_area(float *dst, int w, int h, const uint8_t *src, int W, int H, int stride_px) {
+    double sx = (double)W / w, sy = (double)H / h;
+    for (int y = 0; y < h; y++) {
+        double y0 = y * sy, y1 = y0 + sy;
+        for (int x = 0; x < w; x++) {
+            double x0 = x * sx, x1 = x0 + sx;
+            double acc[3] = {0, 0, 0}, wsum = 0;
+            for (int yy = (int)y0; yy < H && yy < y1; yy++) {
+                double wy = fmin(yy + 1, y1) - fmax(yy, y0);
+                for (int xx = (int)x0; xx < W && xx < x1; xx++) {
+                    double wx = fmin(xx + 1, x1) - fmax(xx, x0), wgt = wx * wy;
+                    const uint8_t *p = src + ((size_t)yy * W + xx) * stride_px;
+                    acc[0] += wgt * p[0];
+                    acc[1] += wgt * p[1];
+                    acc[2] += wgt * p[2];
+                    wsum += wgt;
+                }
+            }
+            for (int c = 0; c < 3; c++)
+                dst[((size_t)c * h + y) * w + x] = (float)(acc[c] / wsum / 127.5 - 1.0);
+        }
+    }
+}
+
+df_status gen_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W, int H, int stride_px, float eps,
+                           int work_side, void (*progress)(void *, float), void *pctx) {
+    if (!g || !out || !in) return df_fail(DF_ERR_ARG, "protect: NULL argument");
+    if (W < 1 || H < 1 || (double)W * H > 100e6)
+        return df_fail(DF_ERR_ARG, "protect: image size %d x %d is out of range (1 .. 100 megapixels)", W, H);
+    if (stride_px != 3 && stride_px != 4) return df_fail(DF_ERR_ARG, "protect: stride must be 3 (RGB) or 4 (RGBA)");
+    if (!(eps >= 0.0f && eps <= 2.0f)) return df_fail(DF_ERR_ARG, "protect: eps must be in [0, 2]");
+    if (work_side < 0) return df_fail(DF_ERR_ARG, "protect: work_side must be >= 0");
+    int w = W, h = H;
+    if (work_side > 0 && (W > work_side || H > work_side)) {
+        double f = (double)work_side / (W > H ? W : H);
+        w = (int)lround(W * f);
+        h = (int)lround(H * f);
+        if (w < 1) w = 1;
+        if (h < 1) h = 1;
+    }
+    size_t nw = (size_t)3 * w * h;
+    float *xs = malloc(2 * nw * sizeof(float));
+    if (!xs) return df_fail(DF_ERR_NOMEM, "protect: out of memory for the working image (%d x %d)", w, h);
+    float *ds = xs + nw;
+    if (progress) progress(pctx, 0.0f);
+    downscale_area(xs, w, h, in, W, H, stride_px);
+    if (progress) progress(pctx, 0.05f);
+    df_status s = run_any_size(g, ds, xs, h, w);
+    if (s) {
+        free(xs);
+        return s;
+    }
+    if (progress) progress(pctx, 0.8f);
+    for (size_t k = 0; k < nw; k++) ds[k] = clampf(ds[k], -eps, eps);
+    /* Bilinear (half-pixel centres) upsampling of the delta, computed on the fly per output pixel. */
+    double sx = (double)w / W, sy = (double)h / H;
+    for (int y = 0; y < H; y++) {
+        double fy = (y + 0.5) * sy - 0.5;
+        if (fy < 0) fy = 0;
+        int y0 = (int)fy;
+        if (y0 > h - 1) y0 = h - 1;
+        int y1 = y0 + 1 < h ? y0 + 1 : h - 1;
+        float ay = (float)(fy - y0);
+        for (int x = 0; x < W; x++) {
+            double fx = (x + 0.5) * sx - 0.5;
+            if (fx < 0) fx = 0;
+            int x0 = (int)fx;
+            if (x0 > w - 1) x0 = w - 1;
+            int x1 = x0 + 1 < w ? x0 + 1 : w - 1;
+            float ax = (float)(fx - x0);
+            size_t pi = ((size_t)y * W + x) * stride_px;
+            for (int c = 0; c < 3; c++) {
+                const float *d = ds + (size_t)c * h * w;
+                float top = d[(size_t)y0 * w + x0] * (1 - ax) + d[(size_t)y0 * w + x1] * ax;
+                float bot = d[(size_t)y1 * w + x0] * (1 - ax) + d[(size_t)y1 * w + x1] * ax;
+                float dv = clampf(top * (1 - ay) + bot * ay, -eps, eps);
+                float v = in[pi + c] + dv * 127.5f;
+                out[pi + c] = (uint8_t)lrintf(clampf(v, 0.0f, 255.0f));
+            }
+            if (stride_px == 4) out[pi + 3] = in[pi + 3];
+        }
+        if (progress && (y & 255) == 0) progress(pctx, 0.8f + 0.2f * (float)y / H);
+    }
+    if (progress) progress(pctx, 1.0f);
+    free(xs);
+    return DF_OK;
+}

@@ -1,0 +1,41 @@
+/* The dadfi command line: one file per command (cmd_*.c), dispatched from main.c. */
+#ifndef DF_CLI_H
+#define DF_CLI_H
+
+#include <stdio.h>
+
+#include "df.h"
+
+/* Exit codes. */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+typedef struct {
+    const char *name;
+    const char *summary;                 /* one line for `dadfi --help` */
+    int (*run)(int argc, char **argv);   /* argv[0] is the command name */
+} cli_command;
+
+/* Commands (each in cmd_<name>.c). */
+int cmd_protect(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_gen_init(int argc, char **argv);
+int cmd_zoo_train(int argc, char **argv);
+int cmd_deepfake(int argc, char **argv);
+
+/* Shared helpers (cli_util.c). */
+/* Print "dadfi CMD: message" to stderr and return EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...);
+/* Print "dadfi CMD: what: df_errmsg()" to stderr and return EXIT_RUNTIME. */
+int cli_runtime_error(const char *cmd, const char *what);
+/* Strict number parsing: whole string must be a number in [lo, hi]. Return 0 on success. */
+int cli_parse_float(const char *s, double lo, double hi, double *out);
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+/* Is argv[i] "--help" or "-h"? */
+int cli_is_help(const char *s);
+/* Wall-clock seconds (monotonic). */
+double cli_now(void);
+/* Progress line on stderr (\r-updated when stderr is a terminal, one line per call otherwise). */
+void cli_progress(const char *fmt, ...);
+void cli_progress_done(void);
+
+#endif

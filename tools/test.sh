@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The project's test command: builds native (Release and ASan+UBSan) and wasm, runs every test
+# (C unit tests, JavaScript golden tests against tfjs, wasm tests in Node, browser tests in Chromium)
+# and fuzzes the weight-file parser for a bounded time.
+#   tools/test.sh            everything
+#   tools/test.sh --quick    native Release build and its tests only
+#   FUZZ_SECONDS=60          fuzzing time (0 skips)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+quick=0; [ "${1:-}" = "--quick" ] && quick=1
+export NODE_PATH=/usr/share/nodejs   # Debian's emcc needs its acorn
+jobs=2
+
+step() { printf '\n==== %s\n' "$*"; }
+
+[ "$quick" = 1 ] || { step "setup"; tools/setup.sh; }
+
+step "native build (Release)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j$jobs
+
+if [ "$quick" = 0 ]; then
+  step "wasm build"
+  if [ ! -f build-wasm/CMakeCache.txt ]; then
+    emcmake cmake -S . -B build-wasm -DCMAKE_BUILD_TYPE=Release \
+      "-DCMAKE_CROSSCOMPILING_EMULATOR=/usr/bin/node;--no-experimental-fetch" >/dev/null
+  fi
+  cmake --build build-wasm -j$jobs
+  export DF_WASM_DIR="$root/build-wasm/wasm"
+fi
+
+step "tests (native + JavaScript + wasm + browser)"
+(cd build && ctest --output-on-failure -j$jobs --timeout 900)
+
+if [ "$quick" = 0 ]; then
+  step "ASan + UBSan build and C tests"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDF_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j$jobs
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$jobs -E js_tests --timeout 1800)
+
+  if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
+    step "fuzzing the weight-file parser (${FUZZ_SECONDS:-60} s)"
+    tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+  fi
+fi
+step "all tests passed"
