@@ -136,13 +136,14 @@ int cmd_protect(int argc, char **argv) {
     if (format) {
         fmt = strcmp(format, "png") ? DF_FMT_JPEG : DF_FMT_PNG;
     } else if (!out_dir && df_image_format_from_path(pos[1], &fmt) != DF_OK) {
+        const char *o = pos[1];
         free(pos);
-        return cli_usage_error("protect", "cannot tell the output format from '%s': use .png or .jpg, or --format",
-                               pos[1]);
+        return cli_usage_error("protect", "cannot tell the output format from '%s': use .png or .jpg, or --format", o);
     }
     if (!out_dir && !force && exists(pos[1])) {
+        const char *o = pos[1];
         free(pos);
-        return cli_usage_error("protect", "'%s' exists; use --force to overwrite", pos[1]);
+        return cli_usage_error("protect", "'%s' exists; use --force to overwrite", o);
     }
 
     uint8_t *wbuf = NULL;
