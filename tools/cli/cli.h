@@ -21,6 +21,10 @@ int cmd_info(int argc, char **argv);
 int cmd_gen_init(int argc, char **argv);
 int cmd_zoo_train(int argc, char **argv);
 int cmd_deepfake(int argc, char **argv);
+int cmd_train_gen(int argc, char **argv);
+int cmd_pgd(int argc, char **argv);
+int cmd_train_universal(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Shared helpers (cli_util.c). */
 /* Print "dadfi CMD: message" to stderr and return EXIT_USAGE. */

@@ -9,6 +9,10 @@ static const cli_command commands[] = {
     {"info", "show a weight file's metadata, tensors, parameters and FLOPs", cmd_info},
     {"zoo-train", "train a deepfake model of the zoo (StarGAN-, AttGAN-style, ...)", cmd_zoo_train},
     {"deepfake", "run a zoo deepfake model on an image (edit attributes)", cmd_deepfake},
+    {"train-gen", "train the protector Gen against zoo models (DADFI: paper or ours recipe)", cmd_train_gen},
+    {"pgd", "protect one image by per-image PGD against zoo models (slow baseline)", cmd_pgd},
+    {"train-universal", "compute a universal (CMUA-style) perturbation against zoo models", cmd_train_universal},
+    {"eval", "measure protectors against zoo models (the paper's metrics, JSON)", cmd_eval},
 };
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -44,14 +48,16 @@ int main(int argc, char **argv) {
     return EXIT_USAGE;
 }
 
-/* TEMPORARY (removed once cmd_zoo_train.c / cmd_deepfake.c land): keep the CLI linkable meanwhile. */
-__attribute__((weak)) int cmd_zoo_train(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "dadfi zoo-train: not available in this build\n");
-    return EXIT_RUNTIME;
-}
-__attribute__((weak)) int cmd_deepfake(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "dadfi deepfake: not available in this build\n");
-    return EXIT_RUNTIME;
-}
+/* TEMPORARY (removed once every cmd_*.c has landed): keep the CLI linkable meanwhile. */
+#define DF_PENDING(fn, name)                                                          \
+    __attribute__((weak)) int fn(int argc, char **argv) {                            \
+        (void)argc; (void)argv;                                                       \
+        fprintf(stderr, "dadfi %s: not available in this build\n", name);           \
+        return EXIT_RUNTIME;                                                          \
+    }
+DF_PENDING(cmd_zoo_train, "zoo-train")
+DF_PENDING(cmd_deepfake, "deepfake")
+DF_PENDING(cmd_train_gen, "train-gen")
+DF_PENDING(cmd_pgd, "pgd")
+DF_PENDING(cmd_train_universal, "train-universal")
+DF_PENDING(cmd_eval, "eval")
