@@ -2,13 +2,20 @@
  *
  * Parsed from a memory buffer (the browser has no file system); every length and offset is checked:
  * the buffer is untrusted.  Layout (little endian), version 1:
- *   header   : magic "DFW1" (4 bytes), u32 version, u32 n_meta, u32 n_tensors, u64 data_size,
- *              u32 crc32 of everything after the header, u32 crc32 of the header's first 28 bytes
- *   meta     : n_meta x { u16 key_len, key, u32 val_len, val }          (UTF-8, no NUL inside)
+ *   header   : bytes 0..31: magic "DFW1" (4 bytes), u32 version, u32 n_meta, u32 n_tensors, u64 data_size,
+ *              u32 crc32 of everything after the header (bytes 32..end: tables, padding and data),
+ *              u32 crc32 of the header's first 28 bytes
+ *   meta     : n_meta x { u16 key_len, key, u32 val_len, val }   key: 1..255 printable ASCII bytes (0x20..0x7e),
+ *              unique; val: UTF-8, no NUL inside
  *   tensors  : n_tensors x { u16 name_len, name, u8 dtype(0 = f32), u8 ndim (1..4), u32 dims[ndim],
  *              u64 offset (bytes from data start, 64-aligned), u64 nbytes }
- *   padding to a 64-byte boundary, then the data section (data_size bytes)
- * Checkpoints are the same container with tensors "opt.m/<name>", "opt.v/<name>" and meta "step".
+ *              name: 1..255 printable ASCII bytes, unique; dims 1..INT_MAX; nbytes = 4 * prod(dims);
+ *              [offset, offset + nbytes) inside the data section
+ *   padding  : zero bytes up to the next 64-byte boundary (from the start of the file)
+ *   data     : data_size bytes; the file ends exactly there
+ * Limits: n_meta <= DFW_MAX_META, n_tensors <= DFW_MAX_TENSORS.
+ * Checkpoints are the same container with tensors "opt.m/<name>", "opt.v/<name>" and meta "step"
+ * (dfw_writer_params adds the moments; the caller adds "step" with dfw_writer_meta_int).
  */
 #ifndef DF_DFW_H
 #define DF_DFW_H
@@ -53,10 +60,13 @@ df_status dfw_meta_float(const dfw_file *f, const char *key, double *out);
 const dfw_tensor *dfw_find(const dfw_file *f, const char *name);
 /* Copy a named tensor into dst, checking that its shape equals (ndim, dims). */
 df_status dfw_read_tensor(const dfw_file *f, const char *name, float *dst, int ndim, const int *dims);
-/* Load every tensor of p (by name and shape) from f. */
+/* Load every tensor of p (by name and shape) from f; the error names the first missing or mismatched tensor.
+ * If p has Adam moments (m, v) and f is a checkpoint (has "opt.m/<first tensor>"), the moments are loaded too. */
 df_status dfw_load_params(const dfw_file *f, df_params *p);
 
-/* Writer: collect meta and tensors (pointers are borrowed until dfw_writer_finish), then serialise. */
+/* Writer: collect meta and tensors (pointers are borrowed until dfw_writer_finish), then serialise.
+ * Names and keys are copied; call dfw_writer_free when done (also after a failure).  Setting an existing meta
+ * key replaces its value; a duplicate tensor name is an error. */
 typedef struct {
     int n_meta, n_tensors;
     char *meta_keys[DFW_MAX_META];
