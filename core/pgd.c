@@ -1,0 +1,384 @@
+/* PGD, universal perturbations and NES gradient estimates against zoo models (see pgd.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "pgd.h"
+
+typedef struct {
+    float *yc;  /* [ntrg][B,3,S,S] clean outputs */
+    float *wm;  /* [ntrg][B,S,S] pixel weights (masked only) */
+    float *fc;  /* [ntrg][B*nf] clean features (feat_weight > 0 only) */
+    size_t nf;  /* feature floats per image */
+    float *y, *dy, *df;
+    size_t cap_yc, cap_wm, cap_fc, cap_y, cap_dy, cap_df;
+} pgd_slot;
+
+struct pgd_ctx {
+    const pgd_model *m;
+    int n, B, S;
+    pgd_slot *slot;
+    int nslot;
+    int have_clean, masked, feat_used;
+    float mask_soft, feat_weight;
+    float *g, *v, *xin, *lb;
+    size_t cap_g, cap_v, cap_xin, cap_lb;
+};
+
+pgd_opts pgd_default_opts(void) {
+    pgd_opts o = {0};
+    o.eps = 0.05f;
+    o.step = 0.01f;
+    o.iters = 10;
+    o.random_start = 1;
+    o.mask_soft = 0.1f;
+    o.nes_samples = 50;
+    o.nes_sigma = 0.01f;
+    o.nes_down = 1;
+    o.seed = 1;
+    return o;
+}
+
+/* Make *p hold at least n floats (contents not kept). */
+static df_status grow(float **p, size_t *cap, size_t n) {
+    if (n <= *cap && *p) return DF_OK;
+    free(*p);
+    *p = malloc((n ? n : 1) * sizeof(float));
+    *cap = *p ? n : 0;
+    return *p ? DF_OK : df_fail(DF_ERR_NOMEM, "pgd: out of memory (%zu floats)", n);
+}
+
+df_status pgd_ctx_create(pgd_ctx **c) {
+    *c = calloc(1, sizeof **c);
+    return *c ? DF_OK : df_fail(DF_ERR_NOMEM, "pgd: out of memory");
+}
+
+void pgd_ctx_free(pgd_ctx *c) {
+    if (!c) return;
+    for (int i = 0; i < c->nslot; i++) {
+        pgd_slot *s = &c->slot[i];
+        free(s->yc), free(s->wm), free(s->fc), free(s->y), free(s->dy), free(s->df);
+    }
+    free(c->slot);
+    free(c->g), free(c->v), free(c->xin), free(c->lb);
+    free(c);
+}
+
+df_status pgd_set_models(pgd_ctx *c, const pgd_model *m, int n, int B) {
+    if (!c || !m || n < 1 || B < 1) return df_fail(DF_ERR_ARG, "pgd: need >= 1 model and >= 1 image");
+    int S = 0;
+    for (int i = 0; i < n; i++) {
+        if (!m[i].model || !m[i].src || !m[i].trg || m[i].ntrg < 1)
+            return df_fail(DF_ERR_ARG, "pgd: model %d lacks a model, source or target attributes", i);
+        int s = zoo_get_config(m[i].model)->size;
+        if (i > 0 && s != S) return df_fail(DF_ERR_ARG, "pgd: models take different input sizes (%d, %d)", S, s);
+        S = s;
+    }
+    if (n > c->nslot) {
+        pgd_slot *ns = realloc(c->slot, (size_t)n * sizeof *ns);
+        if (!ns) return df_fail(DF_ERR_NOMEM, "pgd: out of memory");
+        memset(ns + c->nslot, 0, (size_t)(n - c->nslot) * sizeof *ns);
+        c->slot = ns;
+        c->nslot = n;
+    }
+    size_t img = (size_t)B * 3 * S * S;
+    for (int i = 0; i < n; i++) {
+        pgd_slot *s = &c->slot[i];
+        df_status st = grow(&s->y, &s->cap_y, img);
+        if (!st) st = grow(&s->dy, &s->cap_dy, img);
+        if (!st) st = grow(&s->yc, &s->cap_yc, (size_t)m[i].ntrg * img);
+        if (st) return st;
+    }
+    df_status st = grow(&c->lb, &c->cap_lb, (size_t)B);
+    if (st) return st;
+    c->m = m;
+    c->n = n;
+    c->B = B;
+    c->S = S;
+    c->have_clean = 0;
+    return DF_OK;
+}
+
+df_status pgd_set_clean(pgd_ctx *c, const float *x, const pgd_opts *o) {
+    if (!c || !c->m) return df_fail(DF_ERR_ARG, "pgd: no models bound (pgd_set_models)");
+    int B = c->B, S = c->S;
+    size_t img = (size_t)B * 3 * S * S, hw = (size_t)S * S;
+    c->masked = o->masked;
+    c->mask_soft = o->mask_soft;
+    c->feat_weight = o->feat_weight;
+    c->have_clean = 0;
+    for (int i = 0; i < c->n; i++) {
+        const pgd_model *m = &c->m[i];
+        pgd_slot *s = &c->slot[i];
+        df_status st = DF_OK;
+        if (o->masked) st = grow(&s->wm, &s->cap_wm, (size_t)m->ntrg * B * hw);
+        for (int k = 0; k < m->ntrg && !st; k++) {
+            float *yc = s->yc + k * img;
+            st = zoo_gen_forward(m->model, 0, yc, x, m->src, m->trg + (size_t)k * B * ZOO_NATTR, m->z, B);
+            if (!st && o->masked) st = pgd_weight_map(s->wm + k * B * hw, yc, x, B, S, S, o->mask_soft);
+            if (!st && o->feat_weight > 0) {
+                int C, FH, FW;
+                const float *f = zoo_gen_features(m->model, 0, &C, &FH, &FW);
+                if (!f) return df_fail(DF_ERR_ARG, "pgd: model %d exposes no features", i);
+                s->nf = (size_t)C * FH * FW;
+                if (k == 0) st = grow(&s->fc, &s->cap_fc, (size_t)m->ntrg * B * s->nf);
+                if (!st) st = grow(&s->df, &s->cap_df, (size_t)B * s->nf);
+                if (!st) memcpy(s->fc + k * B * s->nf, f, (size_t)B * s->nf * sizeof(float));
+            }
+        }
+        if (st) return st;
+    }
+    c->have_clean = 1;
+    return DF_OK;
+}
+
+df_status pgd_forward(pgd_ctx *c, float *loss, float *loss_b, const float *x_in, int t, float scale) {
+    if (!c || !c->m) return df_fail(DF_ERR_ARG, "pgd: no models bound (pgd_set_models)");
+    int B = c->B, S = c->S;
+    size_t img = (size_t)B * 3 * S * S, hw = (size_t)S * S;
+    int want = loss || loss_b || scale != 0.0f;
+    if (want && !c->have_clean) return df_fail(DF_ERR_ARG, "pgd: loss needs clean references (pgd_set_clean)");
+    if (loss_b) memset(loss_b, 0, (size_t)B * sizeof(float));
+    double total = 0;
+    c->feat_used = want && c->feat_weight > 0;
+    for (int i = 0; i < c->n; i++) {
+        const pgd_model *m = &c->m[i];
+        pgd_slot *s = &c->slot[i];
+        int k = t % m->ntrg;
+        df_status st = zoo_gen_forward(m->model, 1, s->y, x_in, m->src, m->trg + (size_t)k * B * ZOO_NATTR, m->z, B);
+        if (st) return st;
+        memset(s->dy, 0, img * sizeof(float));
+        if (!want) continue;
+        float w = m->weight;
+        total += pgd_disruption_loss(scale != 0.0f ? s->dy : NULL, c->lb, s->y, s->yc + k * img,
+                                     c->masked ? s->wm + k * B * hw : NULL, B, S, S, scale * w) * w;
+        if (loss_b)
+            for (int b = 0; b < B; b++) loss_b[b] += w * c->lb[b];
+        if (c->feat_used) {
+            int C, FH, FW;
+            const float *f = zoo_gen_features(m->model, 1, &C, &FH, &FW);
+            if (!f || (size_t)C * FH * FW != s->nf) return df_fail(DF_ERR_ARG, "pgd: feature size changed");
+            const float *fc = s->fc + k * B * s->nf;
+            memset(s->df, 0, (size_t)B * s->nf * sizeof(float));
+            float fw = c->feat_weight * w;
+            for (int b = 0; b < B; b++) {
+                size_t o = (size_t)b * s->nf;
+                float lb = df_mse_loss(scale != 0.0f ? s->df + o : NULL, f + o, fc + o, s->nf, scale * fw / B);
+                total += (double)fw * lb / B;
+                if (loss_b) loss_b[b] += fw * lb;
+            }
+        }
+    }
+    if (loss) *loss = (float)total;
+    return DF_OK;
+}
+
+const float *pgd_output(const pgd_ctx *c, int i) { return c->slot[i].y; }
+float *pgd_dout(pgd_ctx *c, int i) { return c->slot[i].dy; }
+
+df_status pgd_backward(pgd_ctx *c, float *dx) {
+    for (int i = 0; i < c->n; i++) {
+        df_status st = zoo_gen_backward(c->m[i].model, 1, dx, c->slot[i].dy, c->feat_used ? c->slot[i].df : NULL, 0);
+        if (st) return st;
+    }
+    return DF_OK;
+}
+
+typedef struct {
+    pgd_ctx *c;
+    int t;
+} nes_oracle;
+
+static df_status oracle(void *ctx, float *loss_b, const float *x, int B) {
+    nes_oracle *o = ctx;
+    return pgd_forward(o->c, NULL, loss_b, x, o->t, 0.0f);
+}
+
+df_status pgd_grad(pgd_ctx *c, float *loss, float *grad, const float *x_in, int t, float scale, const pgd_opts *o,
+                   df_rng *rng) {
+    if (!o->blackbox) {
+        df_status st = pgd_forward(c, loss, NULL, x_in, t, scale);
+        return st ? st : pgd_backward(c, grad);
+    }
+    if (loss) {
+        df_status st = pgd_forward(c, loss, NULL, x_in, t, 0.0f);
+        if (st) return st;
+    }
+    nes_oracle orc = {c, t};
+    /* pgd_nes estimates d L_b / d x_b; the mean over the batch divides by B */
+    return pgd_nes(grad, oracle, &orc, x_in, c->B, 3, c->S, c->S, o->nes_samples, o->nes_sigma, o->nes_down,
+                   scale / c->B, rng);
+}
+
+static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+static inline float signf(float v) { return v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f; }
+
+/* MI-FGSM: v = mu v + g / mean|g| (per image of np floats); g = v. */
+static void momentum_update(float *g, float *v, int B, size_t np, float mu) {
+    for (int b = 0; b < B; b++) {
+        float *gb = g + (size_t)b * np, *vb = v + (size_t)b * np;
+        double l1 = 0;
+        for (size_t k = 0; k < np; k++) l1 += fabsf(gb[k]);
+        float inv = l1 > 0 ? (float)(np / l1) : 0.0f;
+        for (size_t k = 0; k < np; k++) gb[k] = vb[k] = mu * vb[k] + gb[k] * inv;
+    }
+}
+
+static df_status check_opts(const pgd_opts *o) {
+    if (!(o->eps >= 0 && o->eps <= 2) || !(o->step >= 0) || o->iters < 0 || !(o->momentum >= 0))
+        return df_fail(DF_ERR_ARG, "pgd: eps must be in [0, 2], step >= 0, iters >= 0, momentum >= 0");
+    if (o->blackbox && (o->nes_samples < 1 || !(o->nes_sigma > 0) || o->nes_down < 1))
+        return df_fail(DF_ERR_ARG, "pgd: NES needs samples >= 1, sigma > 0, down >= 1");
+    return DF_OK;
+}
+
+df_status pgd_attack(pgd_ctx *c, float *x_adv, const float *x, const pgd_opts *o, float *final_loss) {
+    df_status st = check_opts(o);
+    if (st) return st;
+    if (!c || !c->m) return df_fail(DF_ERR_ARG, "pgd: no models bound (pgd_set_models)");
+    int B = c->B;
+    size_t np = (size_t)3 * c->S * c->S, n = (size_t)B * np;
+    if ((st = grow(&c->g, &c->cap_g, n)) || (st = grow(&c->v, &c->cap_v, n))) return st;
+    if ((st = pgd_set_clean(c, x, o))) return st;
+    df_rng rng;
+    df_rng_seed(&rng, o->seed);
+    for (size_t k = 0; k < n; k++) {
+        float r = o->random_start ? (2.0f * df_rng_uniform(&rng) - 1.0f) * o->eps : 0.0f;
+        x_adv[k] = clampf(x[k] + r, -1.0f, 1.0f);
+    }
+    memset(c->v, 0, n * sizeof(float));
+    for (int it = 0; it < o->iters; it++) {
+        memset(c->g, 0, n * sizeof(float));
+        if ((st = pgd_grad(c, NULL, c->g, x_adv, it, 1.0f, o, &rng))) return st;
+        if (o->momentum > 0) momentum_update(c->g, c->v, B, np, o->momentum);
+        for (size_t k = 0; k < n; k++) {
+            float a = x_adv[k] + o->step * signf(c->g[k]);
+            x_adv[k] = clampf(clampf(a, x[k] - o->eps, x[k] + o->eps), -1.0f, 1.0f);
+        }
+    }
+    if (final_loss) {
+        int nt = 1;
+        for (int i = 0; i < c->n; i++)
+            if (c->m[i].ntrg > nt) nt = c->m[i].ntrg;
+        double s = 0;
+        for (int t = 0; t < nt; t++) {
+            float l;
+            if ((st = pgd_forward(c, &l, NULL, x_adv, t, 0.0f))) return st;
+            s += l;
+        }
+        *final_loss = (float)(s / nt);
+    }
+    return DF_OK;
+}
+
+df_status pgd_universal_step(pgd_ctx *c, float *delta, float *velocity, const float *x, const pgd_opts *o,
+                             long t0, df_rng *rng, float *loss) {
+    df_status st = check_opts(o);
+    if (st) return st;
+    if (!c || !c->m) return df_fail(DF_ERR_ARG, "pgd: no models bound (pgd_set_models)");
+    if (o->momentum > 0 && !velocity) return df_fail(DF_ERR_ARG, "pgd: momentum needs a velocity buffer");
+    int B = c->B;
+    size_t np = (size_t)3 * c->S * c->S, n = (size_t)B * np;
+    if ((st = grow(&c->g, &c->cap_g, n)) || (st = grow(&c->xin, &c->cap_xin, n)) || (st = grow(&c->v, &c->cap_v, np)))
+        return st;
+    if ((st = pgd_set_clean(c, x, o))) return st;
+    float *gd = c->v;
+    for (int it = 0; it < o->iters; it++) {
+        for (size_t k = 0; k < n; k++) c->xin[k] = clampf(x[k] + delta[k % np], -1.0f, 1.0f);
+        memset(c->g, 0, n * sizeof(float));
+        if ((st = pgd_grad(c, loss, c->g, c->xin, (int)((t0 + it) % 0x40000000L), 1.0f, o, rng))) return st;
+        /* d/d delta = sum over images of the gradient where the pixel clip is inactive */
+        memset(gd, 0, np * sizeof(float));
+        for (int b = 0; b < B; b++) {
+            const float *xb = x + (size_t)b * np, *gb = c->g + (size_t)b * np;
+            for (size_t k = 0; k < np; k++) {
+                float a = xb[k] + delta[k];
+                if (a > -1.0f && a < 1.0f) gd[k] += gb[k];
+            }
+        }
+        if (o->momentum > 0) momentum_update(gd, velocity, 1, np, o->momentum);
+        for (size_t k = 0; k < np; k++) delta[k] = clampf(delta[k] + o->step * signf(gd[k]), -o->eps, o->eps);
+    }
+    return DF_OK;
+}
+
+/* ------------------------------------------------------------------ building blocks */
+
+df_status pgd_weight_map(float *wmap, const float *yc, const float *x, int B, int H, int W, float soft) {
+    size_t hw = (size_t)H * W;
+    uint8_t *mask = malloc(hw);
+    if (!mask) return df_fail(DF_ERR_NOMEM, "pgd: out of memory");
+    for (int b = 0; b < B; b++) {
+        df_cmua_mask(mask, yc + (size_t)b * 3 * hw, x + (size_t)b * 3 * hw, H, W);
+        float *w = wmap + (size_t)b * hw;
+        for (size_t p = 0; p < hw; p++) w[p] = soft + (float)mask[p];
+    }
+    free(mask);
+    return DF_OK;
+}
+
+float pgd_disruption_loss(float *dy, float *loss_b, const float *y, const float *yc, const float *wmap, int B, int H,
+                          int W, float scale) {
+    size_t hw = (size_t)H * W;
+    double mean = 0;
+    for (int b = 0; b < B; b++) {
+        const float *yb = y + (size_t)b * 3 * hw, *cb = yc + (size_t)b * 3 * hw;
+        const float *wb = wmap ? wmap + (size_t)b * hw : NULL;
+        double s = 0, ws = 0;
+        for (size_t p = 0; p < hw; p++) {
+            float w = wb ? wb[p] : 1.0f;
+            double e = 0;
+            for (int ch = 0; ch < 3; ch++) {
+                double d = (double)yb[ch * hw + p] - cb[ch * hw + p];
+                e += d * d;
+            }
+            s += w * e;
+            ws += w;
+        }
+        double lb = ws > 0 ? s / (3.0 * ws) : 0.0;
+        if (loss_b) loss_b[b] = (float)lb;
+        mean += lb / B;
+        if (dy && ws > 0) {
+            float g = (float)(2.0 * scale / (3.0 * ws * B));
+            float *db = dy + (size_t)b * 3 * hw;
+            for (int ch = 0; ch < 3; ch++)
+                for (size_t p = 0; p < hw; p++)
+                    db[ch * hw + p] += g * (wb ? wb[p] : 1.0f) * (yb[ch * hw + p] - cb[ch * hw + p]);
+        }
+    }
+    return (float)mean;
+}
+
+df_status pgd_nes(float *grad, pgd_loss_fn f, void *fctx, const float *x, int B, int C, int H, int W, int samples,
+                  float sigma, int down, float scale, df_rng *rng) {
+    if (samples < 1 || !(sigma > 0) || down < 1 || H % down || W % down)
+        return df_fail(DF_ERR_ARG, "pgd_nes: samples >= 1, sigma > 0, and H, W multiples of down are required");
+    size_t n = (size_t)B * C * H * W;
+    int h = H / down, w = W / down;
+    size_t ns = (size_t)B * C * h * w;
+    float *u = malloc(n * sizeof(float)), *xp = malloc(n * sizeof(float)), *us = malloc(ns * sizeof(float));
+    float *lp = malloc((size_t)B * 2 * sizeof(float)), *lm = lp + B;
+    df_status st = (u && xp && us && lp) ? DF_OK : df_fail(DF_ERR_NOMEM, "pgd_nes: out of memory");
+    for (int k = 0; k < samples && !st; k++) {
+        for (size_t i = 0; i < ns; i++) us[i] = df_rng_normal(rng);
+        if (down == 1) {
+            memcpy(u, us, n * sizeof(float));
+        } else {
+            df_upsample_nearest_forward(u, us, B * C, h, w, down);
+        }
+        for (size_t i = 0; i < n; i++) xp[i] = x[i] + sigma * u[i];
+        if ((st = f(fctx, lp, xp, B))) break;
+        for (size_t i = 0; i < n; i++) xp[i] = x[i] - sigma * u[i];
+        if ((st = f(fctx, lm, xp, B))) break;
+        size_t per = n / B;
+        for (int b = 0; b < B; b++) {
+            float a = scale * (lp[b] - lm[b]) / (2.0f * sigma * samples);
+            float *gb = grad + (size_t)b * per;
+            const float *ub = u + (size_t)b * per;
+            for (size_t i = 0; i < per; i++) gb[i] += a * ub[i];
+        }
+    }
+    free(u), free(xp), free(us), free(lp);
+    return st;
+}
