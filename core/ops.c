@@ -81,21 +81,36 @@ typedef struct {
     int H, W, OH, OW;
 } resize_ctx;
 
+/* Column taps are computed once per chunk of XCHUNK output columns (stack tables, no allocation). */
+#define XCHUNK 512
+
+static void x_taps(int *x0, int *x1, float *l1, int ox0, int nx, int W, int OW) {
+    for (int i = 0; i < nx; i++) {
+        lerp_tap t = lerp_at(ox0 + i, W, OW);
+        x0[i] = t.i0, x1[i] = t.i1, l1[i] = t.l1;
+    }
+}
+
 static void resize_fwd_range(void *vctx, int begin, int end) {
     const resize_ctx *c = vctx;
     int H = c->H, W = c->W, OH = c->OH, OW = c->OW;
+    int x0[XCHUNK], x1[XCHUNK];
+    float lx[XCHUNK];
     for (int p = begin; p < end; p++) {
         const float *src = c->inp + (size_t)p * H * W;
         float *dst = c->out + (size_t)p * OH * OW;
-        for (int oy = 0; oy < OH; oy++) {
-            lerp_tap ty = lerp_at(oy, H, OH);
-            const float *r0 = src + (size_t)ty.i0 * W, *r1 = src + (size_t)ty.i1 * W;
-            float *o = dst + (size_t)oy * OW;
-            for (int ox = 0; ox < OW; ox++) {
-                lerp_tap tx = lerp_at(ox, W, OW);
-                float top = r0[tx.i0] + tx.l1 * (r0[tx.i1] - r0[tx.i0]);
-                float bot = r1[tx.i0] + tx.l1 * (r1[tx.i1] - r1[tx.i0]);
-                o[ox] = top + ty.l1 * (bot - top);
+        for (int ox0 = 0; ox0 < OW; ox0 += XCHUNK) {
+            int nx = OW - ox0 < XCHUNK ? OW - ox0 : XCHUNK;
+            x_taps(x0, x1, lx, ox0, nx, W, OW);
+            for (int oy = 0; oy < OH; oy++) {
+                lerp_tap ty = lerp_at(oy, H, OH);
+                const float *r0 = src + (size_t)ty.i0 * W, *r1 = src + (size_t)ty.i1 * W;
+                float *o = dst + (size_t)oy * OW + ox0;
+                for (int i = 0; i < nx; i++) {
+                    float top = r0[x0[i]] + lx[i] * (r0[x1[i]] - r0[x0[i]]);
+                    float bot = r1[x0[i]] + lx[i] * (r1[x1[i]] - r1[x0[i]]);
+                    o[i] = top + ty.l1 * (bot - top);
+                }
             }
         }
     }
@@ -111,20 +126,25 @@ void df_resize_bilinear_forward(float *out, const float *inp, int BC, int H, int
 static void resize_bwd_range(void *vctx, int begin, int end) {
     const resize_ctx *c = vctx; /* out = dinp, inp = dout */
     int H = c->H, W = c->W, OH = c->OH, OW = c->OW;
+    int x0[XCHUNK], x1[XCHUNK];
+    float lx[XCHUNK];
     for (int p = begin; p < end; p++) {
         float *d = c->out + (size_t)p * H * W;
         const float *g = c->inp + (size_t)p * OH * OW;
-        for (int oy = 0; oy < OH; oy++) {
-            lerp_tap ty = lerp_at(oy, H, OH);
-            float *d0 = d + (size_t)ty.i0 * W, *d1 = d + (size_t)ty.i1 * W;
-            const float *go = g + (size_t)oy * OW;
-            for (int ox = 0; ox < OW; ox++) {
-                lerp_tap tx = lerp_at(ox, W, OW);
-                float gt = go[ox] * (1.0f - ty.l1), gb = go[ox] * ty.l1;
-                d0[tx.i0] += gt * (1.0f - tx.l1);
-                d0[tx.i1] += gt * tx.l1;
-                d1[tx.i0] += gb * (1.0f - tx.l1);
-                d1[tx.i1] += gb * tx.l1;
+        for (int ox0 = 0; ox0 < OW; ox0 += XCHUNK) {
+            int nx = OW - ox0 < XCHUNK ? OW - ox0 : XCHUNK;
+            x_taps(x0, x1, lx, ox0, nx, W, OW);
+            for (int oy = 0; oy < OH; oy++) {
+                lerp_tap ty = lerp_at(oy, H, OH);
+                float *d0 = d + (size_t)ty.i0 * W, *d1 = d + (size_t)ty.i1 * W;
+                const float *go = g + (size_t)oy * OW + ox0;
+                for (int i = 0; i < nx; i++) {
+                    float gt = go[i] * (1.0f - ty.l1), gb = go[i] * ty.l1;
+                    d0[x0[i]] += gt * (1.0f - lx[i]);
+                    d0[x1[i]] += gt * lx[i];
+                    d1[x0[i]] += gb * (1.0f - lx[i]);
+                    d1[x1[i]] += gb * lx[i];
+                }
             }
         }
     }

@@ -94,6 +94,7 @@ static void test_resample(void) {
     grad_resample(1, 2, 5, 3, 3, 0, 0);
     grad_resample(2, 3, 5, 7, 1, 8, 4);
     grad_resample(2, 2, 7, 4, 1, 3, 9);
+    grad_resample(2, 2, 3, 300, 1, 2, 1100); /* several column chunks */
     /* large enough to run on the thread pool */
     grad_resample(2, 7, 97, 101, 1, 33, 50);
 }

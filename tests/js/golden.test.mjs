@@ -265,6 +265,7 @@ const resampleCases = [
   { op: 'resize_bilinear', BC: 3, H: 7, W: 5, OH: 12, OW: 9 },
   { op: 'resize_bilinear', BC: 2, H: 9, W: 11, OH: 4, OW: 6 },
   { op: 'resize_bilinear', BC: 1, H: 6, W: 6, OH: 6, OW: 13 },
+  { op: 'resize_bilinear', BC: 2, H: 4, W: 300, OH: 3, OW: 1030 },
 ];
 
 for (const [ci, cc] of resampleCases.entries()) {
