@@ -1,0 +1,180 @@
+// The WebAssembly module in Node: same output as the native CLI (golden files written by the native build
+// during the run), the eps guarantee, errors that leave the module working, and no memory growth.
+// Needs DF_WASM_DIR (build-wasm/wasm; tools/test.sh sets it) and the native `dadfi` in DF_BUILD_DIR.
+//
+// Tolerance against the native CLI: every output byte within 1 of the native byte, and at most 1 % of the bytes
+// different.  Why not exact: SIMD128 has no fused multiply-add and sums in another order than AVX2, so Gen's
+// delta differs by ~1e-6 and can round the other way where x + delta lands on a half step of 1/255.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildDir, sourceDir } from './deps.mjs';
+import { encodePNG, decodePNG, testPicture } from './png.mjs';
+import { loadEngine, DadfiError } from '../../web/engine.mjs';
+
+const wasmDir = process.env.DF_WASM_DIR;
+const modulePath = wasmDir && join(wasmDir, 'dadfi-wasm.mjs');
+const skip = !wasmDir ? 'DF_WASM_DIR is not set (tools/test.sh sets it after building build-wasm)'
+  : !existsSync(modulePath) ? `no wasm module at ${modulePath} (build build-wasm first)` : false;
+const dadfi = join(buildDir, 'dadfi');
+
+const load = () => loadEngine({ moduleUrl: pathToFileURL(modulePath).href, wasmBinary: readFileSync(join(wasmDir, 'dadfi-wasm.wasm')) });
+const toRGBA = pic => {
+  const out = new Uint8ClampedArray(pic.width * pic.height * 4);
+  for (let i = 0, j = 0; i < out.length; i += 4, j += pic.channels) {
+    out[i] = pic.data[j]; out[i + 1] = pic.data[j + 1]; out[i + 2] = pic.data[j + 2];
+    out[i + 3] = pic.channels === 4 ? pic.data[j + 3] : 255;
+  }
+  return out;
+};
+// Compare the RGB channels of an RGBA buffer with an RGB(A) picture.
+function diff(rgba, pic) {
+  let max = 0, count = 0;
+  for (let p = 0; p < pic.width * pic.height; p++)
+    for (let c = 0; c < 3; c++) {
+      const d = Math.abs(rgba[4 * p + c] - pic.data[p * pic.channels + c]);
+      if (d > max) max = d;
+      if (d) count++;
+    }
+  return { max, frac: count / (3 * pic.width * pic.height) };
+}
+const eqBytes = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+test('wasm module', { skip }, async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'dadfi-wasm-'));
+  const e = await load();
+  try {
+    // Weights: a random Gen from the native CLI (out_scale 1: deltas exceed eps, so clipping is exercised),
+    // or the trained weights if the CLI is missing.
+    let weights = join(dir, 'gen.dfw');
+    const haveCli = existsSync(dadfi);
+    if (haveCli) {
+      const r = spawnSync(dadfi, ['gen-init', '--width', '8', '--out-scale', '1', '--seed', '7', weights], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    } else {
+      weights = join(sourceDir, 'weights', 'gen.dfw');
+    }
+    const haveWeights = existsSync(weights);
+    const wbytes = haveWeights ? readFileSync(weights) : null;
+    const g = haveWeights ? e.loadGen(wbytes) : null;
+
+    await t.test('version, SIMD128 in the binary', () => {
+      assert.match(e.version, /dadfi .* wasm/);
+      // v128 instructions: opcode prefix 0xfd; f32x4.mul is 0xfd 0xe6 0x01, f32x4.add 0xfd 0xe4 0x01.
+      const bin = readFileSync(join(wasmDir, 'dadfi-wasm.wasm'));
+      let n = 0;
+      for (let i = 0; i + 2 < bin.length; i++) if (bin[i] === 0xfd && (bin[i + 1] === 0xe6 || bin[i + 1] === 0xe4) && bin[i + 2] === 0x01) n++;
+      assert.ok(n > 20, `expected f32x4 arithmetic in the module, found ${n}`);
+    });
+
+    const cases = [
+      { name: '97x61 at full resolution', pic: testPicture(97, 61, 3, 5), eps: 0.05, workSide: 1024 },
+      { name: '64x64, eps 0.02', pic: testPicture(64, 64, 3, 9), eps: 0.02, workSide: 1024 },
+      { name: '700x433 through a 256 working resolution', pic: testPicture(700, 433, 3, 11), eps: 0.05, workSide: 256 },
+    ];
+    for (const c of cases)
+      await t.test(`same output as the native CLI: ${c.name}`, { skip: !haveCli && 'native dadfi not built' }, () => {
+        writeFileSync(join(dir, 'in.png'), encodePNG(c.pic));
+        const r = spawnSync(dadfi, ['protect', '-q', '--force', '--weights', weights, '--eps', String(c.eps),
+          '--work-side', String(c.workSide), join(dir, 'in.png'), join(dir, 'golden.png')], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        const golden = decodePNG(readFileSync(join(dir, 'golden.png')));
+        assert.equal(golden.width, c.pic.width);
+        assert.equal(golden.height, c.pic.height);
+        const out = e.protect(g, toRGBA(c.pic), c.pic.width, c.pic.height, { eps: c.eps, workSide: c.workSide });
+        const d = diff(out, golden);
+        assert.ok(d.max <= 1 && d.frac <= 0.01, `wasm vs native: max ${d.max}, ${(100 * d.frac).toFixed(3)} % of bytes differ`);
+        const changed = diff(out, c.pic);
+        assert.ok(changed.max > 0, 'the image was not changed');
+        assert.ok(changed.max <= c.eps * 127.5 + 0.5, `L-inf ${changed.max} > eps`);
+      });
+
+    await t.test('L-inf <= eps, alpha kept, progress reported', { skip: !haveWeights && 'no weights' }, () => {
+      const pic = testPicture(150, 101, 4, 3);
+      for (let p = 0; p < 150 * 101; p++) pic.data[4 * p + 3] = p % 256;
+      for (const eps of [0.02, 0.05, 0.08]) {
+        const seen = [];
+        const out = e.protect(g, toRGBA(pic), 150, 101, { eps, onProgress: f => seen.push(f) });
+        const d = diff(out, pic);
+        assert.ok(d.max > 0 && d.max <= eps * 127.5 + 0.5, `eps ${eps}: L-inf ${d.max}`);
+        for (let p = 0; p < 150 * 101; p++) assert.equal(out[4 * p + 3], p % 256);
+        assert.ok(seen.length >= 2 && seen.at(-1) === 1, `progress ${seen}`);
+      }
+    });
+
+    await t.test('bad inputs give errors and the module keeps working', { skip: !haveWeights && 'no weights' }, () => {
+      const pic = testPicture(40, 32, 3, 2), rgba = toRGBA(pic);
+      const ref = e.protect(g, rgba, 40, 32, { eps: 0.05 });
+      const expectError = (fn, code, re) => {
+        assert.throws(fn, err => err instanceof DadfiError && (!code || err.code === code) && (!re || re.test(err.message)),
+          `expected a DadfiError ${code || ''}`);
+        assert.ok(eqBytes(e.protect(g, rgba, 40, 32, { eps: 0.05 }), ref), 'the module works afterwards');
+      };
+      // corrupt weights: empty, garbage, truncated, one byte changed, a non-Gen container
+      expectError(() => e.loadGen(new Uint8Array(0)), 'bad-format');
+      expectError(() => e.loadGen(new Uint8Array(1000).fill(7)), 'bad-format');
+      expectError(() => e.loadGen(wbytes.subarray(0, wbytes.length >> 1)), 'bad-format');
+      for (const pos of [0, 20, 100, wbytes.length >> 1, wbytes.length - 1]) {
+        const bad = Uint8Array.from(wbytes);
+        bad[pos] ^= 0x40;
+        expectError(() => e.loadGen(bad));
+      }
+      // sizes: zero, negative, mismatched buffer, too large, non-integer
+      expectError(() => e.protect(g, new Uint8ClampedArray(0), 0, 0), 'bad-argument');
+      expectError(() => e.protect(g, rgba, 0, 32), 'bad-argument');
+      expectError(() => e.protect(g, rgba, 40, -32), 'bad-argument');
+      expectError(() => e.protect(g, rgba, 41, 32), 'bad-argument');
+      expectError(() => e.protect(g, rgba, 40.5, 32), 'bad-argument');
+      expectError(() => e.protect(g, rgba, 5000, 5000), 'too-large');
+      // eps and working resolution out of range
+      for (const eps of [0, -0.1, 0.9, NaN]) expectError(() => e.protect(g, rgba, 40, 32, { eps }), 'bad-argument', /eps/);
+      expectError(() => e.protect(g, rgba, 40, 32, { workSide: 10 }), 'bad-argument', /work_side/);
+      expectError(() => e.protect(null, rgba, 40, 32), 'bad-argument');
+      // the C ABI checks on its own (called directly, bypassing the JavaScript checks)
+      const M = e.M, p = M._malloc(16);
+      for (const [w, h] of [[0, 10], [10, 0], [-1, 5], [100000, 100000], [16385, 2]]) {
+        assert.notEqual(M._dfapi_protect(g.ptr, p, w, h, 0.05, 1024), 0, `${w}x${h}`);
+        assert.ok(M.UTF8ToString(M._dfapi_errmsg()).length > 0);
+      }
+      assert.notEqual(M._dfapi_protect(g.ptr, 0, 10, 10, 0.05, 1024), 0, 'NULL pixels');
+      assert.notEqual(M._dfapi_protect(0, p, 2, 2, 0.05, 1024), 0, 'NULL model');
+      assert.equal(M._dfapi_gen_load(0, 10), 0);
+      M._free(p);
+      assert.ok(eqBytes(e.protect(g, rgba, 40, 32, { eps: 0.05 }), ref));
+      // tiny images still work (Gen pads to a multiple of 8)
+      for (const [w, h] of [[1, 1], [3, 17], [8, 8]]) {
+        const tiny = testPicture(w, h, 3, 4);
+        const out = e.protect(g, toRGBA(tiny), w, h, { eps: 0.05 });
+        assert.ok(diff(out, tiny).max <= 0.05 * 127.5 + 0.5);
+      }
+    });
+
+    await t.test('preview without a deepfake model is a clear error', () => {
+      assert.throws(() => e.loadZoo(new Uint8Array(64).fill(1)), DadfiError);
+      const px = new Uint8ClampedArray(16 * 16 * 4);
+      assert.throws(() => e.zooPreview(null, px, px, 16, 16, { cx: 8, cy: 8, side: 16 }), err => err.code === 'unsupported');
+    });
+
+    await t.test('memory does not grow over 50 runs', { skip: !haveWeights && 'no weights' }, () => {
+      const pic = testPicture(120, 90, 3, 6), rgba = toRGBA(pic);
+      e.protect(g, rgba, 120, 90); // warm: Gen plans its arena for this size
+      const heap0 = e.heapBytes, used0 = e.heapUsed;
+      for (let i = 0; i < 50; i++) {
+        e.protect(g, rgba, 120, 90);
+        assert.throws(() => e.loadGen(wbytes.subarray(0, 200)));
+      }
+      assert.equal(e.heapUsed, used0, 'malloc\'d bytes changed');
+      assert.equal(e.heapBytes, heap0, 'the wasm memory grew');
+      // loading and freeing models does not leak either
+      const before = e.heapUsed;
+      for (let i = 0; i < 10; i++) e.freeModel(e.loadGen(wbytes));
+      assert.equal(e.heapUsed, before);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,297 @@
+/* The C ABI of the WebAssembly module (called from web/engine.mjs; every call is synchronous).
+ *
+ * Errors: a failing call returns a df_status (or a 0 handle) and dfapi_errmsg() tells why; the module keeps
+ * working afterwards (malloc returns NULL instead of aborting, every size is checked before use).
+ *
+ * Large photos (the "working resolution" strategy, gen_protect_rgb8 in core/gen.c, shared with the native CLI):
+ * Gen runs on an area-downscaled copy whose longest side is work_side (the page uses 1024, as the CLI does);
+ * its delta is bilinearly upsampled to full resolution, clipped to [-eps, eps] there and added to the 8-bit
+ * pixels, which are modified in place.  So L-inf <= eps holds at full resolution, and memory is one RGBA
+ * buffer plus Gen's activations at the working resolution (not at 12 MP).  Deepfake pipelines shrink a face
+ * to 128-256 pixels before editing it, so the delta's content survives that downscale.
+ */
+#include <emscripten.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "df.h"
+#include "dfw.h"
+#include "gen.h"
+#include "image.h"
+#include "metrics.h"
+
+#ifndef DFAPI_HAVE_ZOO /* set by wasm/CMakeLists.txt when core/zoo.c exists */
+#define DFAPI_HAVE_ZOO 0
+#endif
+#if DFAPI_HAVE_ZOO
+#include "zoo.h"
+#endif
+
+#define DFAPI_ABI 1
+#define DFAPI_MAX_SIDE 16384
+#define DFAPI_MAX_PIXELS (4096L * 4096L)  /* 16.8 MP */
+
+static df_status last_status;
+static df_status ret(df_status s) { last_status = s; return s; }
+
+/* Progress to JavaScript: Module.onProgress(stage, fraction) if the caller set it (stage 1: Gen, 2: apply). */
+EM_JS(void, dfapi_report, (int stage, double frac), {
+    if (Module['onProgress']) Module['onProgress'](stage, frac);
+});
+
+EMSCRIPTEN_KEEPALIVE const char *dfapi_version(void) { return "dadfi 0.1.0 wasm (simd128, single thread)"; }
+EMSCRIPTEN_KEEPALIVE int dfapi_abi(void) { return DFAPI_ABI; }
+EMSCRIPTEN_KEEPALIVE const char *dfapi_errmsg(void) { return df_errmsg(); }
+EMSCRIPTEN_KEEPALIVE int dfapi_last_status(void) { return (int)last_status; }
+/* Bytes currently malloc'd (leak checks in the tests). */
+EMSCRIPTEN_KEEPALIVE double dfapi_heap_used(void) { return (double)mallinfo().uordblks; }
+
+/* Meta value of a .dfw buffer as a NUL-terminated string into out (outsz bytes). */
+EMSCRIPTEN_KEEPALIVE int dfapi_dfw_meta(const uint8_t *buf, size_t len, const char *key, char *out, size_t outsz) {
+    if (!buf || !key || !out || outsz == 0) return ret(df_fail(DF_ERR_ARG, "dfw_meta: NULL argument"));
+    dfw_file f;
+    df_status s = dfw_parse(&f, buf, len);
+    if (s != DF_OK) return ret(s);
+    s = dfw_meta_get(&f, key, out, outsz);
+    dfw_free(&f);
+    return ret(s);
+}
+
+/* ------------------------------------------------------------------ Gen */
+EMSCRIPTEN_KEEPALIVE gen_model *dfapi_gen_load(const uint8_t *buf, size_t len) {
+    if (!buf || len == 0) {
+        ret(df_fail(DF_ERR_FORMAT, "weights: empty buffer"));
+        return NULL;
+    }
+    gen_model *g = NULL;
+    if (ret(gen_load(&g, buf, len, 0)) != DF_OK) return NULL;
+    return g;
+}
+EMSCRIPTEN_KEEPALIVE void dfapi_gen_free(gen_model *g) { if (g) gen_free(g); }
+EMSCRIPTEN_KEEPALIVE int dfapi_gen_width(const gen_model *g) { return g ? gen_get_config(g)->width : 0; }
+EMSCRIPTEN_KEEPALIVE double dfapi_gen_flops(const gen_model *g, int H, int W) {
+    return g ? gen_flops(gen_get_config(g), H, W) : 0.0;
+}
+/* delta [3,H,W] = Gen(x [3,H,W]) (unclipped): benchmarks and the tests' reference of dfapi_protect. */
+EMSCRIPTEN_KEEPALIVE int dfapi_gen_forward(gen_model *g, float *delta, const float *x, int H, int W) {
+    if (!g || !delta || !x) return ret(df_fail(DF_ERR_ARG, "gen_forward: NULL argument"));
+    if (H < 1 || W < 1 || H > DFAPI_MAX_SIDE || W > DFAPI_MAX_SIDE || (long)H * W > DFAPI_MAX_PIXELS)
+        return ret(df_fail(DF_ERR_ARG, "gen_forward: bad size %dx%d", W, H));
+    return ret(gen_forward(g, delta, x, 1, H, W));
+}
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Working size for a w x h photo (as gen_protect_rgb8 picks it): longest side <= work_side (0 = no limit). */
+static void working_size(int w, int h, int work_side, int *ww, int *wh) {
+    int longest = w > h ? w : h;
+    if (work_side <= 0 || longest <= work_side) {
+        *ww = w, *wh = h;
+        return;
+    }
+    double s = (double)work_side / longest;
+    *ww = clampi((int)lround(w * s), 1, work_side);
+    *wh = clampi((int)lround(h * s), 1, work_side);
+}
+EMSCRIPTEN_KEEPALIVE void dfapi_working_size(int w, int h, int work_side, int *out2) {
+    working_size(w, h, work_side, &out2[0], &out2[1]);
+}
+
+/* Area (box) weights of source index i in [0, n) for an output of on cells: it overlaps outputs o0 and o0+1
+ * with weights wt0, wt1 (fractions of one output cell, so a cell's weights sum to 1).  Needs on <= n. */
+typedef struct { int o0; float wt0, wt1; } area_tap;
+static void area_taps(area_tap *t, int n, int on) {
+    double r = (double)n / on; /* source pixels per output cell (>= 1) */
+    for (int i = 0; i < n; i++) {
+        int o = (int)(i / r);
+        if (o > on - 1) o = on - 1;
+        double end = (o + 1) * r; /* source coordinate where cell o ends */
+        double in0 = (i + 1 <= end ? 1.0 : end - i);
+        t[i].o0 = o;
+        t[i].wt0 = (float)(in0 / r);
+        t[i].wt1 = (o + 1 < on) ? (float)((1.0 - in0) / r) : 0.0f;
+    }
+}
+
+/* x [3, oh, ow] in [-1, 1] = area-averaged rgba region (x0, y0, sw, sh) of a w-wide RGBA buffer (ow <= sw, oh <= sh). */
+static df_status area_downscale(float *x, int ow, int oh, const uint8_t *rgba, int w, int x0, int y0, int sw, int sh) {
+    area_tap *tx = malloc(sizeof(area_tap) * (size_t)sw), *ty = malloc(sizeof(area_tap) * (size_t)sh);
+    float *row = malloc(sizeof(float) * 3 * (size_t)ow);
+    if (!tx || !ty || !row) {
+        free(tx), free(ty), free(row);
+        return df_fail(DF_ERR_NOMEM, "out of memory (downscale buffers)");
+    }
+    area_taps(tx, sw, ow);
+    area_taps(ty, sh, oh);
+    size_t plane = (size_t)ow * oh;
+    memset(x, 0, sizeof(float) * 3 * plane);
+    for (int y = 0; y < sh; y++) {
+        memset(row, 0, sizeof(float) * 3 * (size_t)ow);
+        const uint8_t *p = rgba + ((size_t)(y0 + y) * w + x0) * 4;
+        for (int i = 0; i < sw; i++, p += 4) {
+            int o = tx[i].o0;
+            for (int c = 0; c < 3; c++) {
+                row[c * ow + o] += tx[i].wt0 * p[c];
+                if (tx[i].wt1 != 0.0f) row[c * ow + o + 1] += tx[i].wt1 * p[c];
+            }
+        }
+        int o = ty[y].o0;
+        for (int c = 0; c < 3; c++) {
+            float *d0 = x + c * plane + (size_t)o * ow;
+            for (int i = 0; i < ow; i++) d0[i] += ty[y].wt0 * row[c * ow + i];
+            if (ty[y].wt1 != 0.0f)
+                for (int i = 0; i < ow; i++) d0[ow + i] += ty[y].wt1 * row[c * ow + i];
+        }
+    }
+    /* 0..255 averages -> [-1, 1] */
+    for (size_t i = 0; i < 3 * plane; i++) x[i] = x[i] / 127.5f - 1.0f;
+    free(tx), free(ty), free(row);
+    return DF_OK;
+}
+
+/* Bilinear taps (half-pixel centres, clamped at the border) of output index i in [0, n) from a source of sn. */
+typedef struct { int i0, i1; float f; } lin_tap;
+static void lin_taps(lin_tap *t, int n, int sn) {
+    double r = (double)sn / n;
+    for (int i = 0; i < n; i++) {
+        double s = (i + 0.5) * r - 0.5;
+        if (s < 0) s = 0;
+        if (s > sn - 1) s = sn - 1;
+        int i0 = (int)s;
+        t[i].i0 = i0;
+        t[i].i1 = i0 + 1 < sn ? i0 + 1 : i0;
+        t[i].f = (float)(s - i0);
+    }
+}
+
+static df_status check_image(const void *rgba, int w, int h) {
+    if (!rgba) return df_fail(DF_ERR_ARG, "image: NULL pixel buffer");
+    if (w < 1 || h < 1) return df_fail(DF_ERR_ARG, "image: empty (%d x %d)", w, h);
+    if (w > DFAPI_MAX_SIDE || h > DFAPI_MAX_SIDE || (long)w * h > DFAPI_MAX_PIXELS)
+        return df_fail(DF_ERR_NOMEM, "image too large: %d x %d (at most %ld pixels, sides <= %d)", w, h,
+                       DFAPI_MAX_PIXELS, DFAPI_MAX_SIDE);
+    return DF_OK;
+}
+
+static void protect_progress(void *ctx, float done) { (void)ctx, dfapi_report(1, done); }
+
+/* Protect rgba [h, w, 4] in place (alpha kept) with gen_protect_rgb8, the native CLI's code path.
+ * work_side: working resolution (0 = full resolution, else 64..16384; the page uses 1024 like the CLI). */
+EMSCRIPTEN_KEEPALIVE int dfapi_protect(gen_model *g, uint8_t *rgba, int w, int h, float eps, int work_side) {
+    if (!g) return ret(df_fail(DF_ERR_ARG, "protect: no Gen model loaded"));
+    df_status s = check_image(rgba, w, h);
+    if (s != DF_OK) return ret(s);
+    if (!(eps > 0.0f && eps <= 0.5f)) return ret(df_fail(DF_ERR_ARG, "protect: eps must be in (0, 0.5], got %g", eps));
+    if (work_side != 0 && (work_side < 64 || work_side > DFAPI_MAX_SIDE))
+        return ret(df_fail(DF_ERR_ARG, "protect: work_side must be 0 or in 64..%d, got %d", DFAPI_MAX_SIDE, work_side));
+    return ret(gen_protect_rgb8(g, rgba, rgba, w, h, 4, eps, work_side, protect_progress, NULL));
+}
+
+/* ------------------------------------------------------------------ zoo (deepfake preview)
+ * The page's preview: a square crop (centre cx, cy, side) of the original and of the protected photo is
+ * resized to the model's input size S (what a deepfake pipeline does to a face in a photo), edited by a zoo
+ * model (attribute attr: 0 black, 1 blond, 2 brown hair, 3 male, 4 young), and the disruption measured (design
+ * notes, "Metrics").  out: four S x S RGBA images (crop of the original, crop of the protected, edit of the original,
+ * edit of the protected); stats: l2_mask, mask pixels, success (> 0.05), d_mask_rms, PSNR of the crops. */
+#if DFAPI_HAVE_ZOO
+typedef zoo_model zoo_adapter;
+static df_status zoo_adapter_load(zoo_adapter **z, const uint8_t *buf, size_t len) { return zoo_load(z, buf, len, 0); }
+static void zoo_adapter_free(zoo_adapter *z) { zoo_free(z); }
+static int zoo_adapter_size(const zoo_adapter *z) { return zoo_get_config(z)->size; }
+/* The edit: the face's own attributes (the model's classifier on the clean crop, or all 0 if the file has no
+ * discriminator) -> the same with attribute k changed (zoo_edit_attrs); the same edit for both crops. */
+static df_status zoo_adapter_edit(zoo_adapter *z, float *gc, float *ga, const float *xc, const float *xa, int k) {
+    float logits[ZOO_NATTR], src[ZOO_NATTR] = {0}, trg[ZOO_NATTR];
+    if (zoo_classify(z, logits, xc, 1) == DF_OK)
+        for (int i = 0; i < ZOO_NATTR; i++) src[i] = logits[i] > 0.0f ? 1.0f : 0.0f;
+    zoo_edit_attrs(trg, src, k);
+    df_status s = zoo_edit(z, gc, xc, src, trg, 1);
+    return s ? s : zoo_edit(z, ga, xa, src, trg, 1);
+}
+#else
+typedef struct zoo_adapter zoo_adapter;
+static df_status no_zoo(void) { return df_fail(DF_ERR_UNSUPPORTED, "no deepfake model available in this build"); }
+static df_status zoo_adapter_load(zoo_adapter **z, const uint8_t *buf, size_t len) {
+    (void)buf, (void)len;
+    *z = NULL;
+    return no_zoo();
+}
+static void zoo_adapter_free(zoo_adapter *z) { (void)z; }
+static int zoo_adapter_size(const zoo_adapter *z) { (void)z; return 0; }
+static df_status zoo_adapter_edit(zoo_adapter *z, float *gc, float *ga, const float *xc, const float *xa, int k) {
+    (void)z, (void)gc, (void)ga, (void)xc, (void)xa, (void)k;
+    return no_zoo();
+}
+#endif
+
+EMSCRIPTEN_KEEPALIVE int dfapi_zoo_available(void) { return DFAPI_HAVE_ZOO; }
+EMSCRIPTEN_KEEPALIVE zoo_adapter *dfapi_zoo_load(const uint8_t *buf, size_t len) {
+    zoo_adapter *z = NULL;
+    if (!buf || len == 0) {
+        ret(df_fail(DF_ERR_FORMAT, "weights: empty buffer"));
+        return NULL;
+    }
+    if (ret(zoo_adapter_load(&z, buf, len)) != DF_OK) return NULL;
+    return z;
+}
+EMSCRIPTEN_KEEPALIVE void dfapi_zoo_free(zoo_adapter *z) { if (z) zoo_adapter_free(z); }
+EMSCRIPTEN_KEEPALIVE int dfapi_zoo_size(const zoo_adapter *z) { return z ? zoo_adapter_size(z) : 0; }
+
+/* x [3, S, S] = the square (x0, y0, side) of rgba resized to S (area average, or bilinear when enlarging). */
+static df_status crop_resize(float *x, int S, const uint8_t *rgba, int w, int x0, int y0, int side) {
+    if (side >= S) return area_downscale(x, S, S, rgba, w, x0, y0, side, side);
+    lin_tap *t = malloc(sizeof(lin_tap) * (size_t)S);
+    if (!t) return df_fail(DF_ERR_NOMEM, "out of memory (crop)");
+    lin_taps(t, S, side);
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < S; y++)
+            for (int i = 0; i < S; i++) {
+                const uint8_t *r0 = rgba + ((size_t)(y0 + t[y].i0) * w + x0) * 4 + c;
+                const uint8_t *r1 = rgba + ((size_t)(y0 + t[y].i1) * w + x0) * 4 + c;
+                float a = r0[4 * t[i].i0] + t[i].f * (r0[4 * t[i].i1] - r0[4 * t[i].i0]);
+                float b = r1[4 * t[i].i0] + t[i].f * (r1[4 * t[i].i1] - r1[4 * t[i].i0]);
+                x[((size_t)c * S + y) * S + i] = (a + t[y].f * (b - a)) / 127.5f - 1.0f;
+            }
+    free(t);
+    return DF_OK;
+}
+
+static void planar_to_rgba(uint8_t *rgba, const float *x, int S) {
+    df_planar_to_rgb8(rgba, x, S, S, 4);
+    for (size_t i = 0; i < (size_t)S * S; i++) rgba[4 * i + 3] = 255;
+}
+
+EMSCRIPTEN_KEEPALIVE int dfapi_zoo_preview(zoo_adapter *z, const uint8_t *orig, const uint8_t *prot, int w, int h,
+                                           int cx, int cy, int side, int attr, uint8_t *out, double *stats) {
+    if (!z) return ret(df_fail(DF_ERR_UNSUPPORTED, "no deepfake model loaded"));
+    df_status s = check_image(orig, w, h);
+    if (s == DF_OK) s = check_image(prot, w, h);
+    if (s != DF_OK) return ret(s);
+    if (!out || !stats) return ret(df_fail(DF_ERR_ARG, "preview: NULL output"));
+    if (attr < 0 || attr > 4) return ret(df_fail(DF_ERR_ARG, "preview: attribute index %d out of 0..4", attr));
+    int S = zoo_adapter_size(z);
+    if (side < 8) return ret(df_fail(DF_ERR_ARG, "preview: crop side %d too small", side));
+    if (side > w) side = w;
+    if (side > h) side = h;
+    int x0 = clampi(cx - side / 2, 0, w - side), y0 = clampi(cy - side / 2, 0, h - side);
+    size_t n = (size_t)3 * S * S;
+    float *buf = malloc(sizeof(float) * 4 * n);
+    if (!buf) return ret(df_fail(DF_ERR_NOMEM, "out of memory (preview)"));
+    float *xc = buf, *xa = buf + n, *gc = buf + 2 * n, *ga = buf + 3 * n;
+    s = crop_resize(xc, S, orig, w, x0, y0, side);
+    if (s == DF_OK) s = crop_resize(xa, S, prot, w, x0, y0, side);
+    if (s == DF_OK) s = zoo_adapter_edit(z, gc, ga, xc, xa, attr);
+    if (s == DF_OK) {
+        df_disruption d;
+        df_disruption_measure(&d, ga, gc, xc, S, S);
+        stats[0] = d.l2_mask, stats[1] = (double)d.mask_pixels, stats[2] = d.success, stats[3] = d.d_mask_rms;
+        stats[4] = df_psnr(xa, xc, n);
+        size_t img = (size_t)S * S * 4;
+        planar_to_rgba(out, xc, S), planar_to_rgba(out + img, xa, S);
+        planar_to_rgba(out + 2 * img, gc, S), planar_to_rgba(out + 3 * img, ga, S);
+    }
+    free(buf);
+    return ret(s);
+}

@@ -1,0 +1,217 @@
+// The WebAssembly engine: loads lib/dadfi-wasm.mjs (the C core built by wasm/CMakeLists.txt) and wraps its
+// C ABI (wasm/api.c) in a small class.  Runs in a Web Worker (web/worker.mjs), in Node (tests, benchmarks)
+// and in a page.  Every failure is thrown as a DadfiError carrying the C status; the module stays usable.
+
+export const STATUS = Object.freeze({ OK: 0, ARG: 1, NOMEM: 2, FORMAT: 3, IO: 4, UNSUPPORTED: 5 });
+const STATUS_CODES = ['ok', 'bad-argument', 'out-of-memory', 'bad-format', 'io', 'unsupported'];
+
+export class DadfiError extends Error {
+  // code: 'bad-argument' | 'out-of-memory' | 'bad-format' | 'unsupported' | 'too-large' | 'not-an-image' |
+  //       'internal' | ... (the page maps codes to messages)
+  constructor(message, code = 'internal', status = -1) {
+    super(message);
+    this.name = 'DadfiError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export const LIMITS = Object.freeze({ maxPixels: 4096 * 4096, maxSide: 16384 });
+
+/** Load the module.  moduleUrl: URL of dadfi-wasm.mjs; wasmBinary (bytes) or wasmUrl (else next to the module). */
+export async function loadEngine({ moduleUrl, wasmBinary, wasmUrl } = {}) {
+  const { default: createDadfiModule } = await import(moduleUrl);
+  const opts = { print: () => {}, printErr: () => {} };
+  if (wasmBinary) opts.wasmBinary = wasmBinary;
+  else if (wasmUrl) opts.locateFile = () => String(wasmUrl);
+  const M = await createDadfiModule(opts);
+  if (M._dfapi_abi() !== 1) throw new DadfiError('dadfi-wasm: unexpected ABI version', 'internal');
+  return new Engine(M);
+}
+
+export class Engine {
+  constructor(M) {
+    this.M = M;
+    this.dead = false; // set when the module trapped: the caller must load a new one
+  }
+
+  get version() { return this.M.UTF8ToString(this.M._dfapi_version()); }
+  /** Size of the wasm memory (it only grows) and bytes currently malloc'd. */
+  get heapBytes() { return this.M.HEAPU8.length; }
+  get heapUsed() { return this.M._dfapi_heap_used(); }
+
+  #fail(what) {
+    const status = this.M._dfapi_last_status();
+    const msg = this.M.UTF8ToString(this.M._dfapi_errmsg()) || 'unknown error';
+    return new DadfiError(`${what}: ${msg}`, STATUS_CODES[status] || 'internal', status);
+  }
+
+  // Run fn(); a trap (abort, out-of-bounds) marks the module dead and becomes a DadfiError.
+  #call(what, fn) {
+    if (this.dead) throw new DadfiError(`${what}: the engine stopped after an internal error`, 'internal');
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof DadfiError) throw e;
+      this.dead = true;
+      const oom = /memory|Cannot enlarge/i.test(String(e && e.message));
+      throw new DadfiError(`${what}: ${oom ? 'out of memory' : 'internal error'} (${e && e.message})`,
+        oom ? 'out-of-memory' : 'internal');
+    }
+  }
+
+  #malloc(n, what) {
+    const p = this.M._malloc(Math.max(1, n));
+    if (!p) throw new DadfiError(`${what}: out of memory (${(n / 1048576).toFixed(1)} MB)`, 'out-of-memory', STATUS.NOMEM);
+    return p;
+  }
+
+  #withBytes(bytes, what, fn) {
+    const p = this.#malloc(bytes.length, what);
+    try {
+      this.M.HEAPU8.set(bytes, p);
+      return fn(p, bytes.length);
+    } finally {
+      this.M._free(p);
+    }
+  }
+
+  /** Metadata value of a .dfw weight file (null if absent or the file is not readable). */
+  dfwMeta(bytes, key) {
+    return this.#call('weights', () => this.#withBytes(bytes, 'weights', (p, n) => {
+      const k = new TextEncoder().encode(key + '\0'), out = 1024;
+      const kp = this.#malloc(k.length + out, 'weights');
+      try {
+        this.M.HEAPU8.set(k, kp);
+        if (this.M._dfapi_dfw_meta(p, n, kp, kp + k.length, out) !== 0) return null;
+        return this.M.UTF8ToString(kp + k.length);
+      } finally {
+        this.M._free(kp);
+      }
+    }));
+  }
+
+  /** Gen weights (.dfw bytes) -> model handle {ptr, width}. */
+  loadGen(bytes) {
+    return this.#call('Gen weights', () => this.#withBytes(bytes, 'Gen weights', (p, n) => {
+      const ptr = this.M._dfapi_gen_load(p, n);
+      if (!ptr) throw this.#fail('Gen weights');
+      return { ptr, width: this.M._dfapi_gen_width(ptr), kind: 'gen' };
+    }));
+  }
+
+  freeModel(h) {
+    if (!h || !h.ptr || this.dead) return;
+    (h.kind === 'zoo' ? this.M._dfapi_zoo_free : this.M._dfapi_gen_free)(h.ptr);
+    h.ptr = 0;
+  }
+
+  genFlops(h, H, W) { return this.M._dfapi_gen_flops(h.ptr, H, W); }
+
+  /** Working resolution gen_protect_rgb8 uses for a w x h photo. */
+  workingSize(w, h, workSide) {
+    const p = this.#malloc(8, 'size');
+    try {
+      this.M._dfapi_working_size(w, h, workSide, p);
+      return [this.M.HEAP32[p >> 2], this.M.HEAP32[(p >> 2) + 1]];
+    } finally {
+      this.M._free(p);
+    }
+  }
+
+  /** delta [3,H,W] = Gen(x [3,H,W]) (unclipped); x a Float32Array in [-1, 1]. */
+  genForward(h, x, H, W) {
+    const n = 3 * H * W;
+    if (!(x instanceof Float32Array) || x.length !== n) throw new DadfiError('Gen: x must be a Float32Array of 3*H*W', 'bad-argument', STATUS.ARG);
+    return this.#call('Gen', () => {
+      const px = this.#malloc(8 * n, 'Gen');
+      try {
+        this.M.HEAPF32.set(x, px >> 2);
+        if (this.M._dfapi_gen_forward(h.ptr, px + 4 * n, px, H, W) !== 0) throw this.#fail('Gen');
+        return this.M.HEAPF32.slice((px >> 2) + n, (px >> 2) + 2 * n);
+      } finally {
+        this.M._free(px);
+      }
+    });
+  }
+
+  /**
+   * Protect 8-bit RGBA pixels [height, width, 4] (alpha kept).  Returns the protected pixels in `out` (default: a
+   * new Uint8ClampedArray; pass `rgba` itself to work in place).  eps on the [-1, 1] scale; workSide: working
+   * resolution (longest side; 0 = full resolution); onProgress(fraction) during the Gen pass.
+   */
+  protect(h, rgba, width, height, { eps = 0.05, workSide = 1024, onProgress, out } = {}) {
+    if (!h || !h.ptr) throw new DadfiError('protect: no Gen model loaded', 'bad-argument', STATUS.ARG);
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
+      throw new DadfiError(`protect: bad image size ${width} x ${height}`, 'bad-argument', STATUS.ARG);
+    if (width * height > LIMITS.maxPixels || width > LIMITS.maxSide || height > LIMITS.maxSide)
+      throw new DadfiError(`protect: image too large (${width} x ${height}; at most ${LIMITS.maxPixels / 1e6} megapixels)`, 'too-large', STATUS.NOMEM);
+    const n = width * height * 4;
+    if (!rgba || rgba.length !== n) throw new DadfiError(`protect: pixel buffer has ${rgba ? rgba.length : 0} bytes, expected ${n}`, 'bad-argument', STATUS.ARG);
+    return this.#call('protect', () => {
+      const p = this.#malloc(n, 'protect');
+      try {
+        this.M.HEAPU8.set(rgba, p);
+        this.M.onProgress = onProgress ? (stage, f) => onProgress(f) : null;
+        const s = this.M._dfapi_protect(h.ptr, p, width, height, eps, workSide);
+        if (s !== 0) throw this.#fail('protect');
+        const res = out || new Uint8ClampedArray(n);
+        res.set(this.M.HEAPU8.subarray(p, p + n));
+        return res;
+      } finally {
+        this.M.onProgress = null;
+        this.M._free(p);
+      }
+    });
+  }
+
+  get zooAvailable() { return this.M._dfapi_zoo_available() !== 0; }
+
+  /** Zoo (deepfake model) weights -> handle {ptr, size}. */
+  loadZoo(bytes) {
+    return this.#call('deepfake model', () => this.#withBytes(bytes, 'deepfake model', (p, n) => {
+      const ptr = this.M._dfapi_zoo_load(p, n);
+      if (!ptr) throw this.#fail('deepfake model');
+      return { ptr, size: this.M._dfapi_zoo_size(ptr), kind: 'zoo' };
+    }));
+  }
+
+  /**
+   * Deepfake preview on a square crop (centre cx, cy; side) of the original and the protected pixels.
+   * Returns {size, images: [origCrop, protCrop, fakeOrig, fakeProt] (RGBA size x size), l2Mask, maskPixels,
+   * success, dMaskRms, psnr}.  attr: 0 black, 1 blond, 2 brown hair, 3 male, 4 young.
+   */
+  zooPreview(z, orig, prot, width, height, { cx, cy, side, attr = 1 }) {
+    if (!z || !z.ptr) throw new DadfiError('preview: no deepfake model loaded', 'unsupported', STATUS.UNSUPPORTED);
+    const n = width * height * 4, S = z.size, img = S * S * 4;
+    if (orig.length !== n || prot.length !== n) throw new DadfiError('preview: pixel buffers do not match the size', 'bad-argument', STATUS.ARG);
+    return this.#call('preview', () => {
+      const p = this.#malloc(2 * n + 4 * img + 64, 'preview');
+      try {
+        const po = p, pp = p + n, pout = p + 2 * n, pst = (pout + 4 * img + 7) & ~7;
+        this.M.HEAPU8.set(orig, po);
+        this.M.HEAPU8.set(prot, pp);
+        if (this.M._dfapi_zoo_preview(z.ptr, po, pp, width, height, Math.round(cx), Math.round(cy),
+          Math.round(side), attr, pout, pst) !== 0) throw this.#fail('preview');
+        const st = this.M.HEAPF64.slice(pst >> 3, (pst >> 3) + 5);
+        const images = [0, 1, 2, 3].map(i => new Uint8ClampedArray(this.M.HEAPU8.slice(pout + i * img, pout + (i + 1) * img)));
+        return { size: S, images, l2Mask: st[0], maskPixels: st[1], success: st[2] !== 0, dMaskRms: st[3], psnr: st[4] };
+      } finally {
+        this.M._free(p);
+      }
+    });
+  }
+}
+
+/** Largest |a - b| over the RGB channels of two RGBA buffers, and the PSNR (0..255 scale) over RGB. */
+export function compareRGBA(a, b) {
+  let linf = 0, se = 0;
+  for (let i = 0; i < a.length; i += 4)
+    for (let c = 0; c < 3; c++) {
+      const d = a[i + c] - b[i + c];
+      se += d * d;
+      if (d > linf) linf = d; else if (-d > linf) linf = -d;
+    }
+  const mse = se / (a.length / 4 * 3);
+  return { linf, psnr: mse === 0 ? Infinity : 10 * Math.log10(255 * 255 / mse) };
+}
