@@ -1,0 +1,478 @@
+/* 2-D convolution and transposed convolution, forward and backward, as GEMMs over an implicit im2col
+ * view of a padded copy of the image (no column matrix is materialised for the forward pass).
+ *
+ * For one image and group g (Kg = cin_g*kh*kw, P = OH*OW):
+ *   forward : out[cout_g, P]  = W_g[cout_g, Kg] * col(xp)[Kg, P]
+ *   dweight : dW_g[cout_g, Kg] += dY[cout_g, P] * col(xp)^T
+ *   dinp    : stride 1: dinp = conv(dY padded by k-1-pad, W flipped and transposed)  (the adjoint as a conv)
+ *             otherwise: dcol = W_g^T * dY, then col2im (scatter-add) into a padded gradient
+ *   reflect padding: gradients of the padded border are folded back onto their source pixels.
+ * Depthwise convolutions (groups == cin == cout) use direct loops.  Transposed convolution is the
+ * adjoint: its forward is conv's input gradient, its input gradient is conv's forward. */
+#include <string.h>
+
+#include "gemm_kern.h"
+
+/* ------------------------------------------------------------------ padding */
+static int reflect_index(int i, int n) {
+    if (n == 1) return 0;
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+    return i;
+}
+
+typedef struct {
+    float *xp;          /* [C, H + 2ph, W + 2pw] */
+    const float *x;     /* [C, H, W] */
+    int H, W, ph, pw, mode;
+} pad_job;
+
+static void pad_run(void *ctx, int c0, int c1) {
+    const pad_job *j = ctx;
+    int Hp = j->H + 2 * j->ph, Wp = j->W + 2 * j->pw;
+    for (int c = c0; c < c1; c++) {
+        const float *x = j->x + (size_t)c * j->H * j->W;
+        float *xp = j->xp + (size_t)c * Hp * Wp;
+        for (int y = 0; y < Hp; y++) {
+            float *row = xp + (size_t)y * Wp;
+            int sy = y - j->ph;
+            if (j->mode == DF_PAD_REFLECT) {
+                const float *src = x + (size_t)reflect_index(sy, j->H) * j->W;
+                for (int i = 0; i < j->pw; i++) row[i] = src[reflect_index(i - j->pw, j->W)];
+                memcpy(row + j->pw, src, sizeof(float) * (size_t)j->W);
+                for (int i = j->pw + j->W; i < Wp; i++) row[i] = src[reflect_index(i - j->pw, j->W)];
+            } else if (sy < 0 || sy >= j->H) {
+                memset(row, 0, sizeof(float) * (size_t)Wp);
+            } else {
+                memset(row, 0, sizeof(float) * (size_t)j->pw);
+                memcpy(row + j->pw, x + (size_t)sy * j->W, sizeof(float) * (size_t)j->W);
+                memset(row + j->pw + j->W, 0, sizeof(float) * (size_t)j->pw);
+            }
+        }
+    }
+}
+
+static void pad_image(float *xp, const float *x, int C, int H, int W, int ph, int pw, int mode) {
+    pad_job j = {xp, x, H, W, ph, pw, mode};
+    df_parallel_for(C, pad_run, &j);
+}
+
+/* dx[C, H, W] += the padded gradient dxp[C, H + 2ph, W + 2pw] mapped back (crop, or reflect fold). */
+static void fold_run(void *ctx, int c0, int c1) {
+    const pad_job *j = ctx;
+    int Hp = j->H + 2 * j->ph, Wp = j->W + 2 * j->pw;
+    for (int c = c0; c < c1; c++) {
+        float *dx = (float *)j->x + (size_t)c * j->H * j->W;
+        const float *dxp = j->xp + (size_t)c * Hp * Wp;
+        for (int y = 0; y < Hp; y++) {
+            const float *row = dxp + (size_t)y * Wp;
+            int sy = y - j->ph;
+            if (j->mode == DF_PAD_REFLECT) {
+                float *dst = dx + (size_t)reflect_index(sy, j->H) * j->W;
+                for (int i = 0; i < Wp; i++) dst[reflect_index(i - j->pw, j->W)] += row[i];
+            } else if (sy >= 0 && sy < j->H) {
+                float *dst = dx + (size_t)sy * j->W;
+                for (int i = 0; i < j->W; i++) dst[i] += row[j->pw + i];
+            }
+        }
+    }
+}
+
+static void fold_image(float *dx, const float *dxp, int C, int H, int W, int ph, int pw, int mode) {
+    pad_job j = {(float *)dxp, dx, H, W, ph, pw, mode};
+    df_parallel_for(C, fold_run, &j);
+}
+
+/* ------------------------------------------------------------------ implicit im2col sources
+ * col(k, pix) = xp[ci*HWp + (oy*s + ky)*Wp + ox*s + kx],  k = (ci*kh + ky)*kw + kx,  pix = oy*OW + ox. */
+#define MAX_PANEL 64
+#define MAX_KC 1024
+
+static inline void copy_floats(float *d, const float *s, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) memcpy(d + i, s + i, 64);
+    for (; i < n; i++) d[i] = s[i];
+}
+
+static inline int col_row_offset(const gemm_src *s, int k) {
+    int kk = s->kh * s->kw, ci = k / kk, t = k - ci * kk, ky = t / s->kw, kx = t - ky * s->kw;
+    return ci * s->HWp + ky * s->Wp + kx;
+}
+
+/* Forward: Y(u = pix, v = k).  Each panel of P pixels is cut into runs along output rows. */
+static void pack_col_pix(const gemm_src *s, int u0, int nu, int v0, int nv, int P, float *dst) {
+    int rs[MAX_PANEL + 1], rl[MAX_PANEL + 1], rb[MAX_PANEL + 1];
+    for (int pu = 0; pu < nu; pu += P, dst += (size_t)P * nv) {
+        int w = nu - pu < P ? nu - pu : P, nrun = 0;
+        int p = u0 + pu, oy = p / s->OW, ox = p - oy * s->OW;
+        for (int j = 0; j < w; nrun++) {
+            int len = w - j < s->OW - ox ? w - j : s->OW - ox;
+            rs[nrun] = j, rl[nrun] = len, rb[nrun] = oy * s->stride * s->Wp + ox * s->stride;
+            j += len, ox = 0, oy++;
+        }
+        for (int v = 0; v < nv; v++) {
+            const float *x = s->p + col_row_offset(s, v0 + v);
+            float *d = dst + (size_t)v * P;
+            for (int r = 0; r < nrun; r++) {
+                if (s->stride == 1) {
+                    copy_floats(d + rs[r], x + rb[r], rl[r]);
+                } else {
+                    const float *xr = x + rb[r];
+                    for (int i = 0; i < rl[r]; i++) d[rs[r] + i] = xr[i * s->stride];
+                }
+            }
+            for (int j = w; j < P; j++) d[j] = 0.0f;
+        }
+    }
+}
+
+/* Weight gradient: Y(u = k, v = pix). */
+static void pack_col_k(const gemm_src *s, int u0, int nu, int v0, int nv, int P, float *dst) {
+    int pb[MAX_KC];
+    int oy = v0 / s->OW, ox = v0 - oy * s->OW;
+    for (int v = 0; v < nv; v++) {
+        pb[v] = oy * s->stride * s->Wp + ox * s->stride;
+        if (++ox == s->OW) ox = 0, oy++;
+    }
+    for (int pu = 0; pu < nu; pu += P, dst += (size_t)P * nv) {
+        int w = nu - pu < P ? nu - pu : P;
+        for (int j = 0; j < w; j++) {
+            const float *x = s->p + col_row_offset(s, u0 + pu + j);
+            for (int v = 0; v < nv; v++) dst[(size_t)v * P + j] = x[pb[v]];
+        }
+        for (int j = w; j < P; j++)
+            for (int v = 0; v < nv; v++) dst[(size_t)v * P + j] = 0.0f;
+    }
+}
+
+/* Flipped, transposed weights for the stride-1 input gradient: Y(u = ci, v = co*kk + t) =
+ * W[co, ci, kk-1-t] with W [cout_g, cin_g (= s->ld), kk]. */
+static void pack_wflip(const gemm_src *s, int u0, int nu, int v0, int nv, int P, float *dst) {
+    int kk = s->kh * s->kw, cin = s->ld;
+    for (int pu = 0; pu < nu; pu += P, dst += (size_t)P * nv) {
+        int w = nu - pu < P ? nu - pu : P;
+        for (int j = 0; j < P; j++) {
+            int ci = u0 + pu + j;
+            for (int v = 0; v < nv; v++) {
+                int k = v0 + v, co = k / kk, t = k - co * kk;
+                dst[(size_t)v * P + j] = j < w ? s->p[((size_t)co * cin + ci) * kk + kk - 1 - t] : 0.0f;
+            }
+        }
+    }
+}
+
+static gemm_src col_src(const float *xp, int kh, int kw, int stride, int Hp, int Wp, int OW, int by_pixel) {
+    gemm_src s;
+    memset(&s, 0, sizeof s);
+    s.pack = by_pixel ? pack_col_pix : pack_col_k;
+    s.p = xp;
+    s.kh = kh, s.kw = kw, s.stride = stride, s.Wp = Wp, s.HWp = Hp * Wp, s.OW = OW;
+    return s;
+}
+
+/* ------------------------------------------------------------------ geometry and workspace */
+typedef struct {
+    int cin, cout, kh, kw, stride, pad, groups, mode;
+    int H, W, OH, OW, Hp, Wp, P;
+    int cin_g, cout_g, kk, Kg;
+} geom;
+
+static geom make_geom(const df_conv *c, int H, int W) {
+    geom g;
+    g.cin = c->cin, g.cout = c->cout, g.kh = c->kh, g.kw = c->kw, g.stride = c->stride, g.pad = c->pad;
+    g.groups = c->groups > 0 ? c->groups : 1, g.mode = c->pad_mode;
+    g.H = H, g.W = W;
+    g.OH = (H + 2 * g.pad - g.kh) / g.stride + 1, g.OW = (W + 2 * g.pad - g.kw) / g.stride + 1;
+    g.Hp = H + 2 * g.pad, g.Wp = W + 2 * g.pad, g.P = g.OH * g.OW;
+    g.cin_g = g.cin / g.groups, g.cout_g = g.cout / g.groups, g.kk = g.kh * g.kw, g.Kg = g.cin_g * g.kk;
+    return g;
+}
+
+static int is_depthwise(const geom *g) { return g->groups > 1 && g->groups == g->cin && g->groups == g->cout; }
+
+/* The stride-1 input gradient runs as a convolution of dY padded by (kh-1-pad, kw-1-pad); with
+ * reflect padding by (kh-1, kw-1) into a padded gradient that is folded afterwards. */
+static int dinp_as_conv(const geom *g) { return g->stride == 1 && g->pad <= g->kh - 1 && g->pad <= g->kw - 1; }
+
+/* col2im tile: whole output rows, at most ~2^19 floats unless one row needs more. */
+static int col_tile_rows(const geom *g) {
+    size_t row = (size_t)g->Kg * g->OW;
+    int r = (int)((1u << 19) / (row ? row : 1));
+    return r < 1 ? 1 : r > g->OH ? g->OH : r;
+}
+
+static size_t ws_floats(const geom *g) {
+    size_t xp = (size_t)g->cin * g->Hp * g->Wp, dpad = xp;
+    size_t need = xp; /* forward, dweight */
+    if (is_depthwise(g)) return 2 * xp;
+    if (dinp_as_conv(g)) {
+        int reflect = g->mode == DF_PAD_REFLECT;
+        int qh = reflect ? g->kh - 1 : g->kh - 1 - g->pad, qw = reflect ? g->kw - 1 : g->kw - 1 - g->pad;
+        size_t dyp = (size_t)g->cout * (g->OH + 2 * qh) * (g->OW + 2 * qw);
+        size_t d = dyp + (reflect ? dpad : 0);
+        if (d > need) need = d;
+    } else {
+        size_t d = dpad + (size_t)g->Kg * g->OW * col_tile_rows(g);
+        if (d > need) need = d;
+    }
+    return need + 16;
+}
+
+size_t df_conv2d_workspace(const df_conv *c, int H, int W) {
+    geom g = make_geom(c, H, W);
+    return ws_floats(&g);
+}
+
+/* ------------------------------------------------------------------ depthwise (direct) */
+typedef struct {
+    const geom *g;
+    float *out;              /* forward: out; dweight: dW; dinp: padded gradient */
+    const float *a, *b;      /* forward/dweight: xp, weight or dY; dinp: dY, weight */
+} dw_job;
+
+static void dw_forward_run(void *ctx, int c0, int c1) {
+    const dw_job *j = ctx;
+    const geom *g = j->g;
+    for (int c = c0; c < c1; c++) {
+        const float *xp = j->a + (size_t)c * g->Hp * g->Wp, *w = j->b + (size_t)c * g->kk;
+        float *out = j->out + (size_t)c * g->P;
+        for (int oy = 0; oy < g->OH; oy++) {
+            float *o = out + (size_t)oy * g->OW;
+            for (int ox = 0; ox < g->OW; ox++) o[ox] = 0.0f;
+            for (int ky = 0; ky < g->kh; ky++)
+                for (int kx = 0; kx < g->kw; kx++) {
+                    float wv = w[ky * g->kw + kx];
+                    const float *xr = xp + (size_t)(oy * g->stride + ky) * g->Wp + kx;
+                    if (g->stride == 1)
+                        for (int ox = 0; ox < g->OW; ox++) o[ox] += wv * xr[ox];
+                    else
+                        for (int ox = 0; ox < g->OW; ox++) o[ox] += wv * xr[ox * g->stride];
+                }
+        }
+    }
+}
+
+static void dw_dweight_run(void *ctx, int c0, int c1) {
+    const dw_job *j = ctx;
+    const geom *g = j->g;
+    for (int c = c0; c < c1; c++) {
+        const float *xp = j->a + (size_t)c * g->Hp * g->Wp, *dy = j->b + (size_t)c * g->P;
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++) {
+                double s = 0.0;
+                for (int oy = 0; oy < g->OH; oy++) {
+                    const float *xr = xp + (size_t)(oy * g->stride + ky) * g->Wp + kx, *d = dy + (size_t)oy * g->OW;
+                    float r = 0.0f;
+                    for (int ox = 0; ox < g->OW; ox++) r += d[ox] * xr[ox * g->stride];
+                    s += r;
+                }
+                j->out[(size_t)c * g->kk + ky * g->kw + kx] += (float)s;
+            }
+    }
+}
+
+static void dw_dinp_run(void *ctx, int c0, int c1) {
+    const dw_job *j = ctx;
+    const geom *g = j->g;
+    for (int c = c0; c < c1; c++) {
+        float *dxp = j->out + (size_t)c * g->Hp * g->Wp;
+        const float *dy = j->a + (size_t)c * g->P, *w = j->b + (size_t)c * g->kk;
+        memset(dxp, 0, sizeof(float) * (size_t)g->Hp * g->Wp);
+        for (int oy = 0; oy < g->OH; oy++) {
+            const float *d = dy + (size_t)oy * g->OW;
+            for (int ky = 0; ky < g->kh; ky++)
+                for (int kx = 0; kx < g->kw; kx++) {
+                    float wv = w[ky * g->kw + kx];
+                    float *xr = dxp + (size_t)(oy * g->stride + ky) * g->Wp + kx;
+                    if (g->stride == 1)
+                        for (int ox = 0; ox < g->OW; ox++) xr[ox] += wv * d[ox];
+                    else
+                        for (int ox = 0; ox < g->OW; ox++) xr[ox * g->stride] += wv * d[ox];
+                }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ per-image passes */
+/* out[cout, P] = conv(x) + beta * out  (x already padded into xp) */
+static void conv_image(float *out, const float *xp, const float *weight, const geom *g, float beta) {
+    const gemm_kinfo *ki = gemm_kinfo_active();
+    for (int gr = 0; gr < g->groups; gr++) {
+        gemm_src A = gemm_src_matrix(weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 0);
+        gemm_src B = col_src(xp + (size_t)gr * g->cin_g * g->Hp * g->Wp, g->kh, g->kw, g->stride, g->Hp, g->Wp,
+                             g->OW, 1);
+        gemm_parallel(ki, &A, &B, g->cout_g, g->P, g->Kg, 1.0f, beta, out + (size_t)gr * g->cout_g * g->P, g->P);
+    }
+}
+
+/* dW += dY * col(xp)^T */
+static void dweight_image(float *dweight, const float *dy, const float *xp, const geom *g) {
+    const gemm_kinfo *ki = gemm_kinfo_active();
+    for (int gr = 0; gr < g->groups; gr++) {
+        gemm_src A = gemm_src_matrix(dy + (size_t)gr * g->cout_g * g->P, g->P, 0);
+        gemm_src B = col_src(xp + (size_t)gr * g->cin_g * g->Hp * g->Wp, g->kh, g->kw, g->stride, g->Hp, g->Wp,
+                             g->OW, 0);
+        gemm_parallel(ki, &A, &B, g->cout_g, g->Kg, g->P, 1.0f, 1.0f, dweight + (size_t)gr * g->cout_g * g->Kg,
+                      g->Kg);
+    }
+}
+
+typedef struct {
+    const geom *g;
+    float *dxp;
+    const float *dcol;
+    int ci0, p0, np;
+} col2im_job;
+
+static void col2im_run(void *ctx, int c0, int c1) {
+    const col2im_job *j = ctx;
+    const geom *g = j->g;
+    for (int c = c0; c < c1; c++) {
+        float *dxp = j->dxp + (size_t)(j->ci0 + c) * g->Hp * g->Wp;
+        for (int t = 0; t < g->kk; t++) {
+            int ky = t / g->kw, kx = t - ky * g->kw;
+            const float *d = j->dcol + ((size_t)c * g->kk + t) * j->np;
+            int oy = j->p0 / g->OW, ox = j->p0 - oy * g->OW;
+            for (int i = 0; i < j->np; i++) {
+                dxp[(size_t)(oy * g->stride + ky) * g->Wp + ox * g->stride + kx] += d[i];
+                if (++ox == g->OW) ox = 0, oy++;
+            }
+        }
+    }
+}
+
+/* dx += conv^T(dy) */
+static void dinp_image(float *dx, const float *dy, const float *weight, const geom *g, float *ws) {
+    const gemm_kinfo *ki = gemm_kinfo_active();
+    if (dinp_as_conv(g)) {
+        int reflect = g->mode == DF_PAD_REFLECT;
+        int qh = reflect ? g->kh - 1 : g->kh - 1 - g->pad, qw = reflect ? g->kw - 1 : g->kw - 1 - g->pad;
+        int Hq = g->OH + 2 * qh, Wq = g->OW + 2 * qw;
+        int TH = reflect ? g->Hp : g->H, TW = reflect ? g->Wp : g->W; /* gradient target */
+        float *dyp = ws, *target = reflect ? ws + (size_t)g->cout * Hq * Wq : dx;
+        pad_image(dyp, dy, g->cout, g->OH, g->OW, qh, qw, DF_PAD_ZERO);
+        for (int gr = 0; gr < g->groups; gr++) {
+            gemm_src A;
+            memset(&A, 0, sizeof A);
+            A.pack = pack_wflip, A.p = weight + (size_t)gr * g->cout_g * g->Kg, A.ld = g->cin_g;
+            A.kh = g->kh, A.kw = g->kw;
+            gemm_src B = col_src(dyp + (size_t)gr * g->cout_g * Hq * Wq, g->kh, g->kw, 1, Hq, Wq, TW, 1);
+            gemm_parallel(ki, &A, &B, g->cin_g, TH * TW, g->cout_g * g->kk, 1.0f, reflect ? 0.0f : 1.0f,
+                          target + (size_t)gr * g->cin_g * TH * TW, TH * TW);
+        }
+        if (reflect) fold_image(dx, target, g->cin, g->H, g->W, g->pad, g->pad, DF_PAD_REFLECT);
+        return;
+    }
+    float *dxp = ws, *dcol = ws + (size_t)g->cin * g->Hp * g->Wp;
+    memset(dxp, 0, sizeof(float) * (size_t)g->cin * g->Hp * g->Wp);
+    int rows = col_tile_rows(g);
+    for (int gr = 0; gr < g->groups; gr++) {
+        gemm_src A = gemm_src_matrix(weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 1);
+        for (int oy = 0; oy < g->OH; oy += rows) {
+            int p0 = oy * g->OW, np = (g->OH - oy < rows ? g->OH - oy : rows) * g->OW;
+            gemm_src B = gemm_src_matrix(dy + (size_t)gr * g->cout_g * g->P + p0, g->P, 1);
+            gemm_parallel(ki, &A, &B, g->Kg, np, g->cout_g, 1.0f, 0.0f, dcol, np);
+            col2im_job j = {g, dxp, dcol, gr * g->cin_g, p0, np};
+            df_parallel_for(g->cin_g, col2im_run, &j);
+        }
+    }
+    fold_image(dx, dxp, g->cin, g->H, g->W, g->pad, g->pad, g->mode);
+}
+
+/* ------------------------------------------------------------------ bias */
+static void bias_forward(float *out, const float *bias, int C, int P) {
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < P; i++) out[(size_t)c * P + i] += bias[c];
+}
+
+static void bias_backward(float *dbias, const float *dout, int C, int P) {
+    for (int c = 0; c < C; c++) {
+        const float *d = dout + (size_t)c * P;
+        double s = 0.0;
+        for (int i = 0; i < P; i++) s += d[i];
+        dbias[c] += (float)s;
+    }
+}
+
+/* ------------------------------------------------------------------ conv2d
+ * inp [B, cin, H, W], weight [cout, cin/groups, kh, kw], bias [cout] or NULL -> out [B, cout, OH, OW] */
+void df_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias, const df_conv *c,
+                       int B, int H, int W, float *ws) {
+    geom g = make_geom(c, H, W);
+    for (int b = 0; b < B; b++) {
+        const float *x = inp + (size_t)b * g.cin * H * W;
+        float *o = out + (size_t)b * g.cout * g.P;
+        pad_image(ws, x, g.cin, H, W, g.pad, g.pad, g.mode);
+        if (is_depthwise(&g)) {
+            dw_job j = {&g, o, ws, weight};
+            df_parallel_for(g.cin, dw_forward_run, &j);
+        } else {
+            conv_image(o, ws, weight, &g, 0.0f);
+        }
+        if (bias) bias_forward(o, bias, g.cout, g.P);
+    }
+}
+
+void df_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                        const float *weight, const df_conv *c, int B, int H, int W, float *ws) {
+    geom g = make_geom(c, H, W);
+    for (int b = 0; b < B; b++) {
+        const float *x = inp + (size_t)b * g.cin * H * W, *dy = dout + (size_t)b * g.cout * g.P;
+        float *dx = dinp ? dinp + (size_t)b * g.cin * H * W : NULL;
+        if (dbias) bias_backward(dbias, dy, g.cout, g.P);
+        if (dweight) {
+            pad_image(ws, x, g.cin, H, W, g.pad, g.pad, g.mode);
+            if (is_depthwise(&g)) {
+                dw_job j = {&g, dweight, ws, dy};
+                df_parallel_for(g.cin, dw_dweight_run, &j);
+            } else {
+                dweight_image(dweight, dy, ws, &g);
+            }
+        }
+        if (dx) {
+            if (is_depthwise(&g)) {
+                dw_job j = {&g, ws, dy, weight};
+                df_parallel_for(g.cin, dw_dinp_run, &j);
+                fold_image(dx, ws, g.cin, H, W, g.pad, g.pad, g.mode);
+            } else {
+                dinp_image(dx, dy, weight, &g, ws);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ transposed conv
+ * inp [B, cin, H, W], weight [cin, cout, k, k], bias [cout] -> out [B, cout, OH, OW],
+ * OH = (H-1)*stride - 2*pad + k + out_pad.  It is the adjoint of the conv "cout -> cin" (same weight
+ * memory: [cin, cout, k, k] read as OIHW) applied to an OH x OW image, whose output is H x W. */
+static geom convT_geom(const df_convT *t, int H, int W) {
+    df_conv c = {t->cout, t->cin, t->k, t->k, t->stride, t->pad, 1, DF_PAD_ZERO};
+    return make_geom(&c, df_convT_out(H, t), df_convT_out(W, t));
+}
+
+size_t df_convT_workspace(const df_convT *c, int H, int W) {
+    geom g = convT_geom(c, H, W);
+    return ws_floats(&g);
+}
+
+void df_convT_forward(float *out, const float *inp, const float *weight, const float *bias, const df_convT *c,
+                      int B, int H, int W, float *ws) {
+    geom g = convT_geom(c, H, W); /* g.H x g.W is the output size, g.OH x g.OW == H x W */
+    for (int b = 0; b < B; b++) {
+        float *o = out + (size_t)b * g.cin * g.H * g.W;
+        memset(o, 0, sizeof(float) * (size_t)g.cin * g.H * g.W);
+        dinp_image(o, inp + (size_t)b * g.cout * g.P, weight, &g, ws);
+        if (bias) bias_forward(o, bias, g.cin, g.H * g.W);
+    }
+}
+
+void df_convT_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                       const float *weight, const df_convT *c, int B, int H, int W, float *ws) {
+    geom g = convT_geom(c, H, W);
+    for (int b = 0; b < B; b++) {
+        const float *dy = dout + (size_t)b * g.cin * g.H * g.W, *x = inp + (size_t)b * g.cout * g.P;
+        if (dbias) bias_backward(dbias, dy, g.cin, g.H * g.W);
+        pad_image(ws, dy, g.cin, g.H, g.W, g.pad, g.pad, DF_PAD_ZERO);
+        if (dweight) dweight_image(dweight, x, ws, &g);
+        if (dinp) conv_image(dinp + (size_t)b * g.cout * g.P, ws, weight, &g, 1.0f);
+    }
+}

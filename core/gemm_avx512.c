@@ -1,0 +1,44 @@
+/* AVX-512 GEMM micro-kernel: 8 x 48 tile (24 zmm accumulators; per k: 3 loads of B, 8 broadcasts of A). */
+#include <immintrin.h>
+
+#include "gemm_kern.h"
+
+#define MR 8
+#define NV 3
+#define NR (16 * NV)
+#define KC 256
+#define MC 128
+#define NC 960
+GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
+
+static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta) {
+    __m512 acc[MR][NV];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int k = 0; k < kc; k++, a += MR, b += NR) {
+        __m512 bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            float *ci = c + (size_t)i * ldc + 16 * v;
+            __m512 r = _mm512_mul_ps(va, acc[i][v]);
+            if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), r);
+            _mm512_storeu_ps(ci, r);
+        }
+}
+
+const gemm_kinfo gemm_kinfo_avx512 = {MR, NR, KC, MC, NC, ukr};

@@ -1,0 +1,65 @@
+/* Private to the GEMM and convolution kernels (core/gemm*.c, core/conv*.c).
+ *
+ * GEMM follows the BLIS/GotoBLAS scheme: op(A) and op(B) are packed into panels and a register-
+ * blocked micro-kernel computes one MR x NR tile of C per call:
+ *   A panel: kc x MR floats, a[k*MR + i] = op(A)(i, k)
+ *   B panel: kc x NR floats, b[k*NR + j] = op(B)(k, j)
+ * A "source" describes where an operand comes from (a plain strided matrix, or an implicit im2col
+ * view of an image for convolution) and packs any block of it.  Blocks are viewed as Y(u, v) where u
+ * runs along the panel (rows i of A, columns j of B) and v along the contraction index k. */
+#ifndef DF_GEMM_KERN_H
+#define DF_GEMM_KERN_H
+
+#include "df.h"
+
+/* c[MR x NR] (row stride ldc) = alpha * a * b + beta * c; beta == 0: c is not read. */
+typedef void (*gemm_ukernel)(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta);
+
+typedef struct {
+    int mr, nr;         /* micro tile */
+    int kc, mc, nc;     /* cache blocks (mc multiple of mr, nc of nr) */
+    gemm_ukernel kern;
+} gemm_kinfo;
+
+/* Per-thread pack buffers (floats) and the largest micro tile; every kinfo must fit them. */
+#define PACK_A_FLOATS (64 * 1024)
+#define PACK_B_FLOATS (256 * 1024)
+#define TILE_FLOATS 1024
+#define GEMM_CHECK_BLOCKS(mr, nr, kc, mc, nc)                                                          \
+    _Static_assert((mc) % (mr) == 0 && (nc) % (nr) == 0 && (mc) * (kc) <= PACK_A_FLOATS &&            \
+                       (nc) * (kc) <= PACK_B_FLOATS && (mr) * (nr) <= TILE_FLOATS,                     \
+                   "GEMM blocking does not fit the pack buffers")
+
+/* The micro-kernels (one per instruction set) and their blocking. */
+extern const gemm_kinfo gemm_kinfo_scalar;
+#if defined(DF_X86)
+extern const gemm_kinfo gemm_kinfo_avx2;
+extern const gemm_kinfo gemm_kinfo_avx512;
+#endif
+#if defined(__wasm_simd128__)
+extern const gemm_kinfo gemm_kinfo_wasm128;
+#endif
+const gemm_kinfo *gemm_kinfo_active(void);
+
+typedef struct gemm_src gemm_src;
+struct gemm_src {
+    /* Pack Y(u0 .. u0+nu, v0 .. v0+nv) into panels of width P: dst[(u/P)*P*nv + v*P + u%P], u padded
+     * with zeros up to a multiple of P. */
+    void (*pack)(const gemm_src *s, int u0, int nu, int v0, int nv, int P, float *dst);
+    const float *p;
+    int ld;
+    /* implicit im2col of one image (see conv.c): element (k, pix) with k = (ci*kh + ky)*kw + kx */
+    int kh, kw, stride, Wp, HWp, OW; /* padded input row length / plane size, output width */
+};
+
+/* Plain matrix sources: Y(u, v) = p[u*ld + v] (v contiguous) or p[v*ld + u] (u contiguous). */
+gemm_src gemm_src_matrix(const float *p, int ld, int u_contiguous);
+
+/* C[M,N] = alpha * A * B + beta * C on the calling thread (A viewed as Y(i, k), B as Y(j, k)). */
+void gemm_serial(const gemm_kinfo *ki, const gemm_src *A, const gemm_src *B, int M, int N, int K, float alpha,
+                 float beta, float *C, int ldc);
+/* Same, split over the thread pool (along N, or M when N is narrow) when the problem is large. */
+void gemm_parallel(const gemm_kinfo *ki, const gemm_src *A, const gemm_src *B, int M, int N, int K, float alpha,
+                   float beta, float *C, int ldc);
+
+#endif

@@ -1,0 +1,44 @@
+/* wasm SIMD128 GEMM micro-kernel: 4 x 8 tile (8 v128 accumulators; no FMA: mul + add).
+ * Broadcasts use wasm_f32x4_splat (clang-14 does not fold lane-by-lane construction). */
+#include <wasm_simd128.h>
+
+#include "gemm_kern.h"
+
+#define MR 4
+#define NV 2
+#define NR (4 * NV)
+#define KC 256
+#define MC 128
+#define NC 1024
+GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
+
+static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta) {
+    v128_t acc[MR][NV];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++)
+#pragma clang loop unroll(full)
+        for (int v = 0; v < NV; v++) acc[i][v] = wasm_f32x4_splat(0.0f);
+    for (int k = 0; k < kc; k++, a += MR, b += NR) {
+        v128_t bv[NV];
+#pragma clang loop unroll(full)
+        for (int v = 0; v < NV; v++) bv[v] = wasm_v128_load(b + 4 * v);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MR; i++) {
+            v128_t ai = wasm_f32x4_splat(a[i]);
+#pragma clang loop unroll(full)
+            for (int v = 0; v < NV; v++) acc[i][v] = wasm_f32x4_add(acc[i][v], wasm_f32x4_mul(ai, bv[v]));
+        }
+    }
+    v128_t va = wasm_f32x4_splat(alpha), vb = wasm_f32x4_splat(beta);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++)
+#pragma clang loop unroll(full)
+        for (int v = 0; v < NV; v++) {
+            float *ci = c + (size_t)i * ldc + 4 * v;
+            v128_t r = wasm_f32x4_mul(va, acc[i][v]);
+            if (beta != 0.0f) r = wasm_f32x4_add(r, wasm_f32x4_mul(vb, wasm_v128_load(ci)));
+            wasm_v128_store(ci, r);
+        }
+}
+
+const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr};
