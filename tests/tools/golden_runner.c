@@ -34,7 +34,6 @@ typedef struct {
     char name[64];
     int ndim, dims[4];
     float *data;
-    int owned;
 } gout;
 
 static gout outs[MAX_OUT];
@@ -345,6 +344,8 @@ int main(int argc, char **argv) {
         if (strcmp(c.op, ops[i].op) == 0) {
             ops[i].run(&c);
             write_result(argv[2]);
+            for (int k = 0; k < nouts; k++) free(outs[k].data);
+            for (int k = 0; k < c.nt; k++) free(c.t[k]);
             return 0;
         }
     fprintf(stderr, "golden_runner: unsupported op '%s'\n", c.op);
