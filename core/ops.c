@@ -65,13 +65,13 @@ typedef struct {
 } lerp_tap;
 
 static inline lerp_tap lerp_at(int o, int in, int out) {
-    float src = ((float)o + 0.5f) * ((float)in / (float)out) - 0.5f;
+    double src = (o + 0.5) * ((double)in / out) - 0.5; /* double: exact weights for wide images */
     if (src < 0) src = 0;
     lerp_tap t;
     t.i0 = (int)src;
     if (t.i0 > in - 1) t.i0 = in - 1;
     t.i1 = t.i0 + 1 < in ? t.i0 + 1 : in - 1;
-    t.l1 = src - (float)t.i0;
+    t.l1 = (float)(src - t.i0);
     return t;
 }
 
