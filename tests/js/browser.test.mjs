@@ -1,0 +1,230 @@
+// The web page and the upload drop-in in Chromium (Debian's /usr/bin/chromium, driven by playwright-core),
+// served from 127.0.0.1 by tests/js/server.mjs with the module of DF_WASM_DIR and weights made by the native
+// CLI.  Checks: protect a photo through the page and download it (PNG and JPEG), EXIF orientation, error
+// messages after which the page still works, keyboard use, the example upload form (the server receives an
+// image of the same size, within eps of the original and not identical), and no request outside the origin.
+// Screenshots go to tests/js/artifacts/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildDir, sourceDir, require } from './deps.mjs';
+import { encodePNG, decodePNG, testPicture } from './png.mjs';
+import { startServer } from './server.mjs';
+
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const wasmDir = process.env.DF_WASM_DIR;
+const dadfi = join(buildDir, 'dadfi');
+const artifacts = join(sourceDir, 'tests', 'js', 'artifacts');
+let playwright = null;
+try { playwright = require('playwright-core'); } catch { /* reported by skip */ }
+const skip = !existsSync(chromiumPath) ? `no Chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM)`
+  : !playwright ? 'playwright-core is not installed (tools/setup.sh)'
+  : !wasmDir || !existsSync(join(wasmDir, 'dadfi-wasm.mjs')) ? 'no wasm module (set DF_WASM_DIR to build-wasm/wasm)'
+  : !existsSync(dadfi) ? `native dadfi not built in ${buildDir}` : false;
+
+const EPS = 0.05, BOUND = EPS * 127.5 + 0.5; // largest allowed change of one 8-bit value
+
+function compare(out, pic) { // out: decoded PNG, pic: the RGB original
+  assert.equal(out.width, pic.width);
+  assert.equal(out.height, pic.height);
+  let max = 0;
+  for (let p = 0; p < pic.width * pic.height; p++)
+    for (let c = 0; c < 3; c++) max = Math.max(max, Math.abs(out.data[p * out.channels + c] - pic.data[p * pic.channels + c]));
+  return max;
+}
+
+// A JPEG with an EXIF APP1 segment saying "rotate 90 degrees clockwise" (orientation 6), inserted after SOI.
+function withExifOrientation(jpeg, orientation) {
+  const tiff = [0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, orientation, 0, 0, 0, 0, 0, 0];
+  const payload = [...Buffer.from('Exif\0\0', 'latin1'), ...tiff], len = payload.length + 2;
+  return Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xe1, len >> 8, len & 255, ...payload]), jpeg.subarray(2)]);
+}
+
+test('browser: page and upload form in Chromium', { skip, timeout: 600000 }, async t => {
+  mkdirSync(artifacts, { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'dadfi-browser-'));
+  let server = null, browser = null;
+  try {
+    const weights = join(dir, 'gen.dfw');
+    const r = spawnSync(dadfi, ['gen-init', '--width', '8', '--out-scale', '1', '--seed', '5', weights], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    // Deepfake model for the preview: a random one from `dadfi zoo-init` when the CLI offers it, else trained
+    // weights/zoo-stargan.dfw if present, else none (then the page must say so).
+    let zooFile = join(dir, 'zoo-stargan.dfw');
+    let zoo = spawnSync(dadfi, ['zoo-init', '--arch', 'stargan', '--seed', '1', zooFile], { encoding: 'utf8' }).status === 0 && existsSync(zooFile);
+    if (!zoo && existsSync(join(sourceDir, 'weights', 'zoo-stargan.dfw'))) zooFile = join(sourceDir, 'weights', 'zoo-stargan.dfw'), zoo = true;
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ module: 'dadfi-wasm.mjs', gen: 'gen.dfw', zoo: zoo ? ['zoo-stargan.dfw'] : [] }));
+    const mounts = { '/lib/gen.dfw': weights, '/lib/manifest.json': join(dir, 'manifest.json'), '/lib/': wasmDir };
+    if (zoo) mounts['/lib/zoo-stargan.dfw'] = zooFile;
+    server = await startServer({ root: join(sourceDir, 'web'), mounts });
+    const origin = server.url;
+
+    const pic = testPicture(320, 240, 3, 21);
+    const photo = join(dir, 'selfie.png');
+    writeFileSync(photo, encodePNG(pic));
+    // Golden: the native CLI on the same photo and weights.
+    assert.equal(spawnSync(dadfi, ['protect', '-q', '--weights', weights, '--eps', String(EPS), photo, join(dir, 'golden.png')]).status, 0);
+    const golden = decodePNG(readFileSync(join(dir, 'golden.png')));
+
+    browser = await playwright.chromium.launch({
+      executablePath: chromiumPath, headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--disable-default-apps', '--disable-extensions'],
+    });
+    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });
+    const seen = [], outside = [], pageErrors = [];
+    context.on('request', req => seen.push(req.url()));
+    await context.route('**/*', route => {
+      const u = route.request().url();
+      if (u.startsWith(origin + '/') || u.startsWith('blob:') || u.startsWith('data:')) return route.continue();
+      outside.push(u);
+      return route.abort();
+    });
+    const page = await context.newPage();
+    page.on('pageerror', e => pageErrors.push(e.message));
+    page.on('console', m => { if (m.type() === 'error') pageErrors.push(m.text()); });
+    const waitIdle = () => page.waitForFunction(() => !document.getElementById('choose').disabled, null, { timeout: 120000 });
+
+    await t.test('the page protects a photo and downloads it', async () => {
+      await page.goto(origin + '/');
+      await page.waitForFunction(() => /^Ready/.test(document.getElementById('status-text').textContent), null, { timeout: 60000 });
+      await page.setInputFiles('#file', photo);
+      await page.waitForSelector('#result:not([hidden])', { timeout: 120000 });
+      await waitIdle();
+      assert.match(await page.textContent('#stats'), /320 × 240 pixels/);
+      await page.screenshot({ path: join(artifacts, 'page-result.png'), fullPage: true });
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      assert.equal(dl.suggestedFilename(), 'selfie-protected.png');
+      const out = decodePNG(readFileSync(await dl.path()));
+      const linf = compare(out, pic);
+      assert.ok(linf > 0, 'the download equals the original');
+      assert.ok(linf <= BOUND, `L-inf ${linf} > ${BOUND}`);
+      // the page's result is the native CLI's result (the wasm-vs-native tolerance of wasm.test.mjs)
+      const d = compare(out, golden);
+      assert.ok(d <= 1, `page vs native CLI: max difference ${d}`);
+    });
+
+    await t.test('keyboard: slider, perturbation view, JPEG download with its warning', async () => {
+      await page.focus('#slider');
+      for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowLeft');
+      assert.equal(await page.inputValue('#slider'), '40');
+      assert.match(await page.getAttribute('#view-after', 'style'), /inset\(0px 0px 0px 40%\)|inset\(0 0 0 40%\)/);
+      await page.focus('input[name="view"][value="compare"]');
+      await page.keyboard.press('ArrowRight'); // radio group: moves to "perturbation"
+      assert.equal(await page.isVisible('#view-pert'), true);
+      await page.screenshot({ path: join(artifacts, 'page-perturbation.png'), fullPage: true });
+      await page.check('input[name="view"][value="compare"]');
+      assert.equal(await page.isVisible('#jpeg-warning'), false);
+      await page.check('input[name="format"][value="jpeg"]');
+      await page.waitForFunction(() => /\.jpg/.test(document.getElementById('download').download));
+      assert.equal(await page.isVisible('#jpeg-warning'), true);
+      assert.equal(await page.isEnabled('#quality'), true);
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      assert.equal(dl.suggestedFilename(), 'selfie-protected.jpg');
+      const bytes = readFileSync(await dl.path());
+      assert.equal(bytes[0], 0xff);
+      assert.equal(bytes[1], 0xd8);
+      await page.check('input[name="format"][value="png"]');
+      // Tab order reaches the photo button (clicking the title sets where Tab starts)
+      await page.click('h1');
+      let reached = false;
+      for (let i = 0; i < 5 && !reached; i++) {
+        await page.keyboard.press('Tab');
+        reached = await page.evaluate(() => document.activeElement && document.activeElement.id === 'choose');
+      }
+      assert.ok(reached, 'Tab does not reach "Choose a photo"');
+    });
+
+    await t.test('the deepfake preview', async () => {
+      if (!zoo) {
+        assert.match(await page.textContent('#preview-note'), /No deepfake model available/);
+        assert.equal(await page.isDisabled('#run-preview'), true);
+        return;
+      }
+      await page.focus('#crop-square');
+      await page.keyboard.press('ArrowUp');
+      await page.keyboard.press('+');
+      await page.click('#run-preview');
+      await page.waitForFunction(() => /L2_mask/.test(document.getElementById('preview-result').textContent), null, { timeout: 120000 });
+      assert.match(await page.textContent('#preview-result'), /(succeeded|did not break).*L2_mask = \d\.\d{3}/);
+      for (let i = 0; i < 4; i++) assert.equal(await page.evaluate(k => document.getElementById(`pv${k}`).width, i), 128);
+      await page.screenshot({ path: join(artifacts, 'page-preview.png'), fullPage: true });
+    });
+
+    await t.test('EXIF orientation is applied', async () => {
+      const jpeg = Buffer.from(await page.evaluate(async () => {
+        const c = new OffscreenCanvas(64, 48), g = c.getContext('2d');
+        g.fillStyle = '#4080c0'; g.fillRect(0, 0, 64, 48); g.fillStyle = '#e0a020'; g.fillRect(0, 0, 32, 12);
+        return [...new Uint8Array(await (await c.convertToBlob({ type: 'image/jpeg', quality: 0.9 })).arrayBuffer())];
+      }));
+      writeFileSync(join(dir, 'rotated.jpg'), withExifOrientation(jpeg, 6));
+      await page.setInputFiles('#file', join(dir, 'rotated.jpg'));
+      await page.waitForFunction(() => /rotated/.test(document.getElementById('download').download), null, { timeout: 60000 });
+      await waitIdle();
+      assert.match(await page.textContent('#stats'), /^48 × 64 pixels/);
+      assert.equal(await page.evaluate(() => document.getElementById('download').download), 'rotated-protected.png');
+    });
+
+    await t.test('clear errors, after which the page still works', async () => {
+      writeFileSync(join(dir, 'notes.png'), 'this is not a picture');
+      await page.setInputFiles('#file', join(dir, 'notes.png'));
+      await page.waitForSelector('#error:not([hidden])');
+      assert.match(await page.textContent('#error'), /not an image/);
+      await page.screenshot({ path: join(artifacts, 'page-error.png'), fullPage: true });
+      await waitIdle();
+      const big = { width: 4100, height: 4100, channels: 3, data: new Uint8Array(4100 * 4100 * 3).fill(90) };
+      writeFileSync(join(dir, 'huge.png'), encodePNG(big));
+      await page.setInputFiles('#file', join(dir, 'huge.png'));
+      await page.waitForFunction(() => /too large/.test(document.getElementById('error').textContent), null, { timeout: 60000 });
+      await waitIdle();
+      await page.setInputFiles('#file', photo);
+      await page.waitForFunction(() => document.getElementById('error').hidden && /selfie/.test(document.getElementById('status-text').textContent), null, { timeout: 60000 });
+    });
+
+    await t.test('the upload form receives a protected photo', async () => {
+      const before = server.uploads.length;
+      await page.goto(origin + '/examples/upload.html');
+      await page.setInputFiles('#photo', photo);
+      await page.screenshot({ path: join(artifacts, 'upload-form.png'), fullPage: true });
+      await Promise.all([page.waitForURL(origin + '/upload', { timeout: 120000 }), page.click('button[type="submit"]')]);
+      assert.match(await page.textContent('#received'), /selfie-protected\.png/);
+      assert.equal(server.uploads.length, before + 1);
+      const up = server.uploads.at(-1);
+      assert.equal(up.fields.name, 'Alex');
+      assert.equal(up.fields.action, 'upload', 'the submit button\'s value was kept');
+      assert.equal(up.files.length, 1);
+      assert.equal(up.files[0].filename, 'selfie-protected.png');
+      assert.equal(up.files[0].type, 'image/png');
+      const linf = compare(decodePNG(up.files[0].data), pic);
+      assert.ok(linf > 0 && linf <= BOUND, `uploaded image: L-inf ${linf}`);
+    });
+
+    await t.test('the upload form does not send a photo it could not protect', async () => {
+      const before = server.uploads.length;
+      await page.goto(origin + '/examples/upload.html');
+      await page.setInputFiles('#photo', join(dir, 'notes.png'));
+      await page.waitForSelector('.dadfi-status[data-state="error"]', { timeout: 60000 });
+      await page.click('button[type="submit"]');
+      await page.waitForTimeout(500);
+      assert.equal(server.uploads.length, before);
+      assert.equal(new URL(page.url()).pathname, '/examples/upload.html');
+      assert.match(await page.textContent('.dadfi-status'), /Could not protect/);
+    });
+
+    await t.test('no request leaves the origin; no script errors', () => {
+      assert.deepEqual(outside, []);
+      assert.ok(seen.length > 10);
+      for (const u of seen) assert.ok(u.startsWith(origin + '/') || u.startsWith('blob:') || u.startsWith('data:'), u);
+      assert.ok(server.requests.some(q => q.url === '/lib/dadfi-wasm.wasm'), 'the worker fetched the module through the origin');
+      const unexpected = pageErrors.filter(m => !/status of 4\d\d/.test(m));
+      assert.deepEqual(unexpected, []);
+    });
+  } finally {
+    if (browser) await browser.close();
+    if (server) await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

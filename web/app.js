@@ -1,0 +1,266 @@
+// The protector page (web/index.html): pick / drop / paste a photo, protect it in a Web Worker, compare,
+// download, and run the deepfake preview.  Plain ES module, no framework.
+import { createProtector } from './dadfi.mjs';
+
+const $ = id => document.getElementById(id);
+const ui = {
+  file: $('file'), choose: $('choose'), drop: $('drop'), eps: $('eps'), quality: $('quality'), qualityOut: $('quality-out'),
+  jpegWarning: $('jpeg-warning'), progress: $('progress'), statusText: $('status-text'), error: $('error'),
+  result: $('result'), compare: $('compare'), before: $('view-before'), after: $('view-after'), pert: $('view-pert'),
+  slider: $('slider'), stats: $('stats'), download: $('download'), preview: $('preview'), cropBox: $('crop-box'),
+  cropCanvas: $('crop-canvas'), square: $('crop-square'), attr: $('attr'), runPreview: $('run-preview'),
+  previewResult: $('preview-result'), previewNote: $('preview-note'), version: $('version'), notice: $('notice'),
+};
+
+const MESSAGES = {
+  'out-of-memory': 'The browser ran out of memory for this photo. Try a smaller photo, or close other tabs, and try again.',
+  io: 'A file the page needs could not be loaded. Reload the page and try again.',
+  'bad-format': 'The protector\'s weight file is damaged. Rebuild the project (tools/serve.sh) and reload.',
+};
+
+let protector = null;
+let current = null;   // {file, width, height}
+let resultUrl = null;
+let busy = false;
+let square = { cx: 0.5, cy: 0.5, side: 0.5 }; // relative to the photo (side: fraction of the shorter side)
+
+function format() { return document.querySelector('input[name="format"]:checked').value; }
+
+// Messages from the worker for 'not-an-image' and 'too-large' already say what is wrong with the file.
+function showError(e) {
+  const code = e && e.code;
+  ui.error.textContent = (code === 'too-large' || !MESSAGES[code]) ? String((e && e.message) || e) : MESSAGES[code];
+  ui.error.hidden = false;
+}
+function clearError() { ui.error.hidden = true; ui.error.textContent = ''; }
+function status(text, fraction) {
+  ui.statusText.textContent = text;
+  ui.progress.hidden = fraction === undefined;
+  if (fraction !== undefined) ui.progress.value = fraction;
+}
+
+// The progress bar moves smoothly through the Gen pass (one synchronous wasm call) using the worker's estimate.
+let anim = null;
+function onProgress(f, stage, m) {
+  if (anim) cancelAnimationFrame(anim), anim = null;
+  const label = { decode: 'Reading the photo…', protect: 'Protecting…', encode: 'Encoding…', done: 'Done' }[stage] || '';
+  status(label, f);
+  if (stage === 'protect' && m && m.etaMs) {
+    const t0 = performance.now(), from = f, to = 0.1 + 0.75 * 0.8;
+    const step = () => {
+      const k = Math.min(1, (performance.now() - t0) / m.etaMs);
+      ui.progress.value = from + (to - from) * (1 - (1 - k) * (1 - k));
+      if (k < 1) anim = requestAnimationFrame(step);
+    };
+    anim = requestAnimationFrame(step);
+  }
+}
+
+function drawBitmap(canvas, bmp) {
+  canvas.width = bmp.width;
+  canvas.height = bmp.height;
+  canvas.getContext('2d').drawImage(bmp, 0, 0);
+}
+
+async function protect(file) {
+  if (!protector || busy) return;
+  busy = true;
+  clearError();
+  ui.choose.disabled = true;
+  try {
+    const r = await protector.protectDetailed(file, { eps: Number(ui.eps.value), format: format(), quality: Number(ui.quality.value) / 100, onProgress, views: true });
+    current = { file, width: r.width, height: r.height };
+    drawBitmap(ui.before, r.views.original);
+    drawBitmap(ui.after, r.views.protected);
+    drawBitmap(ui.pert, r.views.perturbation);
+    drawBitmap(ui.cropCanvas, r.views.protected);
+    for (const b of Object.values(r.views)) b.close();
+    setDownload(r.file);
+    const s = r.stats;
+    ui.stats.textContent = `${r.width} × ${r.height} pixels · largest change ${s.linf}/255 · PSNR ${s.psnr.toFixed(1)} dB · ` +
+      `${(s.ms.total / 1000).toFixed(2)} s (protection ${(s.ms.protect / 1000).toFixed(2)} s)`;
+    ui.result.hidden = false;
+    ui.preview.hidden = false;
+    square = { cx: 0.5, cy: 0.5, side: 0.5 };
+    placeSquare();
+    clearPreview();
+    status(`Protected ${file.name || 'the photo'}.`, undefined);
+  } catch (e) {
+    status('', undefined);
+    showError(e);
+  } finally {
+    if (anim) cancelAnimationFrame(anim), anim = null;
+    busy = false;
+    ui.choose.disabled = false;
+  }
+}
+
+function setDownload(file) {
+  if (resultUrl) URL.revokeObjectURL(resultUrl);
+  resultUrl = URL.createObjectURL(file);
+  ui.download.href = resultUrl;
+  ui.download.download = file.name;
+  ui.download.textContent = `Download ${file.name} (${(file.size / 1048576).toFixed(1)} MB)`;
+}
+
+function pick(file) {
+  if (!file) return;
+  ui.file.value = '';
+  protect(file);
+}
+
+// ------------------------------------------------------------------ input: button, drop, paste
+ui.choose.addEventListener('click', () => ui.file.click());
+ui.file.addEventListener('change', () => pick(ui.file.files[0]));
+for (const t of ['dragenter', 'dragover']) ui.drop.addEventListener(t, e => { e.preventDefault(); ui.drop.classList.add('over'); });
+for (const t of ['dragleave', 'drop']) ui.drop.addEventListener(t, () => ui.drop.classList.remove('over'));
+ui.drop.addEventListener('drop', e => { e.preventDefault(); pick(e.dataTransfer.files[0]); });
+document.addEventListener('dragover', e => e.preventDefault());
+document.addEventListener('drop', e => e.preventDefault()); // a photo dropped beside the zone must not navigate away
+document.addEventListener('paste', e => {
+  const f = [...(e.clipboardData ? e.clipboardData.files : [])].find(x => x.type.startsWith('image/'));
+  if (f) { e.preventDefault(); pick(new File([f], f.name && f.name !== 'image.png' ? f.name : 'pasted.png', { type: f.type })); }
+});
+
+// ------------------------------------------------------------------ options
+ui.eps.addEventListener('change', () => { if (current) protect(current.file); });
+for (const r of document.querySelectorAll('input[name="format"]')) r.addEventListener('change', reencode);
+ui.quality.addEventListener('input', () => { ui.qualityOut.textContent = ui.quality.value; });
+ui.quality.addEventListener('change', reencode);
+async function reencode() {
+  const jpeg = format() === 'jpeg';
+  ui.quality.disabled = !jpeg;
+  ui.jpegWarning.hidden = !jpeg;
+  if (!current || busy) return;
+  try {
+    setDownload(await protector.encodeLast(current.file.name, { format: format(), quality: Number(ui.quality.value) / 100 }));
+  } catch (e) {
+    showError(e);
+  }
+}
+
+// ------------------------------------------------------------------ before/after slider and views
+function setSlider() { ui.after.style.clipPath = `inset(0 0 0 ${ui.slider.value}%)`; }
+ui.slider.addEventListener('input', setSlider);
+setSlider();
+ui.compare.addEventListener('pointerdown', e => {
+  if (ui.compare.classList.contains('pert')) return;
+  const move = ev => {
+    const r = ui.compare.getBoundingClientRect();
+    ui.slider.value = Math.round(100 * Math.min(1, Math.max(0, (ev.clientX - r.left) / r.width)));
+    setSlider();
+  };
+  move(e);
+  ui.compare.setPointerCapture(e.pointerId);
+  ui.compare.onpointermove = move;
+  ui.compare.onpointerup = () => { ui.compare.onpointermove = null; };
+});
+for (const r of document.querySelectorAll('input[name="view"]')) r.addEventListener('change', () => {
+  const pert = document.querySelector('input[name="view"]:checked').value === 'perturbation';
+  ui.pert.hidden = !pert;
+  ui.compare.classList.toggle('pert', pert);
+  ui.slider.disabled = pert;
+});
+
+// ------------------------------------------------------------------ preview: the face square
+function clampSquare() {
+  const { width: w, height: h } = current;
+  const minSide = Math.min(w, h);
+  square.side = Math.min(1, Math.max(Math.min(1, 32 / minSide), square.side));
+  const hw = square.side * minSide / 2;
+  square.cx = Math.min(1 - hw / w, Math.max(hw / w, square.cx));
+  square.cy = Math.min(1 - hw / h, Math.max(hw / h, square.cy));
+}
+function placeSquare() {
+  if (!current) return;
+  clampSquare();
+  const { width: w, height: h } = current, side = square.side * Math.min(w, h);
+  Object.assign(ui.square.style, {
+    left: `${100 * (square.cx - side / 2 / w)}%`, top: `${100 * (square.cy - side / 2 / h)}%`,
+    width: `${100 * side / w}%`, height: `${100 * side / h}%`,
+  });
+}
+ui.square.addEventListener('keydown', e => {
+  const d = e.shiftKey ? 0.1 : 0.02;
+  const moves = { ArrowLeft: [-d, 0], ArrowRight: [d, 0], ArrowUp: [0, -d], ArrowDown: [0, d] };
+  if (moves[e.key]) { square.cx += moves[e.key][0]; square.cy += moves[e.key][1]; }
+  else if (e.key === '+' || e.key === '=') square.side *= 1.1;
+  else if (e.key === '-' || e.key === '_') square.side /= 1.1;
+  else if (e.key === 'Enter') { runPreview(); }
+  else return;
+  e.preventDefault();
+  placeSquare();
+});
+ui.square.addEventListener('pointerdown', e => {
+  e.preventDefault();
+  ui.square.focus();
+  const resize = e.target.classList.contains('handle');
+  const r = ui.cropBox.getBoundingClientRect(), start = { ...square, x: e.clientX, y: e.clientY };
+  ui.square.setPointerCapture(e.pointerId);
+  ui.square.onpointermove = ev => {
+    const dx = (ev.clientX - start.x) / r.width, dy = (ev.clientY - start.y) / r.height;
+    if (resize) {
+      const { width: w, height: h } = current, m = Math.min(w, h);
+      square.side = start.side + 2 * Math.max(dx * w, dy * h) / m;
+    } else {
+      square.cx = start.cx + dx;
+      square.cy = start.cy + dy;
+    }
+    placeSquare();
+  };
+  ui.square.onpointerup = () => { ui.square.onpointermove = null; };
+});
+
+function clearPreview() {
+  for (let i = 0; i < 4; i++) { const c = $(`pv${i}`); c.getContext('2d').clearRect(0, 0, c.width, c.height); }
+  ui.previewResult.textContent = '';
+}
+
+async function runPreview() {
+  if (!current || busy) return;
+  const { width: w, height: h } = current;
+  busy = true;
+  ui.runPreview.disabled = true;
+  ui.previewResult.textContent = 'Running the deepfake model…';
+  try {
+    const side = square.side * Math.min(w, h);
+    const r = await protector.preview({ cx: square.cx * w, cy: square.cy * h, side, attr: Number(ui.attr.value) });
+    r.images.forEach((b, i) => { drawBitmap($(`pv${i}`), b); b.close(); });
+    const ok = r.success;
+    ui.previewResult.innerHTML = '';
+    const strong = document.createElement('span');
+    strong.className = ok ? 'good' : 'bad';
+    strong.textContent = ok ? 'Protection succeeded' : 'Protection did not break this edit';
+    ui.previewResult.append(strong, ` (${r.model}): L2_mask = ${r.l2Mask.toFixed(3)} ` +
+      `(succeeds above 0.05; ${r.maskPixels} edited pixels).`);
+  } catch (e) {
+    ui.previewResult.textContent = e.code === 'no-model' ? 'No deepfake model available: this site has no zoo weights, so the preview cannot run.' : `Preview failed: ${e.message}`;
+  } finally {
+    busy = false;
+    ui.runPreview.disabled = !protector.info.zoo.length;
+  }
+}
+ui.runPreview.addEventListener('click', runPreview);
+
+// ------------------------------------------------------------------ start
+(async () => {
+  try {
+    protector = await createProtector();
+    const i = protector.info;
+    ui.version.textContent = `${i.version} · Gen width ${i.gen.width}`;
+    if (!i.zoo.length) {
+      ui.runPreview.disabled = true;
+      $('preview-ui').hidden = true;
+      ui.previewNote.textContent = 'No deepfake model available: the preview needs zoo weights, which this site does not provide.';
+    }
+    if (protector.manifest && protector.manifest.gen === 'gen-demo.dfw') {
+      ui.notice.textContent = 'These are untrained demonstration weights: the page works, but photos are not really protected. Train Gen (dadfi train-gen) and rebuild.';
+      ui.notice.hidden = false;
+    }
+    status('Ready. Choose a photo.', undefined);
+  } catch (e) {
+    status('', undefined);
+    showError(e);
+    ui.choose.disabled = true;
+  }
+})();

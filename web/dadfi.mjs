@@ -1,0 +1,137 @@
+// dadfi in a web page: protect photos against deepfake editing, on the device, in a Web Worker.
+//
+//   import { createProtector } from './dadfi.mjs';
+//   const p = await createProtector({ weightsUrl: 'lib/gen.dfw' });   // or {} to use lib/manifest.json
+//   const file = await p.protect(fileOrBlob, { eps: 0.05, format: 'png', quality: 0.92, onProgress });
+//   // file: a File named "<original name>-protected.png" (a Blob), ready for FormData or a download link.
+//
+// Options of createProtector: weightsUrl (Gen .dfw; default: the one lib/manifest.json names), moduleUrl
+// (dadfi-wasm.mjs; default lib/ next to this file), workerUrl, workSide (working resolution of large photos,
+// default 1024), zooUrls (deepfake models for preview(); default: the manifest's).
+// Errors are DadfiError-like objects {name:'DadfiError', code, message}; codes: 'not-an-image', 'too-large',
+// 'out-of-memory', 'bad-format' (weights), 'io', 'no-model', 'internal'.
+// The files this needs (same origin, no other request is made): dadfi.mjs, engine.mjs, worker.mjs,
+// lib/dadfi-wasm.mjs, lib/dadfi-wasm.wasm, the weights; a Content-Security-Policy must allow
+// script-src 'self' 'wasm-unsafe-eval' and worker-src 'self'.
+
+export class DadfiError extends Error {
+  constructor(message, code = 'internal') {
+    super(message);
+    this.name = 'DadfiError';
+    this.code = code;
+  }
+}
+
+/** "selfie.jpg" -> "selfie-protected.png" */
+export function protectedName(name, format = 'png') {
+  const base = String(name || 'photo').replace(/[\\/]/g, '_').replace(/\.[A-Za-z0-9]{1,5}$/, '') || 'photo';
+  return `${base}-protected.${format === 'jpeg' ? 'jpg' : 'png'}`;
+}
+
+const baseURI = () => (globalThis.document ? document.baseURI : import.meta.url);
+
+export async function createProtector(options = {}) {
+  const p = new Protector(options);
+  await p.ready;
+  return p;
+}
+
+export class Protector {
+  #worker;
+  #pending = new Map();
+  #nextId = 1;
+
+  constructor({ weightsUrl, moduleUrl, workerUrl, workSide = 1024, zooUrls } = {}) {
+    const lib = new URL('./lib/', import.meta.url);
+    this.workSide = workSide;
+    this.#worker = new Worker(workerUrl || new URL('./worker.mjs', import.meta.url), { type: 'module' });
+    this.#worker.onmessage = ev => this.#onMessage(ev.data);
+    this.#worker.onerror = ev => this.#failAll(new DadfiError(`worker failed to start: ${ev.message || 'error'}`, 'internal'));
+    this.ready = (async () => {
+      let manifest = { gen: null, zoo: [] };
+      if (!weightsUrl || !zooUrls) {
+        try {
+          const r = await fetch(new URL('manifest.json', lib));
+          if (r.ok) manifest = await r.json();
+        } catch { /* no manifest: weightsUrl is required */ }
+      }
+      const gen = weightsUrl ? new URL(weightsUrl, baseURI()) : manifest.gen ? new URL(manifest.gen, lib) : null;
+      if (!gen) throw new DadfiError('No Gen weights: pass weightsUrl, or build the project so that web/lib/manifest.json names them.', 'io');
+      this.manifest = manifest;
+      this.info = await this.#request({
+        type: 'init', moduleUrl: String(moduleUrl ? new URL(moduleUrl, baseURI()) : new URL('dadfi-wasm.mjs', lib)),
+        genUrl: String(gen), zooUrls: (zooUrls || manifest.zoo || []).map(u => String(new URL(u, zooUrls ? baseURI() : lib))),
+      });
+      return this;
+    })();
+  }
+
+  #onMessage(m) {
+    const p = this.#pending.get(m.id);
+    if (!p) return;
+    if (m.type === 'progress') {
+      if (p.onProgress) p.onProgress(m);
+      return;
+    }
+    this.#pending.delete(m.id);
+    if (m.type === 'error') p.reject(new DadfiError(m.message, m.code));
+    else p.resolve(m);
+  }
+
+  #failAll(err) {
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  #request(msg, onProgress, transfer = []) {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, onProgress });
+      this.#worker.postMessage({ ...msg, id }, transfer);
+    });
+  }
+
+  // Overall progress in [0, 1] from the worker's stages (decode 0-10 %, protect 10-85 %, encode 85-100 %).
+  static #overall(m) {
+    const f = Math.max(0, Math.min(1, m.fraction || 0));
+    return m.stage === 'decode' ? 0.1 * f : m.stage === 'protect' ? 0.1 + 0.75 * f : 0.85 + 0.15 * f;
+  }
+
+  /**
+   * Protect one photo.  Returns a File "<name>-protected.png|jpg" (format 'png', lossless, or 'jpeg' with
+   * quality 0..1: recompression weakens the protection).  onProgress(fraction, stage, detail).
+   */
+  async protect(fileOrBlob, opts = {}) {
+    const r = await this.protectDetailed(fileOrBlob, opts);
+    return r.file;
+  }
+
+  /** protect() plus {width, height, stats: {linf, psnr, ms}, views (ImageBitmaps when opts.views)}. */
+  async protectDetailed(fileOrBlob, { eps = 0.05, format = 'png', quality = 0.92, onProgress, views = false } = {}) {
+    await this.ready;
+    format = format === 'jpeg' || format === 'jpg' ? 'jpeg' : 'png';
+    if (!(eps > 0 && eps <= 0.5)) throw new DadfiError(`eps must be in (0, 0.5], got ${eps}`, 'bad-argument');
+    const r = await this.#request({ type: 'protect', blob: fileOrBlob, eps, workSide: this.workSide, format, quality, views },
+      onProgress && (m => onProgress(Protector.#overall(m), m.stage, m)));
+    if (onProgress) onProgress(1, 'done');
+    const name = protectedName(fileOrBlob && fileOrBlob.name, format);
+    return { ...r, file: new File([r.blob], name, { type: r.blob.type }) };
+  }
+
+  /** Encode the last protected photo again in another format (no new protection). */
+  async encodeLast(name, { format = 'png', quality = 0.92 } = {}) {
+    format = format === 'jpeg' ? 'jpeg' : 'png';
+    const r = await this.#request({ type: 'encode', format, quality });
+    return new File([r.blob], protectedName(name, format), { type: r.blob.type });
+  }
+
+  /** Deepfake preview of the last photo: {cx, cy, side} square in photo pixels, attr 0..4.  See engine.mjs. */
+  preview({ cx, cy, side, attr = 1 }) {
+    return this.#request({ type: 'preview', cx, cy, side, attr });
+  }
+
+  close() {
+    this.#worker.terminate();
+    this.#failAll(new DadfiError('protector closed', 'internal'));
+  }
+}

@@ -1,0 +1,185 @@
+// The protector's Web Worker: decodes the photo (EXIF orientation applied), runs the wasm engine, encodes the
+// result, and keeps the last original / protected pixels for the page's views and deepfake preview.
+// Protocol (postMessage; every request has an id, every answer echoes it):
+//   {type:'init', moduleUrl, genUrl, zooUrls}            -> {type:'ready', version, gen:{url, width, recipe}, zoo:[names]}
+//   {type:'protect', blob, eps, workSide, format, quality, views}
+//        -> {type:'progress', stage:'decode'|'protect'|'encode', fraction, etaMs?}*  (etaMs: Gen time estimate)
+//        -> {type:'result', blob, width, height, stats, views?:{original, protected, perturbation} (ImageBitmaps)}
+//   {type:'encode', format, quality}                     -> {type:'result', blob}       (the last result again)
+//   {type:'preview', cx, cy, side, attr}                 -> {type:'preview', size, images:[4 ImageBitmaps], ...}
+//   any failure                                          -> {type:'error', code, message}
+import { loadEngine, DadfiError, LIMITS, compareRGBA } from './engine.mjs';
+
+const MAX_FILE_BYTES = 200 * 1024 * 1024;
+const VIEW_SIDE = 2048; // views sent to the page are at most this large (display only)
+
+let cfg = null;         // the init message
+let engine = null, gen = null, zoo = null, zooTried = false;
+let flopsPerMs = 8e6;   // Gen speed estimate for the progress bar (8 GFLOP/s), updated after each run
+let last = null;        // {width, height, orig, prot: Uint8ClampedArray, eps}
+
+async function fetchBytes(url, what) {
+  let r;
+  try {
+    r = await fetch(url);
+  } catch (e) {
+    throw new DadfiError(`${what}: cannot load ${url} (${e.message})`, 'io');
+  }
+  if (!r.ok) throw new DadfiError(`${what}: cannot load ${url} (HTTP ${r.status})`, 'io');
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+// (Re)start the engine and load Gen; after a trap the module is replaced transparently.
+async function ensureEngine() {
+  if (engine && !engine.dead) return;
+  engine = null, gen = null, zoo = null, zooTried = false;
+  const e = await loadEngine({ moduleUrl: cfg.moduleUrl });
+  if (!cfg.genBytes) cfg.genBytes = await fetchBytes(cfg.genUrl, 'Gen weights');
+  gen = e.loadGen(cfg.genBytes);
+  engine = e;
+}
+
+async function ensureZoo() {
+  await ensureEngine();
+  if (zoo || zooTried) return zoo;
+  zooTried = true;
+  if (!engine.zooAvailable) return null;
+  for (const url of cfg.zooUrls || []) {
+    try {
+      zoo = engine.loadZoo(await fetchBytes(url, 'deepfake model'));
+      zoo.url = url;
+      return zoo;
+    } catch (e) {
+      if (engine.dead) throw e;
+    }
+  }
+  return null;
+}
+
+async function decode(blob) {
+  if (!(blob instanceof Blob) || blob.size === 0) throw new DadfiError('The file is empty.', 'not-an-image');
+  if (blob.size > MAX_FILE_BYTES) throw new DadfiError(`The file is too large (${(blob.size / 1048576).toFixed(0)} MB; at most ${MAX_FILE_BYTES / 1048576} MB).`, 'too-large');
+  let bmp;
+  try {
+    bmp = await createImageBitmap(blob, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });
+  } catch (e) {
+    if (e instanceof TypeError) { // older browsers: no options (they apply EXIF orientation by default or not at all)
+      try { bmp = await createImageBitmap(blob); } catch { bmp = null; }
+    }
+    if (!bmp) throw new DadfiError('This file is not an image this browser can read (use JPEG, PNG or WebP).', 'not-an-image');
+  }
+  const { width, height } = bmp;
+  if (width * height > LIMITS.maxPixels || width > LIMITS.maxSide || height > LIMITS.maxSide) {
+    bmp.close();
+    throw new DadfiError(`The image is too large: ${width} x ${height} pixels (${(width * height / 1e6).toFixed(1)} MP); at most ${LIMITS.maxPixels / 1e6 | 0} megapixels, e.g. 4096 x 4096.`, 'too-large');
+  }
+  const ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(bmp, 0, 0);
+  bmp.close();
+  return { width, height, data: ctx.getImageData(0, 0, width, height).data };
+}
+
+async function encode(pixels, width, height, format, quality) {
+  const c = new OffscreenCanvas(width, height);
+  c.getContext('2d').putImageData(new ImageData(pixels, width, height), 0, 0);
+  const type = format === 'jpeg' ? 'image/jpeg' : 'image/png';
+  return c.convertToBlob(format === 'jpeg' ? { type, quality } : { type });
+}
+
+// Display-size bitmap of RGBA pixels.
+function viewBitmap(pixels, width, height) {
+  const s = Math.min(1, VIEW_SIDE / Math.max(width, height));
+  const opts = s < 1 ? { resizeWidth: Math.max(1, Math.round(width * s)), resizeHeight: Math.max(1, Math.round(height * s)), resizeQuality: 'medium' } : {};
+  return createImageBitmap(new ImageData(pixels, width, height), opts);
+}
+
+// The perturbation, amplified so that +-eps spans the full 0..255 range around mid-grey.
+function perturbation(orig, prot, eps) {
+  const k = 127 / Math.max(1, eps * 127.5), out = new Uint8ClampedArray(orig.length);
+  for (let i = 0; i < orig.length; i += 4) {
+    out[i] = 128 + k * (prot[i] - orig[i]);
+    out[i + 1] = 128 + k * (prot[i + 1] - orig[i + 1]);
+    out[i + 2] = 128 + k * (prot[i + 2] - orig[i + 2]);
+    out[i + 3] = 255;
+  }
+  return out;
+}
+
+async function protect(msg, progress) {
+  const t0 = performance.now();
+  progress('decode', 0);
+  const img = await decode(msg.blob);
+  const t1 = performance.now();
+  await ensureEngine();
+  const workSide = msg.workSide ?? 1024;
+  const [ww, wh] = engine.workingSize(img.width, img.height, workSide);
+  const flops = engine.genFlops(gen, (wh + 7) & ~7, (ww + 7) & ~7);
+  progress('protect', 0, { etaMs: flops / flopsPerMs });
+  const prot = engine.protect(gen, img.data, img.width, img.height, {
+    eps: msg.eps, workSide, onProgress: f => progress('protect', f),
+  });
+  const t2 = performance.now();
+  if (t2 - t1 > 50) flopsPerMs = flops / (t2 - t1); // calibrates the next estimate
+  last = { width: img.width, height: img.height, orig: img.data, prot, eps: msg.eps };
+  const stats = compareRGBA(img.data, prot);
+  let views;
+  const transfer = [];
+  if (msg.views) {
+    views = {
+      original: await viewBitmap(img.data, img.width, img.height),
+      protected: await viewBitmap(prot, img.width, img.height),
+      perturbation: await viewBitmap(perturbation(img.data, prot, msg.eps), img.width, img.height),
+    };
+    transfer.push(views.original, views.protected, views.perturbation);
+  }
+  const t3 = performance.now();
+  progress('encode', 0);
+  const blob = await encode(prot, img.width, img.height, msg.format, msg.quality);
+  const t4 = performance.now();
+  stats.ms = { decode: t1 - t0, protect: t2 - t1, views: t3 - t2, encode: t4 - t3, total: t4 - t0 };
+  stats.heapBytes = engine.heapBytes;
+  return [{ type: 'result', blob, width: img.width, height: img.height, stats, views }, transfer];
+}
+
+async function preview(msg) {
+  if (!last) throw new DadfiError('Protect a photo first.', 'bad-argument');
+  const z = await ensureZoo();
+  if (!z) throw new DadfiError('No deepfake model available: the preview needs zoo weights (weights/zoo*.dfw).', 'no-model');
+  const r = engine.zooPreview(z, last.orig, last.prot, last.width, last.height, msg);
+  const images = await Promise.all(r.images.map(px => createImageBitmap(new ImageData(px, r.size, r.size))));
+  return [{ type: 'preview', ...r, images, model: z.url.split('/').pop() }, images];
+}
+
+async function init(msg) {
+  cfg = { ...msg };
+  await ensureEngine();
+  return [{
+    type: 'ready', version: engine.version,
+    gen: { url: String(cfg.genUrl), width: gen.width, recipe: engine.dfwMeta(cfg.genBytes, 'recipe') },
+    zoo: engine.zooAvailable ? (cfg.zooUrls || []).map(u => String(u).split('/').pop()) : [],
+  }, []];
+}
+
+// Requests run one at a time, in order.
+let queue = Promise.resolve();
+self.onmessage = ev => {
+  const msg = ev.data, id = msg.id;
+  const progress = (stage, fraction, extra) => self.postMessage({ type: 'progress', id, stage, fraction, ...extra });
+  queue = queue.then(async () => {
+    try {
+      let r;
+      if (msg.type === 'init') r = await init(msg);
+      else if (!cfg) throw new DadfiError('worker: not initialised', 'internal');
+      else if (msg.type === 'protect') r = await protect(msg, progress);
+      else if (msg.type === 'encode') {
+        if (!last) throw new DadfiError('Nothing to encode yet.', 'bad-argument');
+        r = [{ type: 'result', blob: await encode(last.prot, last.width, last.height, msg.format, msg.quality), width: last.width, height: last.height }, []];
+      } else if (msg.type === 'preview') r = await preview(msg);
+      else throw new DadfiError(`worker: unknown request '${msg.type}'`, 'internal');
+      self.postMessage({ ...r[0], id }, r[1]);
+    } catch (e) {
+      const code = e instanceof DadfiError ? e.code : (e && e.name === 'RangeError' ? 'out-of-memory' : 'internal');
+      self.postMessage({ type: 'error', id, code, message: String(e && e.message || e) });
+    }
+  });
+};
