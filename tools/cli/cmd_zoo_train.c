@@ -1,0 +1,324 @@
+/* dadfi zoo-train: train a zoo deepfake model (core/zoo.h) on the CelebA subset, with progress, checkpoints,
+ * sample grids and exact resume. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "celeba.h"
+#include "cli.h"
+#include "image.h"
+#include "zoo.h"
+
+#define CMD "zoo-train"
+#define DEFAULT_DATA "../shared/data/celeba_subset"
+#define NSAMPLES 4
+
+static void help(void) {
+    printf(
+        "usage: dadfi zoo-train --arch A --out F [options]\n\n"
+        "Train a face-attribute editor of the zoo (the deepfake models the protector is trained against) on the\n"
+        "train split (partition 0) of the CelebA subset, StarGAN's setting: 128x128 faces, attributes\n"
+        "Black_Hair, Blond_Hair, Brown_Hair, Male, Young.  Writes F (weights: generator + discriminator) at the\n"
+        "end and the checkpoint F.ckpt (weights + Adam state + step) every few minutes, on --time-limit, and on\n"
+        "Ctrl-C / SIGTERM; both are written atomically.  The same seed gives the same run, and --resume continues\n"
+        "a checkpoint exactly where it stopped.\n\n"
+        "options:\n"
+        "  --arch A          stargan | attgan | style (see core/zoo.h)\n"
+        "  --out F           output weight file (.dfw); checkpoint F.ckpt\n"
+        "  --data DIR        CelebA subset with labels.csv and images/ (default " DEFAULT_DATA ")\n"
+        "  --steps N         total training steps, one D and one G update each (default 3000)\n"
+        "  --batch B         images per step (default 8)\n"
+        "  --seed S          initialisation, data order, targets (default 1)\n"
+        "  --width W         generator base channels (default: stargan 16, attgan 16, style 16)\n"
+        "  --dwidth D        discriminator base channels (default 16)\n"
+        "  --nres R          residual blocks for stargan / style (default 3)\n"
+        "  --lr L            Adam learning rate, betas 0.5 / 0.999 (default 2e-4)\n"
+        "  --lambda-rec X    weight of the L1 reconstruction (default 10)\n"
+        "  --lambda-cls X    weight of the attribute classification (default 1)\n"
+        "  --resume CKPT     continue this checkpoint (architecture, widths, batch, seed and lr come from it;\n"
+        "                    --steps may extend the run)\n"
+        "  --samples DIR     write PNG grids (rows: validation faces; columns: input, then the edit of each\n"
+        "                    attribute) to DIR/step_NNNNNN.png\n"
+        "  --sample-every N  steps between grids (default 250)\n"
+        "  --ckpt-every MIN  minutes between checkpoints (default 5)\n"
+        "  --time-limit MIN  stop after MIN minutes, writing the checkpoint and the weights\n\n"
+        "Speed (2 cores, AVX2, batch 8, default widths): see the table in weights/README.md; every run prints its\n"
+        "own steps/s and ETA.  DF_THREADS=N sets the number of threads (default: all cores).\n\n"
+        "examples:\n"
+        "  dadfi zoo-train --arch stargan --out stargan.dfw --steps 3000 --samples runs/stargan\n"
+        "  dadfi zoo-train --arch stargan --out stargan.dfw --resume stargan.dfw.ckpt --steps 6000\n");
+}
+
+static volatile sig_atomic_t stop_requested = 0;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct {
+    const char *arch, *out, *data, *resume, *samples;
+    long steps, batch, seed, width, dwidth, nres, sample_every;
+    double lr, lambda_rec, lambda_cls, ckpt_min, time_limit;
+    int set_batch, set_seed, set_width, set_dwidth, set_nres, set_lr;
+} opts;
+
+static int parse(int argc, char **argv, opts *o) {
+    memset(o, 0, sizeof *o);
+    o->data = DEFAULT_DATA;
+    o->steps = 3000, o->batch = 8, o->seed = 1, o->sample_every = 250, o->dwidth = 16, o->nres = 3;
+    o->lr = 2e-4, o->lambda_rec = 10, o->lambda_cls = 1, o->ckpt_min = 5;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            help();
+            return -1;
+        }
+        if (a[0] != '-') return cli_usage_error(CMD, "unexpected argument '%s'", a);
+        if (i + 1 >= argc) return cli_usage_error(CMD, "%s needs a value", a);
+        const char *v = argv[++i];
+        long *L = NULL;
+        double *D = NULL, lo = 0, hi = 0;
+        int *flag = NULL;
+        if (!strcmp(a, "--arch")) o->arch = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--resume")) o->resume = v;
+        else if (!strcmp(a, "--samples")) o->samples = v;
+        else if (!strcmp(a, "--steps")) L = &o->steps, lo = 1, hi = 100000000;
+        else if (!strcmp(a, "--batch")) L = &o->batch, lo = 1, hi = 256, flag = &o->set_batch;
+        else if (!strcmp(a, "--seed")) L = &o->seed, lo = 0, hi = 2147483647, flag = &o->set_seed;
+        else if (!strcmp(a, "--width")) L = &o->width, lo = 1, hi = 128, flag = &o->set_width;
+        else if (!strcmp(a, "--dwidth")) L = &o->dwidth, lo = 1, hi = 64, flag = &o->set_dwidth;
+        else if (!strcmp(a, "--nres")) L = &o->nres, lo = 0, hi = 16, flag = &o->set_nres;
+        else if (!strcmp(a, "--sample-every")) L = &o->sample_every, lo = 1, hi = 100000000;
+        else if (!strcmp(a, "--lr")) D = &o->lr, lo = 1e-7, hi = 1, flag = &o->set_lr;
+        else if (!strcmp(a, "--lambda-rec")) D = &o->lambda_rec, lo = 0, hi = 1000;
+        else if (!strcmp(a, "--lambda-cls")) D = &o->lambda_cls, lo = 0, hi = 1000;
+        else if (!strcmp(a, "--ckpt-every")) D = &o->ckpt_min, lo = 0.05, hi = 10000;
+        else if (!strcmp(a, "--time-limit")) D = &o->time_limit, lo = 0.01, hi = 1e6;
+        else return cli_usage_error(CMD, "unknown option '%s'", a);
+        if (L && cli_parse_long(v, (long)lo, (long)hi, L))
+            return cli_usage_error(CMD, "%s must be an integer in %.0f..%.0f (got '%s')", a, lo, hi, v);
+        if (D && cli_parse_float(v, lo, hi, D))
+            return cli_usage_error(CMD, "%s must be a number in %g..%g (got '%s')", a, lo, hi, v);
+        if (flag) *flag = 1;
+    }
+    if (!o->out) return cli_usage_error(CMD, "--out is required");
+    if (!o->arch && !o->resume) return cli_usage_error(CMD, "--arch is required (stargan, attgan or style)");
+    zoo_family f;
+    if (o->arch && zoo_family_parse(o->arch, &f)) return cli_usage_error(CMD, "%s", df_errmsg());
+    return 0;
+}
+
+/* ------------------------------------------------------------------ files */
+static int save_model(zoo_model *m, const char *path, int checkpoint, const opts *o, double seconds) {
+    dfw_writer *w = malloc(sizeof *w);
+    if (!w) return df_fail(DF_ERR_NOMEM, "out of memory");
+    dfw_writer_init(w);
+    const char *base = strrchr(o->data, '/');
+    base = base && base[1] ? base + 1 : o->data; /* no machine paths in weight files */
+    df_status s = zoo_write(m, w, checkpoint);
+    if (!s) s = dfw_writer_meta_int(w, "train.batch", o->batch);
+    if (!s) s = dfw_writer_meta_int(w, "train.seed", o->seed);
+    if (!s) s = dfw_writer_meta_float(w, "train.lr", o->lr);
+    if (!s) s = dfw_writer_meta_float(w, "train.lambda_rec", o->lambda_rec);
+    if (!s) s = dfw_writer_meta_float(w, "train.lambda_cls", o->lambda_cls);
+    if (!s) s = dfw_writer_meta_int(w, "train.steps", zoo_get_step(m));
+    if (!s) s = dfw_writer_meta(w, "train.data", base);
+    if (!s) s = dfw_writer_meta(w, "train.partition", "0");
+    if (!s) s = dfw_writer_meta_float(w, "train.seconds", seconds);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (!s) s = dfw_writer_finish(w, &buf, &len);
+    dfw_writer_free(w);
+    free(w);
+    if (!s) s = df_write_file_atomic(path, buf, len);
+    free(buf);
+    return s;
+}
+
+/* Restore the model and the run's settings from a checkpoint. */
+static int load_checkpoint(const char *path, opts *o, double *seconds, zoo_model **m) {
+    uint8_t *buf;
+    size_t len;
+    df_status s = df_read_file(path, (size_t)1 << 31, &buf, &len);
+    if (s) return s;
+    dfw_file f;
+    if (!(s = dfw_parse(&f, buf, len))) {
+        long v;
+        double d;
+        char arch[64];
+        if (!(s = dfw_meta_int(&f, "train.batch", &v))) {
+            if (o->set_batch && v != o->batch) s = df_fail(DF_ERR_ARG, "--batch %ld differs from the checkpoint's %ld", o->batch, v);
+            o->batch = v;
+        }
+        if (!s && !(s = dfw_meta_int(&f, "train.seed", &v))) {
+            if (o->set_seed && v != o->seed) s = df_fail(DF_ERR_ARG, "--seed %ld differs from the checkpoint's %ld", o->seed, v);
+            o->seed = v;
+        }
+        if (!s && !(s = dfw_meta_float(&f, "train.lr", &d))) o->lr = d;
+        if (!s && !(s = dfw_meta_float(&f, "train.lambda_rec", &d))) o->lambda_rec = d;
+        if (!s && !(s = dfw_meta_float(&f, "train.lambda_cls", &d))) o->lambda_cls = d;
+        if (!s && dfw_meta_float(&f, "train.seconds", &d) == DF_OK) *seconds = d;
+        if (!s && !(s = dfw_meta_get(&f, "arch", arch, sizeof arch)) && o->arch) {
+            zoo_family a, b;
+            if (zoo_family_parse(o->arch, &a) == DF_OK && zoo_family_parse(arch, &b) == DF_OK && a != b)
+                s = df_fail(DF_ERR_ARG, "--arch %s differs from the checkpoint's %s", o->arch, arch);
+        }
+        dfw_free(&f);
+        if (!s && !(s = zoo_load(m, buf, len, 1)) && zoo_get_step(*m) == 0)
+            s = df_fail(DF_ERR_FORMAT, "%s is a weight file, not a checkpoint", path);
+    }
+    free(buf);
+    return s;
+}
+
+static uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t z = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int write_grid(zoo_model *m, const char *dir, long step, const float *x, const float *attr) {
+    int S = zoo_get_config(m)->size, W = (1 + ZOO_NATTR) * S, H = NSAMPLES * S;
+    uint8_t *rgb = malloc((size_t)W * H * 3);
+    if (!rgb) return df_fail(DF_ERR_NOMEM, "out of memory");
+    df_status s = zoo_edit_grid(m, rgb, x, attr, NSAMPLES);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/step_%06ld.png", dir, step);
+    if (!s) s = df_image_save(path, rgb, W, H, DF_FMT_PNG, 0);
+    free(rgb);
+    return s;
+}
+
+/* ------------------------------------------------------------------ main loop */
+int cmd_zoo_train(int argc, char **argv) {
+    opts o;
+    int r = parse(argc, argv, &o);
+    if (r) return r < 0 ? EXIT_OK : r;
+    double t0 = cli_now(), prev_seconds = 0;
+    zoo_model *m = NULL;
+    if (o.resume) {
+        df_status s = load_checkpoint(o.resume, &o, &prev_seconds, &m);
+        if (s == DF_ERR_ARG) return cli_usage_error(CMD, "%s", df_errmsg());
+        if (s) return cli_runtime_error(CMD, o.resume);
+        if (o.set_width || o.set_dwidth || o.set_nres || o.set_lr) {
+            zoo_free(m);
+            return cli_usage_error(CMD, "--width, --dwidth, --nres and --lr come from the checkpoint when resuming");
+        }
+    } else {
+        zoo_family f;
+        zoo_family_parse(o.arch, &f);
+        zoo_config c = zoo_default_config(f);
+        if (o.set_width) c.width = (int)o.width;
+        c.dwidth = (int)o.dwidth;
+        if (f != ZOO_ATTGAN) c.nres = (int)o.nres;
+        if (zoo_create(&m, &c, (uint64_t)o.seed, 1)) return cli_runtime_error(CMD, "cannot create the model");
+    }
+    const zoo_config *c = zoo_get_config(m);
+    celeba_set train = {0}, val = {0};
+    if (celeba_open(&train, o.data, 0)) {
+        zoo_free(m);
+        return cli_runtime_error(CMD, "cannot read the training data (see --data)");
+    }
+    int B = (int)o.batch, S = c->size;
+    size_t img = (size_t)3 * S * S;
+    float *x = malloc(B * img * sizeof(float)), *attr = malloc((size_t)B * ZOO_NATTR * sizeof(float));
+    float *sx = malloc(NSAMPLES * img * sizeof(float)), sattr[NSAMPLES * ZOO_NATTR];
+    int *idx = malloc(B * sizeof(int)), *flips = malloc(B * sizeof(int)), rc = EXIT_OK;
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out);
+    if (!x || !attr || !sx || !idx || !flips) {
+        df_fail(DF_ERR_NOMEM, "out of memory");
+        rc = cli_runtime_error(CMD, "allocation");
+        goto done;
+    }
+    if (o.samples) {
+        int sidx[NSAMPLES];
+        mkdir(o.samples, 0777);
+        for (int i = 0; i < NSAMPLES; i++) sidx[i] = i;
+        if (celeba_open(&val, o.data, 1) || val.n < NSAMPLES || celeba_load_batch(&val, sidx, NSAMPLES, sx, sattr, S, NULL)) {
+            rc = cli_runtime_error(CMD, "cannot load the validation faces for the sample grids");
+            goto done;
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    zoo_train_opts to = zoo_default_train_opts();
+    to.lr = (float)o.lr, to.lambda_rec = (float)o.lambda_rec, to.lambda_cls = (float)o.lambda_cls;
+    long start = zoo_get_step(m), step = start;
+    fprintf(stderr, "dadfi zoo-train: %s width %d nres %d dwidth %d, %.2f GFLOP/image (G forward), %d train faces, "
+            "batch %d, steps %ld -> %ld, %d threads\n", zoo_family_arch(c->family), c->width, c->nres, c->dwidth,
+            zoo_gen_flops(c) * 1e-9, train.n, B, start, o.steps, df_get_threads());
+    double last_print = cli_now(), last_ckpt = last_print, acc[5] = {0};
+    long acc_n = 0, print_step = step;
+    const char *why = "done";
+    while (step < o.steps) {
+        celeba_batch_indices(idx, train.n, B, (uint64_t)o.seed, step);
+        df_rng fr;
+        df_rng_seed(&fr, mix((uint64_t)o.seed, (uint64_t)step * 2 + 1));
+        for (int b = 0; b < B; b++) flips[b] = (int)(df_rng_u32(&fr) & 1);
+        zoo_losses L;
+        if (celeba_load_batch(&train, idx, B, x, attr, S, flips) ||
+            zoo_train_step(m, &to, x, attr, B, mix((uint64_t)o.seed, (uint64_t)step * 2), &L)) {
+            rc = cli_runtime_error(CMD, "training step");
+            goto done;
+        }
+        step++;
+        double v[5] = {L.d_adv, L.d_cls, L.g_adv, L.g_cls, L.g_rec};
+        for (int k = 0; k < 5; k++) acc[k] += v[k];
+        acc_n++;
+        if (!(isfinite(L.d_adv) && isfinite(L.g_adv) && isfinite(L.g_rec))) {
+            df_fail(DF_ERR_ARG, "a loss is not finite at step %ld (try a lower --lr)", step);
+            rc = cli_runtime_error(CMD, "training diverged");
+            goto done;
+        }
+        double now = cli_now();
+        if (now - last_print >= 5 || step == o.steps) {
+            double sps = (step - print_step) / (now - last_print), eta = (o.steps - step) / (sps > 0 ? sps : 1e-9);
+            cli_progress("step %ld/%ld  %.3f steps/s  ETA %.0fm%02.0fs  D adv %.3f cls %.3f | G adv %.3f cls %.3f rec %.4f",
+                         step, o.steps, sps, floor(eta / 60), fmod(eta, 60), acc[0] / acc_n, acc[1] / acc_n,
+                         acc[2] / acc_n, acc[3] / acc_n, acc[4] / acc_n);
+            memset(acc, 0, sizeof acc), acc_n = 0, last_print = now, print_step = step;
+        }
+        if (o.samples && step % o.sample_every == 0 && write_grid(m, o.samples, step, sx, sattr)) {
+            rc = cli_runtime_error(CMD, "sample grid");
+            goto done;
+        }
+        int timeout = o.time_limit > 0 && now - t0 >= o.time_limit * 60;
+        if (stop_requested || timeout || now - last_ckpt >= o.ckpt_min * 60) {
+            if (save_model(m, ckpt, 1, &o, prev_seconds + now - t0)) {
+                rc = cli_runtime_error(CMD, ckpt);
+                goto done;
+            }
+            last_ckpt = now;
+        }
+        if (stop_requested || timeout) {
+            why = stop_requested ? "interrupted" : "time limit reached";
+            break;
+        }
+    }
+    cli_progress_done();
+    double secs = prev_seconds + cli_now() - t0;
+    if (save_model(m, ckpt, 1, &o, secs) || save_model(m, o.out, 0, &o, secs)) {
+        rc = cli_runtime_error(CMD, "cannot write the weights");
+        goto done;
+    }
+    fprintf(stderr, "dadfi zoo-train: %s at step %ld (%.1f min); weights %s, checkpoint %s%s%s\n", why, step,
+            (cli_now() - t0) / 60, o.out, ckpt, step < o.steps ? "; continue with --resume " : "",
+            step < o.steps ? ckpt : "");
+done:
+    free(x), free(attr), free(sx), free(idx), free(flips);
+    celeba_free(&train);
+    celeba_free(&val);
+    zoo_free(m);
+    return rc;
+}
