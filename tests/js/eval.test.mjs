@@ -1,0 +1,141 @@
+// `dadfi eval` end to end on tiny random models (tests/tools/eval_fixtures.c): every protector kind on two images,
+// the JPEG and resize conditions, both data-set layouts, and the JSON checked against its documented schema;
+// `dadfi eval chart` draws PNGs (decoded independently).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildDir } from './deps.mjs';
+import { decodePNG } from './png.mjs';
+
+const exe = join(buildDir, 'dadfi');
+const fixtures = join(buildDir, 'eval_fixtures');
+const skip = !(existsSync(exe) && existsSync(fixtures)) && `dadfi or eval_fixtures not built in ${buildDir} (set DF_BUILD_DIR)`;
+const run = (...args) => spawnSync(exe, args, { encoding: 'utf8' });
+
+const num = (v) => typeof v === 'number' && Number.isFinite(v);
+const numOrNull = (v) => v === null || num(v);
+
+// The schema in `dadfi eval --help`; throws on the first mismatch.
+function checkSchema(j, models, { groups = [] } = {}) {
+  assert.deepEqual(Object.keys(j), ['protector', 'eps', 'n', 'condition', 'data', 'protection', 'models', 'groups']);
+  assert.equal(typeof j.protector, 'string');
+  assert.ok(num(j.eps) && Number.isInteger(j.n) && j.n > 0);
+  assert.deepEqual(Object.keys(j.condition), ['jpeg', 'resize']);
+  assert.ok((j.condition.jpeg === null || Number.isInteger(j.condition.jpeg)) && numOrNull(j.condition.resize));
+  assert.deepEqual(Object.keys(j.data), ['dir', 'split', 'size', 'edits']);
+  assert.deepEqual(Object.keys(j.protection), ['psnr', 'psnr_images', 'ssim', 'linf', 'linf_mean', 'ms_per_image', 'frechet']);
+  for (const [k, v] of Object.entries(j.protection)) assert.ok(numOrNull(v), `protection.${k}`);
+  assert.deepEqual(Object.keys(j.models), models);
+  for (const m of models) {
+    const r = j.models[m];
+    assert.deepEqual(Object.keys(r), ['arch', 'pairs', 'd_pix', 'd_pix_rms', 'd_mask', 'd_mask_rms', 'l2', 'l2_mask',
+      'success_rate', 'empty_masks', 'frechet']);
+    assert.match(r.arch, /^zoo-(stargan|attgan|style)$/);
+    for (const k of ['d_pix', 'd_pix_rms', 'd_mask', 'd_mask_rms', 'l2', 'l2_mask', 'success_rate']) assert.ok(num(r[k]) && r[k] >= 0, `${m}.${k}`);
+    assert.ok(r.success_rate <= 1 && numOrNull(r.frechet));
+    assert.equal(r.pairs, j.n * j.data.edits);
+  }
+  assert.deepEqual(Object.keys(j.groups), groups);
+  for (const g of groups)
+    for (const [value, e] of Object.entries(j.groups[g])) {
+      assert.ok(Number.isInteger(e.pairs), `${g}.${value}.pairs`);
+      assert.deepEqual(Object.keys(e.success_rate), models);
+      for (const v of Object.values(e.success_rate)) assert.ok(e.pairs ? num(v) : v === null);
+    }
+}
+
+test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dadfi-eval-'));
+  try {
+    const fx = spawnSync(fixtures, [dir], { encoding: 'utf8' });
+    assert.equal(fx.status, 0, fx.stderr);
+    const models = ['stargan', 'attgan', 'style'];
+    const modelArg = models.map((m) => join(dir, `${m}.dfw`)).join(',');
+    let runs = 0;
+    const evalRun = (protector, extra = [], data = 'celeba') => {
+      const out = join(dir, `out-${++runs}.json`);
+      const r = run('eval', '--protector', protector, '--models', modelArg, '--data', join(dir, data), '--size', '32',
+        '--n', '2', '--no-frechet', '--json', out, ...extra);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(readFileSync(out, 'utf8'));
+    };
+
+    await t.test('usage errors', () => {
+      assert.equal(run('eval', '--help').status, 0);
+      assert.match(run('eval', '--help').stdout, /"success_rate"/);
+      assert.equal(run('eval').status, 2);
+      assert.equal(run('eval', '--protector', 'none', '--models', 'a', '--data', 'd', '--json', 'o', '--jpeg', '0').status, 2);
+      assert.equal(run('eval', '--protector', 'none', '--models', 'a', '--data', 'd', '--json', 'o', '--size', '100').status, 2);
+      assert.equal(run('eval', '--protector', 'none', '--models', 'a', '--data', 'd', '--json', 'o', '--bogus').status, 2);
+      const bad = run('eval', '--protector', 'magic', '--models', modelArg, '--data', join(dir, 'celeba'), '--size', '32',
+        '--json', join(dir, 'x.json'));
+      assert.equal(bad.status, 1);
+      assert.match(bad.stderr, /unknown protector/);
+      assert.ok(!existsSync(join(dir, 'x.json')));
+    });
+
+    await t.test('every protector on two images; JSON schema; eps bound', () => {
+      const eps = 0.05;
+      for (const p of ['none', 'noise', 'sign-noise', 'pgd', `universal:${join(dir, 'universal.dfw')}`, `gen:${join(dir, 'gen.dfw')}`]) {
+        const j = evalRun(p, ['--eps', String(eps)]);
+        checkSchema(j, models, { groups: ['gender'] });
+        assert.equal(j.n, 2);
+        assert.equal(j.protector, p);
+        assert.deepEqual(j.condition, { jpeg: null, resize: null });
+        assert.ok(j.protection.linf <= eps + 1 / 127.5 + 1e-6, `${p}: linf ${j.protection.linf}`);
+        if (p === 'none') {
+          assert.equal(j.protection.psnr, null);
+          assert.equal(j.protection.linf, 0);
+          for (const m of models) assert.equal(j.models[m].d_pix, 0);
+        } else {
+          assert.ok(j.protection.psnr > 25 && j.protection.psnr < 60, `${p}: psnr ${j.protection.psnr}`);
+          assert.ok(j.protection.linf > 0);
+        }
+      }
+    });
+
+    await t.test('JPEG and resize conditions; the clean face takes the same path', () => {
+      const none = evalRun('none', ['--jpeg', '75', '--resize', '0.5']);
+      checkSchema(none, models, { groups: ['gender'] });
+      assert.deepEqual(none.condition, { jpeg: 75, resize: 0.5 });
+      for (const m of models) assert.equal(none.models[m].l2, 0, 'the condition alone disrupts nothing');
+      const gen = evalRun(`gen:${join(dir, 'gen.dfw')}`, ['--jpeg', '90', '--resize', '0.75', '--edits', '2']);
+      checkSchema(gen, models, { groups: ['gender'] });
+      assert.equal(gen.data.edits, 2);
+      for (const m of models) assert.ok(gen.models[m].l2 > 0);
+    });
+
+    await t.test('UTKFace layout: groups by gender and race, image grid', () => {
+      const grid = join(dir, 'grid.png');
+      const j = evalRun('sign-noise', ['--grid', grid, '--grid-rows', '2'], 'utk');
+      checkSchema(j, models, { groups: ['gender', 'race'] });
+      assert.deepEqual(Object.keys(j.groups.race), ['White', 'Black', 'Asian', 'Indian', 'Others']);
+      assert.equal(j.groups.gender.male.pairs + j.groups.gender.female.pairs, 2);
+      const png = decodePNG(readFileSync(grid));
+      // 3 + 2 x 3 columns of 32x32 cells shown at scale 3 with 4-pixel gaps
+      assert.equal(png.width, 4 + 9 * (96 + 4));
+      assert.ok(png.height > 2 * 96);
+    });
+
+    await t.test('charts', () => {
+      writeFileSync(join(dir, 'bars.tsv'), 'model\tnone\tgen\nstargan\t0\t0.9\nattgan\tnan\t0.7\n');
+      const out = join(dir, 'bars.png');
+      let r = run('eval', 'chart', '--bars', join(dir, 'bars.tsv'), '--out', out, '--title', 'Success', '--ymax', '1', '--fmt', '%.2f');
+      assert.equal(r.status, 0, r.stderr);
+      const png = decodePNG(readFileSync(out));
+      assert.ok(png.width >= 480 && png.height === 420);
+      writeFileSync(join(dir, 'lines.tsv'), 'gen\t40\t0.1\teps 0.02\ngen\t35\t0.8\teps 0.05\npgd\t33\t0.9\n');
+      r = run('eval', 'chart', '--lines', join(dir, 'lines.tsv'), '--out', join(dir, 'lines.png'), '--xlabel', 'PSNR');
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(decodePNG(readFileSync(join(dir, 'lines.png'))).width, 640);
+      writeFileSync(join(dir, 'bad.tsv'), 'model\tnone\nstargan\tabc\n');
+      assert.equal(run('eval', 'chart', '--bars', join(dir, 'bad.tsv'), '--out', join(dir, 'b.png')).status, 1);
+      assert.equal(run('eval', 'chart', '--bars', join(dir, 'bars.tsv'), '--out', out, '--fmt', '%s').status, 2);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

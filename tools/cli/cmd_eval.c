@@ -1,0 +1,613 @@
+/* dadfi eval: measure a protector against zoo models on a face data set (the paper's metrics, JSON). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "celeba.h"
+#include "cli.h"
+#include "dfw.h"
+#include "eval.h"
+#include "image.h"
+#include "plot.h"
+
+#define DEFAULT_MOBILENET "build/mobilenet.dfw"
+#define MAX_WEIGHTS (256u << 20)
+
+int eval_chart_command(int argc, char **argv); /* eval_chart.c */
+
+static void help(void) {
+    printf(
+        "usage: dadfi eval --protector P --models F1,F2,... --data DIR --json OUT [OPTIONS]\n"
+        "       dadfi eval chart ...        (draw report charts; `dadfi eval chart --help`)\n\n"
+        "Protects faces of a data set, runs every deepfake model on the clean and the protected face, and writes the\n"
+        "paper's metrics as JSON (design notes \"Metrics\").  Progress goes to stderr.\n\n"
+        "protectors (P):\n"
+        "  none            no change (the metrics must come out 0)\n"
+        "  noise           uniform noise in [-eps, eps]\n"
+        "  sign-noise      +-eps per pixel and channel, random signs\n"
+        "  pgd             per-image PGD (Ruiz et al. 2020): random start, step 0.01, 10 iterations, white box\n"
+        "                  against the --pgd-models (default: the evaluated models) and the image's measured edits\n"
+        "  universal:F     a universal perturbation (CMUA-style; `dadfi train-universal`), a .dfw with tensor\n"
+        "                  \"delta\" [3,S,S] (or [1,3,S,S]); resized to --size if S differs\n"
+        "  gen:F           the Gen network in weight file F\n\n"
+        "options:\n"
+        "  --models LIST   comma-separated zoo weight files; a model's name is its file name without .dfw\n"
+        "  --data DIR      DIR/labels.csv and DIR/images/: CelebA (columns file, partition, attributes; faces\n"
+        "                  centre-cropped) or UTKFace (columns file, age, gender, race; source attributes estimated\n"
+        "                  by the first model's classifier, Male from the label; results per gender and race)\n"
+        "  --split S       test (default), val, train or all (CelebA partition 2, 1, 0; ignored for UTKFace)\n"
+        "  --n N           evaluate N images spread evenly over the split (default: all)\n"
+        "  --size S        the models' input size (default 128)\n"
+        "  --eps E         L-inf budget on the [-1, 1] scale (default 0.05)\n"
+        "  --edits K       edits measured per image, 1..5 (default 1): attribute (i + j) %% 5, j < K, skipping\n"
+        "                  edits that change nothing; success rates are over (image, edit) pairs\n"
+        "  --jpeg Q        re-encode clean and protected faces with a real JPEG codec (stb, quality Q) before the\n"
+        "                  models see them\n"
+        "  --resize R      protect the face at full size round(S / R) (e.g. 256 for R = 0.5), then downsize it to S\n"
+        "                  with an antialiased filter before the models see it (a site shrinking an upload); Gen\n"
+        "                  runs at full size, PGD and universal deltas are made at S and upsampled bilinearly\n"
+        "  --pgd-models L  models PGD attacks (default: --models); --pgd-iters N (10), --pgd-step X (0.01)\n"
+        "  --mobilenet F   MobileNet v1 features for the Frechet distances (default %s, made by\n"
+        "                  `node tools/convert_mobilenet.mjs`; skipped with a note when the default is absent)\n"
+        "  --no-frechet    skip the Frechet distances (4 MobileNet runs per image and model fewer)\n"
+        "  --seed N        noise and PGD random seed (default 1)\n"
+        "  --json OUT      write the result here\n"
+        "  --grid OUT.png  image grid of the first --grid-rows (4) faces: original | protected | perturbation x10 |\n"
+        "                  deepfake(original) | deepfake(protected) per model (what the models see)\n"
+        "  -q, --quiet     no progress\n\n"
+        "pipeline per image: face crop at full size F (8-bit) -> protect -> round to 8 bits -> [JPEG Q] ->\n"
+        "[downsize to S] -> every model, first edit of the image's edits ... K-th edit; the clean face takes the same\n"
+        "path, so `none` gives exactly 0 and the condition alone disrupts nothing.\n\n"
+        "JSON (numbers are means over images or (image, edit) pairs; null where undefined):\n"
+        "  {\"protector\": P, \"eps\": E, \"n\": images,\n"
+        "   \"condition\": {\"jpeg\": Q | null, \"resize\": R | null},\n"
+        "   \"data\": {\"dir\": DIR, \"split\": S, \"size\": S, \"edits\": K},\n"
+        "   \"protection\": {\"psnr\": dB (mean over changed images), \"psnr_images\": their count, \"ssim\": mean,\n"
+        "                  \"linf\": max |x_adv - x| (8-bit rounding included), \"linf_mean\": mean of it per image,\n"
+        "                  \"ms_per_image\": protection time, \"frechet\": FD(MobileNet(x_adv), MobileNet(x))},\n"
+        "   \"models\": {NAME: {\"arch\": family, \"pairs\": count, \"d_pix\": Eq. 19, \"d_pix_rms\": d_pix / sqrt(3 S S),\n"
+        "              \"d_mask\": Eq. 20, \"d_mask_rms\": over masked elements, \"l2\": mean squared difference,\n"
+        "              \"l2_mask\": masked mean squared difference, \"success_rate\": share of pairs with\n"
+        "              l2_mask > 0.05, \"empty_masks\": pairs whose clean edit changed nothing (failures),\n"
+        "              \"frechet\": FD(MobileNet(G(x_adv)), MobileNet(G(x)))}},\n"
+        "   \"groups\": {KIND: {VALUE: {\"pairs\": count, \"success_rate\": {NAME: rate}}}}}   (gender, race)\n"
+        "  Differences are of G(x_adv) against G(x) on the [-1, 1] scale; the mask is CMUA's (sum over RGB of\n"
+        "  |G(x) - x|) > 0.5.\n\n"
+        "example:\n"
+        "  dadfi eval --protector gen:weights/gen.dfw --models zoo/stargan.dfw,zoo/attgan.dfw \\\n"
+        "             --data ../shared/data/celeba_subset --n 200 --jpeg 85 --json gen-jpeg85.json --grid gen.png\n",
+        DEFAULT_MOBILENET);
+}
+
+/* ------------------------------------------------------------------ data sets */
+typedef struct {
+    int n;
+    char **path;
+    float *attr;      /* [n, 5] or NULL (estimated) */
+    int *male;        /* -1 unknown, else 0/1 (UTKFace) */
+    int *group[2];    /* gender, race; -1 unknown */
+    int ngroups;      /* 0: none, 1: gender, 2: gender and race */
+} dataset;
+
+static const char *gender_names[] = {"male", "female"};
+static const char *race_names[] = {"White", "Black", "Asian", "Indian", "Others"};
+
+static void data_free(dataset *d) {
+    for (int i = 0; d->path && i < d->n; i++) free(d->path[i]);
+    free(d->path);
+    free(d->attr);
+    free(d->male);
+    free(d->group[0]);
+    free(d->group[1]);
+    memset(d, 0, sizeof *d);
+}
+
+static char *join_path(const char *dir, const char *file) {
+    size_t n = strlen(dir) + strlen(file) + 16;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s/images/%s", dir, file);
+    return s;
+}
+
+/* Allocate the per-row arrays of d for n rows. */
+static int data_alloc(dataset *d, int n, int with_attr) {
+    d->path = calloc((size_t)n, sizeof *d->path);
+    d->attr = with_attr ? malloc((size_t)n * ZOO_NATTR * sizeof(float)) : NULL;
+    d->male = malloc((size_t)n * sizeof(int));
+    d->group[0] = malloc((size_t)n * sizeof(int));
+    d->group[1] = malloc((size_t)n * sizeof(int));
+    return d->path && (!with_attr || d->attr) && d->male && d->group[0] && d->group[1];
+}
+
+/* UTKFace labels.csv: file,age,gender,race,... (gender 0 male, 1 female; race 0..4). */
+static df_status parse_utk(dataset *d, const char *dir, char *csv) {
+    int col_file = -1, col_gender = -1, col_race = -1, ncols = 0, n = 0;
+    long lines = 0;
+    for (char *p = csv; *p; p++) lines += *p == '\n';
+    if (!data_alloc(d, (int)lines + 1, 0)) return df_fail(DF_ERR_NOMEM, "eval: out of memory");
+    char *save = NULL;
+    long lineno = 0;
+    for (char *line = strtok_r(csv, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        size_t ll = strlen(line);
+        if (ll && line[ll - 1] == '\r') line[--ll] = 0;
+        if (!ll) continue;
+        char *f[16];
+        int nf = 0;
+        for (char *s2 = NULL, *t = strtok_r(line, ",", &s2); t && nf < 16; t = strtok_r(NULL, ",", &s2)) f[nf++] = t;
+        if (lineno == 1) {
+            ncols = nf;
+            for (int i = 0; i < nf; i++) {
+                if (!strcmp(f[i], "file")) col_file = i;
+                if (!strcmp(f[i], "gender")) col_gender = i;
+                if (!strcmp(f[i], "race")) col_race = i;
+            }
+            if (col_file < 0 || col_gender < 0 || col_race < 0)
+                return df_fail(DF_ERR_FORMAT, "eval: %s/labels.csv: need columns file, gender, race", dir);
+            continue;
+        }
+        long g, r;
+        if (nf != ncols || cli_parse_long(f[col_gender], 0, 1, &g) || cli_parse_long(f[col_race], 0, 4, &r) ||
+            strchr(f[col_file], '/') || f[col_file][0] == '.')
+            return df_fail(DF_ERR_FORMAT, "eval: %s/labels.csv line %ld is malformed", dir, lineno);
+        if (!(d->path[n] = join_path(dir, f[col_file]))) return df_fail(DF_ERR_NOMEM, "eval: out of memory");
+        d->male[n] = g == 0;
+        d->group[0][n] = (int)g;
+        d->group[1][n] = (int)r;
+        d->n = ++n;
+    }
+    d->ngroups = 2;
+    if (!n) return df_fail(DF_ERR_FORMAT, "eval: %s/labels.csv has no rows", dir);
+    return DF_OK;
+}
+
+static df_status data_open(dataset *d, const char *dir, int partition) {
+    memset(d, 0, sizeof *d);
+    size_t pl = strlen(dir) + 16;
+    char *path = malloc(pl);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (!path) return df_fail(DF_ERR_NOMEM, "eval: out of memory");
+    snprintf(path, pl, "%s/labels.csv", dir);
+    df_status s = df_read_file(path, CELEBA_LABELS_MAX, &buf, &len);
+    free(path);
+    if (s) return s;
+    char *csv = realloc(buf, len + 1);
+    if (!csv) {
+        free(buf);
+        return df_fail(DF_ERR_NOMEM, "eval: out of memory");
+    }
+    csv[len] = 0;
+    char *eol = strchr(csv, '\n');
+    size_t hl = eol ? (size_t)(eol - csv) : len;
+    int celeba = 0;
+    for (size_t i = 0; i + 9 <= hl; i++) celeba |= !strncmp(csv + i, "partition", 9);
+    if (!celeba) {
+        s = parse_utk(d, dir, csv);
+    } else {
+        celeba_set cs;
+        s = celeba_parse(&cs, csv, len, dir, partition);
+        if (!s) {
+            if (!data_alloc(d, cs.n, 1)) s = df_fail(DF_ERR_NOMEM, "eval: out of memory");
+            for (int i = 0; !s && i < cs.n; i++) {
+                if (!(d->path[i] = join_path(dir, cs.file[i]))) s = df_fail(DF_ERR_NOMEM, "eval: out of memory");
+                d->n = i + 1;
+                memcpy(d->attr + (size_t)i * ZOO_NATTR, cs.attr + (size_t)i * ZOO_NATTR, ZOO_NATTR * sizeof(float));
+                d->male[i] = -1;
+                d->group[0][i] = cs.attr[(size_t)i * ZOO_NATTR + ZOO_MALE] > 0.5f ? 0 : 1;
+                d->group[1][i] = -1;
+            }
+            d->ngroups = 1;
+            celeba_free(&cs);
+        }
+    }
+    free(csv);
+    if (s) data_free(d);
+    return s;
+}
+
+/* ------------------------------------------------------------------ models */
+typedef struct {
+    int n;
+    zoo_model *m[EVAL_MAX_MODELS];
+    char name[EVAL_MAX_MODELS][64];
+} model_list;
+
+static void models_free(model_list *l) {
+    for (int i = 0; i < l->n; i++) zoo_free(l->m[i]);
+    l->n = 0;
+}
+
+static df_status load_file(const char *path, uint8_t **buf, size_t *len) { return df_read_file(path, MAX_WEIGHTS, buf, len); }
+
+/* Comma-separated weight files -> models named by their file names (duplicates get "#2", ...). */
+static df_status models_load(model_list *l, const char *list) {
+    memset(l, 0, sizeof *l);
+    char *copy = strdup(list), *save = NULL;
+    if (!copy) return df_fail(DF_ERR_NOMEM, "eval: out of memory");
+    df_status s = DF_OK;
+    for (char *f = strtok_r(copy, ",", &save); f && !s; f = strtok_r(NULL, ",", &save)) {
+        if (l->n == EVAL_MAX_MODELS) {
+            s = df_fail(DF_ERR_ARG, "at most %d models", EVAL_MAX_MODELS);
+            break;
+        }
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if ((s = load_file(f, &buf, &len)) == DF_OK && (s = zoo_load(&l->m[l->n], buf, len, 0)) != DF_OK)
+            s = df_fail(s, "%s: %s", f, df_errmsg());
+        free(buf);
+        if (s) break;
+        const char *base = strrchr(f, '/');
+        base = base ? base + 1 : f;
+        size_t bl = strlen(base);
+        if (bl > 4 && !strcmp(base + bl - 4, ".dfw")) bl -= 4;
+        if (bl > 50) bl = 50;
+        snprintf(l->name[l->n], 64, "%.*s", (int)bl, base);
+        for (int j = 0, dup = 1; j < l->n; j++)
+            if (!strcmp(l->name[j], l->name[l->n])) snprintf(l->name[l->n] + bl, 64 - bl, "#%d", ++dup);
+        l->n++;
+    }
+    free(copy);
+    if (!s && l->n == 0) s = df_fail(DF_ERR_ARG, "no model files given");
+    if (s) models_free(l);
+    return s;
+}
+
+/* Universal perturbation file: tensor "delta" [3,S,S] or [1,3,S,S]. */
+static df_status load_universal(const char *path, float **delta, int *size) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    dfw_file f;
+    df_status s = load_file(path, &buf, &len);
+    if (s) return s;
+    if ((s = dfw_parse(&f, buf, len)) != DF_OK) {
+        free(buf);
+        return s;
+    }
+    const dfw_tensor *t = dfw_find(&f, "delta");
+    int off = t && t->ndim == 4 && t->dims[0] == 1;
+    if (!t || t->ndim != 3 + off || t->dims[off] != 3 || t->dims[off + 1] != t->dims[off + 2] || t->dims[off + 1] > 4096)
+        s = df_fail(DF_ERR_FORMAT, "%s: no tensor \"delta\" of shape [3,S,S]", path);
+    else if (!(*delta = malloc(t->count * sizeof(float))))
+        s = df_fail(DF_ERR_NOMEM, "out of memory");
+    else {
+        memcpy(*delta, t->data, t->count * sizeof(float));
+        *size = t->dims[off + 1];
+    }
+    dfw_free(&f);
+    free(buf);
+    return s;
+}
+
+/* ------------------------------------------------------------------ the deepfake pipeline's condition */
+/* rgb (F x F, 8-bit) -> [JPEG at quality jpeg] -> [antialiased resize to S] -> out [3, S, S]. */
+static df_status condition(float *out, const uint8_t *rgb, int F, int S, int jpeg) {
+    df_image dec = {0};
+    const uint8_t *px = rgb;
+    if (jpeg > 0) {
+        uint8_t *enc = NULL;
+        size_t elen = 0;
+        df_status s = df_image_encode(rgb, F, F, DF_FMT_JPEG, jpeg, &enc, &elen);
+        if (!s) s = df_image_decode(&dec, enc, elen);
+        free(enc);
+        if (s) return s;
+        if (dec.w != F || dec.h != F) {
+            df_image_free(&dec);
+            return df_fail(DF_ERR_FORMAT, "JPEG round trip changed the size");
+        }
+        px = dec.rgb;
+    }
+    df_status s = DF_OK;
+    if (F == S) df_rgb8_to_planar(out, px, F, F, 3);
+    else s = celeba_prepare(out, S, px, F, F, 0, 0);
+    df_image_free(&dec);
+    return s;
+}
+
+static void quantize8(float *x, uint8_t *rgb, int F) {
+    df_planar_to_rgb8(rgb, x, F, F, 3);
+    df_rgb8_to_planar(x, rgb, F, F, 3);
+}
+
+/* ------------------------------------------------------------------ the command */
+typedef struct {
+    const char *protector, *models, *data, *split, *json, *grid, *mobilenet, *pgd_models;
+    long n, size, jpeg, edits, seed, pgd_iters, grid_rows;
+    double eps, resize, pgd_step;
+    int no_frechet, quiet, mobilenet_given;
+} eval_args;
+
+static int parse_args(eval_args *a, int argc, char **argv) {
+    *a = (eval_args){.split = "test", .mobilenet = DEFAULT_MOBILENET, .size = 128, .edits = 1, .seed = 1,
+                     .pgd_iters = 10, .grid_rows = 4, .eps = 0.05, .pgd_step = 0.01};
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (cli_is_help(o)) {
+            help();
+            return -1;
+        }
+#define STR(name, field) else if (!strcmp(o, name) && v) a->field = argv[++i]
+#define LONG(name, field, lo, hi) else if (!strcmp(o, name) && v) bad = cli_parse_long(argv[++i], lo, hi, &a->field)
+#define DBL(name, field, lo, hi) else if (!strcmp(o, name) && v) bad = cli_parse_float(argv[++i], lo, hi, &a->field)
+        STR("--protector", protector);
+        STR("--models", models);
+        STR("--data", data);
+        STR("--split", split);
+        STR("--json", json);
+        STR("--grid", grid);
+        STR("--pgd-models", pgd_models);
+        LONG("--n", n, 1, 10000000);
+        LONG("--size", size, 32, 512);
+        LONG("--jpeg", jpeg, 1, 100);
+        LONG("--edits", edits, 1, 5);
+        LONG("--seed", seed, 0, 2147483647L);
+        LONG("--pgd-iters", pgd_iters, 1, 100000);
+        LONG("--grid-rows", grid_rows, 1, 64);
+        DBL("--eps", eps, 0.0, 0.5);
+        DBL("--resize", resize, 0.05, 1.0);
+        DBL("--pgd-step", pgd_step, 0.0, 1.0);
+        else if (!strcmp(o, "--mobilenet") && v) a->mobilenet = argv[++i], a->mobilenet_given = 1;
+        else if (!strcmp(o, "--no-frechet")) a->no_frechet = 1;
+        else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) a->quiet = 1;
+        else return cli_usage_error("eval", "unknown option or missing value: '%s'", o);
+#undef STR
+#undef LONG
+#undef DBL
+        if (bad) return cli_usage_error("eval", "bad value for %s: '%s'", o, argv[i]);
+    }
+    if (!a->protector || !a->models || !a->data || !a->json)
+        return cli_usage_error("eval", "--protector, --models, --data and --json are required");
+    if (a->size % 32) return cli_usage_error("eval", "--size must be a multiple of 32");
+    if (strcmp(a->split, "test") && strcmp(a->split, "val") && strcmp(a->split, "train") && strcmp(a->split, "all"))
+        return cli_usage_error("eval", "--split must be test, val, train or all");
+    return 0;
+}
+
+/* Everything one run holds (freed in one place). */
+typedef struct {
+    dataset data;
+    model_list models, pgd_models;
+    eval_protector prot;
+    gen_model *gen;
+    float *delta;
+    pgd_ctx *pgd;
+    mobilenet *mn;
+    eval_acc acc;
+    float *x_full, *x_adv, *x, *xc, *xac, *ws, *grid_cells, *ygrid;
+    uint8_t *rgb;
+} eval_run;
+
+static void run_free(eval_run *r) {
+    data_free(&r->data);
+    eval_free(&r->acc);
+    models_free(&r->models);
+    models_free(&r->pgd_models);
+    gen_free(r->gen);
+    free(r->delta);
+    if (r->pgd) pgd_ctx_free(r->pgd);
+    mobilenet_free(r->mn);
+    free(r->x_full);
+    free(r->x_adv);
+    free(r->x);
+    free(r->xc);
+    free(r->xac);
+    free(r->ws);
+    free(r->grid_cells);
+    free(r->ygrid);
+    free(r->rgb);
+}
+
+static df_status setup_protector(eval_run *r, const eval_args *a) {
+    eval_protector *p = &r->prot;
+    memset(p, 0, sizeof *p);
+    p->eps = (float)a->eps;
+    df_rng_seed(&p->rng, (uint64_t)a->seed);
+    const char *P = a->protector, *colon = strchr(P, ':');
+    size_t kl = colon ? (size_t)(colon - P) : strlen(P);
+    static const eval_kind kinds[] = {EVAL_NONE, EVAL_NOISE, EVAL_SIGN_NOISE, EVAL_PGD, EVAL_UNIVERSAL, EVAL_GEN};
+    int found = 0;
+    for (int i = 0; i < 6; i++)
+        if (strlen(eval_kind_name(kinds[i])) == kl && !strncmp(P, eval_kind_name(kinds[i]), kl)) p->kind = kinds[i], found = 1;
+    int needs_file = found && (p->kind == EVAL_UNIVERSAL || p->kind == EVAL_GEN);
+    if (!found || needs_file != (colon != NULL) || (colon && !colon[1]))
+        return df_fail(DF_ERR_ARG, "unknown protector '%s' (none, noise, sign-noise, pgd, universal:F, gen:F)", P);
+    df_status s = DF_OK;
+    if (p->kind == EVAL_GEN) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if ((s = load_file(colon + 1, &buf, &len)) == DF_OK) s = gen_load(&r->gen, buf, len, 0);
+        free(buf);
+        if (s) return df_fail(s, "%s: %s", colon + 1, df_errmsg());
+        p->gen = r->gen;
+    } else if (p->kind == EVAL_UNIVERSAL) {
+        if ((s = load_universal(colon + 1, &r->delta, &p->dsize)) != DF_OK) return s;
+        p->delta = r->delta;
+    } else if (p->kind == EVAL_PGD) {
+        if (a->pgd_models) {
+            if ((s = models_load(&r->pgd_models, a->pgd_models)) != DF_OK) return s;
+            p->pgd_models = r->pgd_models.m;
+            p->n_pgd_models = r->pgd_models.n;
+        } else {
+            p->pgd_models = r->models.m;
+            p->n_pgd_models = r->models.n;
+        }
+        if ((s = pgd_ctx_create(&r->pgd)) != DF_OK) return s;
+        p->pgd = r->pgd;
+        p->pgd_opts = pgd_default_opts();
+        p->pgd_opts.iters = (int)a->pgd_iters;
+        p->pgd_opts.step = (float)a->pgd_step;
+    }
+    return DF_OK;
+}
+
+static df_status load_mobilenet(eval_run *r, const eval_args *a) {
+    if (a->no_frechet) return DF_OK;
+    struct stat st;
+    if (!a->mobilenet_given && stat(a->mobilenet, &st) != 0) {
+        if (!a->quiet)
+            fprintf(stderr, "dadfi eval: note: %s not found; Frechet distances skipped (make it with `node "
+                            "tools/convert_mobilenet.mjs`, or pass --mobilenet F / --no-frechet)\n", a->mobilenet);
+        return DF_OK;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    df_status s = load_file(a->mobilenet, &buf, &len);
+    if (!s) s = mobilenet_load(&r->mn, buf, len);
+    free(buf);
+    if (s) return df_fail(s, "%s: %s", a->mobilenet, df_errmsg());
+    return DF_OK;
+}
+
+/* Source attributes of a face without labels: the first model's classifier, Male from the label if known. */
+static df_status estimate_attrs(eval_run *r, float *src, const float *x, int male) {
+    float logits[ZOO_NATTR];
+    df_status s = zoo_classify(r->models.m[0], logits, x, 1);
+    if (s) return s;
+    for (int k = 0; k < ZOO_NATTR; k++) src[k] = logits[k] > 0.0f ? 1.0f : 0.0f;
+    if (male >= 0) src[ZOO_MALE] = (float)male;
+    return DF_OK;
+}
+
+/* Grid rows: per image, 3 + 2 * nmodels cells [3, S, S]. */
+static df_status save_grid(eval_run *r, const eval_args *a, int rows) {
+    int S = (int)a->size, nm = r->models.n, cols = 3 + 2 * nm;
+    size_t cell = 3 * (size_t)S * S;
+    const float **cells = malloc((size_t)rows * cols * sizeof *cells);
+    char (*titles)[80] = malloc((size_t)cols * sizeof *titles);
+    const char **tp = malloc((size_t)cols * sizeof *tp);
+    df_status s = DF_OK;
+    if (!cells || !titles || !tp) s = df_fail(DF_ERR_NOMEM, "out of memory");
+    for (int i = 0; !s && i < rows * cols; i++) cells[i] = r->grid_cells + (size_t)i * cell;
+    for (int j = 0; !s && j < cols; j++) {
+        if (j < 3) snprintf(titles[j], 80, "%s", j == 0 ? "original" : j == 1 ? "protected" : "perturbation x10");
+        else snprintf(titles[j], 80, "%s %s", (j - 3) % 2 ? "G(x_adv)" : "G(x)", r->models.name[(j - 3) / 2]);
+        tp[j] = titles[j];
+    }
+    char title[160];
+    snprintf(title, sizeof title, "%s, eps %.3g%s", a->protector, a->eps, a->jpeg ? ", JPEG" : "");
+    df_canvas c = {0};
+    if (!s) {
+        df_image_grid g = {rows, cols, S, S, S < 96 ? (96 + S - 1) / S : 1, cells, tp, NULL, title};
+        s = df_plot_grid(&c, &g);
+    }
+    if (!s) s = df_image_save(a->grid, c.rgb, c.w, c.h, DF_FMT_PNG, 0);
+    df_canvas_free(&c);
+    free(cells);
+    free(titles);
+    free(tp);
+    return s;
+}
+
+static df_status run_eval(eval_run *r, const eval_args *a) {
+    int S = (int)a->size, F = a->resize > 0 ? (int)lround(S / a->resize) : S;
+    int partition = !strcmp(a->split, "test") ? 2 : !strcmp(a->split, "val") ? 1 : !strcmp(a->split, "train") ? 0 : -1;
+    df_status s;
+    if ((s = models_load(&r->models, a->models)) || (s = data_open(&r->data, a->data, partition)) ||
+        (s = setup_protector(r, a)) || (s = load_mobilenet(r, a)))
+        return s;
+    const char *names[EVAL_MAX_MODELS];
+    for (int i = 0; i < r->models.n; i++) names[i] = r->models.name[i];
+    if ((s = eval_init(&r->acc, r->models.m, names, r->models.n, S, r->mn))) return s;
+    if (r->data.ngroups >= 1 && eval_add_group_kind(&r->acc, "gender", gender_names, 2) < 0) return DF_ERR_ARG;
+    if (r->data.ngroups >= 2 && eval_add_group_kind(&r->acc, "race", race_names, 5) < 0) return DF_ERR_ARG;
+
+    int n = a->n > 0 && a->n < r->data.n ? (int)a->n : r->data.n;
+    int rows = a->grid ? (int)(a->grid_rows < n ? a->grid_rows : n) : 0, cols = 3 + 2 * r->models.n;
+    size_t nf = 3 * (size_t)F * F, ns = 3 * (size_t)S * S;
+    r->x_full = malloc(nf * sizeof(float));
+    r->x_adv = malloc(nf * sizeof(float));
+    r->x = malloc(ns * sizeof(float));
+    r->xc = malloc(ns * sizeof(float));
+    r->xac = malloc(ns * sizeof(float));
+    r->ws = malloc(eval_protect_workspace(F, S) * sizeof(float));
+    r->rgb = malloc(nf);
+    r->grid_cells = rows ? malloc((size_t)rows * cols * ns * sizeof(float)) : NULL;
+    r->ygrid = rows ? malloc(2 * (size_t)r->models.n * ns * sizeof(float)) : NULL;
+    if (!r->x_full || !r->x_adv || !r->x || !r->xc || !r->xac || !r->ws || !r->rgb ||
+        (rows && (!r->grid_cells || !r->ygrid)))
+        return df_fail(DF_ERR_NOMEM, "out of memory");
+
+    double t0 = cli_now();
+    for (int j = 0; j < n; j++) {
+        int i = (int)((long long)j * r->data.n / n); /* spread evenly over the set */
+        df_image img;
+        if ((s = df_image_load(&img, r->data.path[i])) != DF_OK) return df_fail(s, "%s: %s", r->data.path[i], df_errmsg());
+        s = celeba_prepare(r->x_full, F, img.rgb, img.w, img.h, 1, 0);
+        df_image_free(&img);
+        if (s) return s;
+        quantize8(r->x_full, r->rgb, F);
+        if (F == S) memcpy(r->x, r->x_full, ns * sizeof(float));
+        else if ((s = celeba_prepare(r->x, S, r->rgb, F, F, 0, 0))) return s;
+        float src[ZOO_NATTR], trg[ZOO_NATTR * ZOO_NATTR];
+        if (r->data.attr) memcpy(src, r->data.attr + (size_t)i * ZOO_NATTR, sizeof src);
+        else if ((s = estimate_attrs(r, src, r->x, r->data.male[i]))) return s;
+        int ntrg = eval_targets(trg, src, j, (int)a->edits);
+
+        double tp = cli_now();
+        if ((s = eval_protect(&r->prot, r->x_adv, r->x_full, F, r->x, S, src, trg, ntrg, r->ws))) return s;
+        double ms = (cli_now() - tp) * 1000.0;
+
+        /* the clean face's condition (rgb still holds it), then the protected one's */
+        if ((s = condition(r->xc, r->rgb, F, S, (int)a->jpeg))) return s;
+        quantize8(r->x_adv, r->rgb, F);
+        if ((s = condition(r->xac, r->rgb, F, S, (int)a->jpeg))) return s;
+        if ((s = eval_add_protection(&r->acc, r->x_full, r->x_adv, F, ms, r->xc, r->xac))) return s;
+        int groups[2] = {r->data.group[0][i], r->data.group[1][i]};
+        float *row = j < rows ? r->grid_cells + (size_t)j * cols * ns : NULL, *yg = r->ygrid;
+        if ((s = eval_measure(&r->acc, r->xc, r->xac, src, trg, ntrg, groups, row ? yg : NULL,
+                              row ? yg + r->models.n * ns : NULL)))
+            return s;
+        if (row) { /* xc, xac, 10 (xac - xc), then G(x), G(x_adv) per model */
+            memcpy(row, r->xc, ns * sizeof(float));
+            memcpy(row + ns, r->xac, ns * sizeof(float));
+            for (size_t k = 0; k < ns; k++) row[2 * ns + k] = 10.0f * (r->xac[k] - r->xc[k]);
+            for (int m = 0; m < r->models.n; m++) {
+                memcpy(row + (3 + 2 * m) * ns, yg + m * ns, ns * sizeof(float));
+                memcpy(row + (4 + 2 * m) * ns, yg + (r->models.n + m) * ns, ns * sizeof(float));
+            }
+        }
+        if (!a->quiet && (j + 1 == n || (j + 1) % 10 == 0 || cli_now() - t0 < 10)) {
+            double el = cli_now() - t0;
+            char succ[256] = "";
+            for (int m = 0, off = 0; m < r->models.n && off < 200; m++)
+                off += snprintf(succ + off, sizeof succ - off, " %s %.0f%%", r->models.name[m],
+                                100.0 * r->acc.m[m].success / (r->acc.m[m].n ? r->acc.m[m].n : 1));
+            cli_progress("eval %s: %d/%d  %.2f s/image  ETA %.0f s  success:%s", a->protector, j + 1, n, el / (j + 1),
+                         el / (j + 1) * (n - j - 1), succ);
+        }
+    }
+    if (!a->quiet) cli_progress_done();
+    if ((s = eval_finish(&r->acc))) return s;
+    if (rows && (s = save_grid(r, a, rows))) return df_fail(s, "%s: %s", a->grid, df_errmsg());
+    eval_info info = {a->protector, a->eps, (int)a->jpeg, a->resize, a->data, r->data.attr ? a->split : "all",
+                      (int)a->edits};
+    char *json = NULL;
+    if ((s = eval_json(&r->acc, &info, &json))) return s;
+    s = df_write_file_atomic(a->json, json, strlen(json));
+    free(json);
+    if (s) return s;
+    if (!a->quiet) {
+        fprintf(stderr, "dadfi eval: %s on %d images: PSNR %.2f dB, SSIM %.4f, %.1f ms/image;", a->protector, n,
+                r->acc.psnr_finite ? r->acc.psnr / r->acc.psnr_finite : INFINITY, r->acc.ssim / n, r->acc.ms / n);
+        for (int m = 0; m < r->models.n; m++)
+            fprintf(stderr, " %s %.1f%%", r->models.name[m], 100.0 * r->acc.m[m].success / (r->acc.m[m].n ? r->acc.m[m].n : 1));
+        fprintf(stderr, " success -> %s\n", a->json);
+    }
+    return DF_OK;
+}
+
+int cmd_eval(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "chart")) return eval_chart_command(argc - 1, argv + 1);
+    eval_args a;
+    int rc = parse_args(&a, argc, argv);
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    eval_run r;
+    memset(&r, 0, sizeof r);
+    df_status s = run_eval(&r, &a);
+    run_free(&r);
+    if (s) return cli_runtime_error("eval", a.protector);
+    return EXIT_OK;
+}
