@@ -482,6 +482,15 @@ static int dis_extras(const zoo_model *m, int *idx, size_t *per) {
     return 2;
 }
 
+/* Pass 0 plans the arena, pass 1 allocates it; the same layout code runs in both. */
+static df_status arena_pass(df_arena *a, int pass) {
+    if (pass == 0) {
+        df_arena_plan(a);
+        return DF_OK;
+    }
+    return df_arena_commit(a);
+}
+
 /* Lay out a slot's activations (grads == 0) or gradients (grads != 0) for batch B; plan + commit. */
 static df_status slot_layout(zoo_model *m, zslot *s, const znet *n, int gen, int B, int grads) {
     df_arena *a = grads ? &s->ga : &s->a;
@@ -489,12 +498,8 @@ static df_status slot_layout(zoo_model *m, zslot *s, const znet *n, int gen, int
     size_t per[T_COUNT];
     int ne = gen ? gen_extras(m, idx, per) : dis_extras(m, idx, per);
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 0)
-            df_arena_plan(a);
-        else {
-            df_status st = df_arena_commit(a);
-            if (st) return st;
-        }
+        df_status st = arena_pass(a, pass);
+        if (st) return st;
         for (int i = 0; i < n->nl; i++) zl_layout(&n->L[i], &s->A[i], a, B, grads);
         for (int i = 0; i < ne; i++) {
             float *q = df_arena_floats(a, (size_t)B * per[i]);
@@ -522,12 +527,8 @@ static df_status scratch_layout(zoo_model *m, int B) {
     size_t img = 3 * (size_t)m->cfg.size * m->cfg.size, P = (size_t)(m->cfg.size / 32) * (m->cfg.size / 32);
     size_t zd = m->cfg.family == ZOO_STYLE && m->cfg.zdim ? (size_t)m->cfg.zdim : 1;
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 0)
-            df_arena_plan(a);
-        else {
-            df_status st = df_arena_commit(a);
-            if (st) return st;
-        }
+        df_status st = arena_pass(a, pass);
+        if (st) return st;
         m->ws = df_arena_floats(a, ws ? ws : 1);
         m->s1 = df_arena_floats(a, (size_t)B * mo);
         m->s2 = df_arena_floats(a, (size_t)B * mo);

@@ -240,8 +240,12 @@ int cmd_zoo_train(int argc, char **argv) {
     if (o.samples) {
         int sidx[NSAMPLES];
         mkdir(o.samples, 0777);
-        for (int i = 0; i < NSAMPLES; i++) sidx[i] = i;
-        if (celeba_open(&val, o.data, 1) || val.n < NSAMPLES || celeba_load_batch(&val, sidx, NSAMPLES, sx, sattr, S, NULL)) {
+        if (celeba_open(&val, o.data, 1) || val.n < NSAMPLES) {
+            rc = cli_runtime_error(CMD, "cannot read the validation faces for the sample grids");
+            goto done;
+        }
+        for (int i = 0; i < NSAMPLES; i++) sidx[i] = (int)((long)i * val.n / NSAMPLES); /* different people */
+        if (celeba_load_batch(&val, sidx, NSAMPLES, sx, sattr, S, NULL)) {
             rc = cli_runtime_error(CMD, "cannot load the validation faces for the sample grids");
             goto done;
         }
