@@ -283,6 +283,10 @@ df_status pgd_universal_step(pgd_ctx *c, float *delta, float *velocity, const fl
     if ((st = grow(&c->g, &c->cap_g, n)) || (st = grow(&c->xin, &c->cap_xin, n)) || (st = grow(&c->v, &c->cap_v, np)))
         return st;
     if ((st = pgd_set_clean(c, x, o))) return st;
+    int zero = 1;
+    for (size_t k = 0; k < np && zero; k++) zero = delta[k] == 0.0f;
+    if (zero && o->random_start) /* at delta = 0 the loss is flat (0 with a 0 gradient): start inside the ball */
+        for (size_t k = 0; k < np; k++) delta[k] = (2.0f * df_rng_uniform(rng) - 1.0f) * o->eps;
     float *gd = c->v;
     for (int it = 0; it < o->iters; it++) {
         for (size_t k = 0; k < n; k++) c->xin[k] = clampf(x[k] + delta[k % np], -1.0f, 1.0f);

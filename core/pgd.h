@@ -85,7 +85,8 @@ df_status pgd_grad(pgd_ctx *c, float *loss, float *grad, const float *x_in, int 
 /* Per-image PGD against the bound models: x_adv [B,3,S,S] from x.  *final_loss (may be NULL): mean loss at
  * the returned x_adv (one extra forward). */
 df_status pgd_attack(pgd_ctx *c, float *x_adv, const float *x, const pgd_opts *o, float *final_loss);
-/* Universal: o->iters sign steps on the shared delta [3,S,S] over batch x (bound models).  velocity [3,S,S]
+/* Universal: o->iters sign steps on the shared delta [3,S,S] over batch x (bound models); an all-zero delta
+ * starts uniformly in the eps ball when o->random_start (the loss is flat at 0).  velocity [3,S,S]
  * (momentum state, kept by the caller across batches) may be NULL when o->momentum == 0.  t0: target index of
  * the first iteration (pass a running counter to cycle targets across batches).  *loss: mean loss before the
  * last step. */

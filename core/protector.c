@@ -1,0 +1,716 @@
+/* DADFI training of Gen (see protector.h). */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "protector.h"
+
+#define NAUG 4
+
+struct prot_trainer {
+    prot_opts o;
+    uint64_t seed;
+    long step;
+    int n, B, S, P;            /* P = patch logits per image */
+    zoo_model *m[PROT_MAX_MODELS];
+    gen_model *g;
+    patchgan *ix, *iy;
+    pgd_ctx *pc;
+    float *adv[PROT_MAX_MODELS], *vel[PROT_MAX_MODELS];    /* universal perturbations [3,S,S], momentum */
+    float *trg[PROT_MAX_MODELS], *z[PROT_MAX_MODELS];      /* this step's targets [B,5], noise [B,zdim] */
+    float *yc[PROT_MAX_MODELS], *wm[PROT_MAX_MODELS];      /* clean edits, pixel weights (ours) */
+    float *fc[PROT_MAX_MODELS];                            /* clean features (ours, w_feat > 0) */
+    size_t nf[PROT_MAX_MODELS];
+    float *yreal[PROT_MAX_MODELS], *yfake[PROT_MAX_MODELS], *dyf[PROT_MAX_MODELS], *dfe[PROT_MAX_MODELS];
+    float *delta, *xadv, *ddelta, *dxadv, *xin, *dxin, *xr, *xt, *ytmp, *tmp1, *tmp2;
+    float *stage[NAUG];         /* input of each transform of this step */
+    aug_op aug[NAUG];
+    int naug;
+    float *aws;                 /* transform workspace */
+    size_t aws_cap;
+    float *logit, *dlogit, *ones, *zeros, *lb, *lb2;
+    float r_t, eps_t;
+    const float *src;          /* this step's source attributes (attgan needs them) */
+};
+
+/* ------------------------------------------------------------------ options */
+prot_opts prot_default_opts(int recipe) {
+    prot_opts o;
+    memset(&o, 0, sizeof o);
+    o.recipe = recipe;
+    o.eps = 0.05f;
+    o.mu = 0.5f;
+    o.lr_g = 2e-4f;
+    o.lr_d = 2e-4f;
+    o.idex = 1;
+    o.idey = 1;
+    o.universal = 1;
+    o.pgd_step = 0.01f;
+    o.pgd_iters = 10;
+    o.nes_samples = 20;
+    o.nes_sigma = 0.01f;
+    o.nes_down = 4;
+    o.gen_width = 16;
+    o.out_scale = recipe == PROT_OURS ? o.eps : 0.1f;
+    o.d_width = 32;
+    o.d_layers = 3;
+    if (recipe == PROT_OURS) {
+        o.w_direct = 10.0f;
+        o.direct_cap = 0.2f;
+        o.mask_soft = 0.1f;
+        o.w_energy = 1.0f;
+        o.psnr_target = 38.0f;
+        o.p_diversity = 0.3f;
+        o.p_resize = 0.25f;
+        o.p_blur = 0.2f;
+        o.p_jpeg = 0.4f;
+    }
+    o.eps_start = o.eps;
+    return o;
+}
+
+typedef struct {
+    const char *name;
+    size_t off;
+    char type; /* f float, i int, l long */
+} opt_field;
+#define OF(f, t) {#f, offsetof(prot_opts, f), t}
+static const opt_field FIELDS[] = {
+    OF(recipe, 'i'),      OF(eps, 'f'),          OF(mu, 'f'),          OF(lr_g, 'f'),        OF(lr_d, 'f'),
+    OF(idex, 'i'),        OF(idey, 'i'),         OF(universal, 'i'),   OF(blackbox, 'i'),    OF(pgd_step, 'f'),
+    OF(pgd_iters, 'i'),   OF(pgd_momentum, 'f'), OF(nes_samples, 'i'), OF(nes_sigma, 'f'),   OF(nes_down, 'i'),
+    OF(gen_width, 'i'),   OF(out_scale, 'f'),    OF(d_width, 'i'),     OF(d_layers, 'i'),    OF(w_direct, 'f'),
+    OF(direct_cap, 'f'),  OF(mask_soft, 'f'),    OF(w_feat, 'f'),      OF(w_energy, 'f'),    OF(psnr_target, 'f'),
+    OF(p_diversity, 'f'), OF(p_resize, 'f'),     OF(p_blur, 'f'),      OF(p_jpeg, 'f'),      OF(eps_start, 'f'),
+    OF(eps_ramp, 'l'),
+};
+#define NFIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
+
+df_status prot_opts_write(dfw_writer *w, const prot_opts *o) {
+    df_status s = DF_OK;
+    for (int i = 0; i < NFIELDS && !s; i++) {
+        char key[64];
+        const char *p = (const char *)o + FIELDS[i].off;
+        snprintf(key, sizeof key, "opt.%s", FIELDS[i].name);
+        if (FIELDS[i].type == 'f')
+            s = dfw_writer_meta_float(w, key, *(const float *)p);
+        else
+            s = dfw_writer_meta_int(w, key, FIELDS[i].type == 'i' ? *(const int *)p : *(const long *)p);
+    }
+    return s;
+}
+
+df_status prot_opts_read(const dfw_file *f, prot_opts *o) {
+    for (int i = 0; i < NFIELDS; i++) {
+        char key[64], val[64];
+        snprintf(key, sizeof key, "opt.%s", FIELDS[i].name);
+        if (dfw_meta_get(f, key, val, sizeof val) != DF_OK) continue;
+        df_status s = prot_opts_set(o, FIELDS[i].name, val);
+        if (s) return s;
+    }
+    return DF_OK;
+}
+
+df_status prot_opts_set(prot_opts *o, const char *name, const char *value) {
+    for (int i = 0; i < NFIELDS; i++) {
+        if (strcmp(name, FIELDS[i].name)) continue;
+        char *end;
+        char *p = (char *)o + FIELDS[i].off;
+        if (FIELDS[i].type == 'f') {
+            double v = strtod(value, &end);
+            if (end == value || *end || !isfinite(v)) break;
+            *(float *)p = (float)v;
+        } else {
+            long v = strtol(value, &end, 10);
+            if (end == value || *end) break;
+            if (FIELDS[i].type == 'i') {
+                if (v < -2147483647L || v > 2147483647L) break;
+                *(int *)p = (int)v;
+            } else {
+                *(long *)p = v;
+            }
+        }
+        return DF_OK;
+    }
+    return df_fail(DF_ERR_ARG, "protector: unknown option or bad value '%s=%s'", name, value);
+}
+
+static df_status check_opts(const prot_opts *o) {
+    if (o->recipe != PROT_PAPER && o->recipe != PROT_OURS) return df_fail(DF_ERR_ARG, "protector: unknown recipe");
+    if (!(o->eps > 0 && o->eps <= 1) || !(o->eps_start > 0 && o->eps_start <= 1) || o->eps_ramp < 0)
+        return df_fail(DF_ERR_ARG, "protector: eps and eps_start must be in (0, 1], eps_ramp >= 0");
+    if (!(o->out_scale > 0 && o->out_scale <= 2)) return df_fail(DF_ERR_ARG, "protector: out_scale in (0, 2]");
+    if (!(o->lr_g >= 0) || !(o->lr_d >= 0) || !(o->mu >= 0)) return df_fail(DF_ERR_ARG, "protector: lr, mu >= 0");
+    if (o->pgd_iters < 0 || !(o->pgd_step >= 0) || !(o->pgd_momentum >= 0))
+        return df_fail(DF_ERR_ARG, "protector: bad PGD settings");
+    if (o->blackbox && (o->nes_samples < 1 || !(o->nes_sigma > 0) || o->nes_down < 1))
+        return df_fail(DF_ERR_ARG, "protector: NES needs samples >= 1, sigma > 0, down >= 1");
+    if (!(o->psnr_target >= 0) || !(o->w_energy >= 0) || !(o->w_direct >= 0) || !(o->w_feat >= 0) ||
+        !(o->direct_cap > 0 || o->w_direct == 0))
+        return df_fail(DF_ERR_ARG, "protector: loss weights must be >= 0 and direct_cap > 0");
+    return DF_OK;
+}
+
+/* ------------------------------------------------------------------ create / free */
+static uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t z = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull + (a << 6) + (a >> 2));
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int zdim_of(const zoo_model *m) {
+    const zoo_config *c = zoo_get_config(m);
+    return c->family == ZOO_STYLE ? c->zdim : 0;
+}
+
+static float *fbuf(size_t n, df_status *s) {
+    float *p = *s ? NULL : calloc(n ? n : 1, sizeof(float));
+    if (!p && !*s) *s = df_fail(DF_ERR_NOMEM, "protector: out of memory");
+    return p;
+}
+
+df_status prot_create(prot_trainer **out, const prot_opts *o, zoo_model *const *models, int n, int B, uint64_t seed) {
+    *out = NULL;
+    df_status s = check_opts(o);
+    if (s) return s;
+    if (n < 1 || n > PROT_MAX_MODELS || B < 1 || !models)
+        return df_fail(DF_ERR_ARG, "protector: need 1..%d models and B >= 1", PROT_MAX_MODELS);
+    int S = zoo_get_config(models[0])->size;
+    for (int i = 1; i < n; i++)
+        if (zoo_get_config(models[i])->size != S) return df_fail(DF_ERR_ARG, "protector: models differ in input size");
+    if (S % 16 || S % (1 << o->d_layers)) return df_fail(DF_ERR_ARG, "protector: S must be a multiple of 16 and 2^d_layers");
+    prot_trainer *t = calloc(1, sizeof *t);
+    if (!t) return df_fail(DF_ERR_NOMEM, "protector: out of memory");
+    t->o = *o;
+    if (o->blackbox) t->o.w_feat = 0; /* a query-only model exposes no features */
+    t->seed = seed;
+    t->n = n, t->B = B, t->S = S;
+    int OH, OW;
+    patchgan_config pc = {3, o->d_width, o->d_layers};
+    patchgan_out_size(&pc, S, S, &OH, &OW);
+    t->P = OH * OW;
+    gen_config gc = {o->gen_width, o->out_scale};
+    s = gen_create(&t->g, &gc, mix(seed, 1), 1);
+    if (!s) s = patchgan_create(&t->ix, &pc, "idex", mix(seed, 2), 1);
+    if (!s) s = patchgan_create(&t->iy, &pc, "idey", mix(seed, 3), 1);
+    if (!s) s = pgd_ctx_create(&t->pc);
+    size_t img = (size_t)B * 3 * S * S, one = (size_t)3 * S * S;
+    for (int i = 0; i < n; i++) {
+        t->m[i] = models[i];
+        t->adv[i] = fbuf(one, &s);
+        t->vel[i] = fbuf(one, &s);
+        t->trg[i] = fbuf((size_t)B * ZOO_NATTR, &s);
+        t->z[i] = fbuf((size_t)B * (zdim_of(models[i]) + 1), &s);
+        t->yc[i] = fbuf(img, &s);
+        t->wm[i] = fbuf((size_t)B * S * S, &s);
+        t->yreal[i] = fbuf(img, &s);
+        t->yfake[i] = fbuf(img, &s);
+        t->dyf[i] = fbuf(img, &s);
+    }
+    t->delta = fbuf(img, &s), t->xadv = fbuf(img, &s), t->ddelta = fbuf(img, &s), t->dxadv = fbuf(img, &s);
+    t->xin = fbuf(img, &s), t->dxin = fbuf(img, &s), t->xr = fbuf(img, &s), t->xt = fbuf(img, &s);
+    t->ytmp = fbuf(img, &s);
+    t->tmp1 = fbuf(img, &s), t->tmp2 = fbuf(img, &s);
+    for (int k = 0; k < NAUG; k++) t->stage[k] = fbuf(img, &s);
+    size_t nl = (size_t)B * t->P;
+    t->logit = fbuf(nl, &s), t->dlogit = fbuf(nl, &s), t->ones = fbuf(nl, &s), t->zeros = fbuf(nl, &s);
+    t->lb = fbuf((size_t)B, &s), t->lb2 = fbuf((size_t)B, &s);
+    if (s) {
+        prot_free(t);
+        return s;
+    }
+    for (size_t k = 0; k < nl; k++) t->ones[k] = 1.0f;
+    *out = t;
+    return DF_OK;
+}
+
+void prot_free(prot_trainer *t) {
+    if (!t) return;
+    gen_free(t->g);
+    patchgan_free(t->ix);
+    patchgan_free(t->iy);
+    pgd_ctx_free(t->pc);
+    for (int i = 0; i < t->n; i++) {
+        free(t->adv[i]), free(t->vel[i]), free(t->trg[i]), free(t->z[i]), free(t->yc[i]), free(t->wm[i]);
+        free(t->fc[i]), free(t->yreal[i]), free(t->yfake[i]), free(t->dyf[i]), free(t->dfe[i]);
+    }
+    free(t->delta), free(t->xadv), free(t->ddelta), free(t->dxadv), free(t->xin), free(t->dxin), free(t->xr);
+    free(t->xt);
+    free(t->ytmp), free(t->tmp1), free(t->tmp2), free(t->aws);
+    for (int k = 0; k < NAUG; k++) free(t->stage[k]);
+    free(t->logit), free(t->dlogit), free(t->ones), free(t->zeros), free(t->lb), free(t->lb2);
+    free(t);
+}
+
+const prot_opts *prot_get_opts(const prot_trainer *t) { return &t->o; }
+gen_model *prot_gen(prot_trainer *t) { return t->g; }
+patchgan *prot_idex(prot_trainer *t) { return t->ix; }
+patchgan *prot_idey(prot_trainer *t) { return t->iy; }
+long prot_get_step(const prot_trainer *t) { return t->step; }
+float *prot_adv(prot_trainer *t, int i) { return i >= 0 && i < t->n ? t->adv[i] : NULL; }
+
+/* ------------------------------------------------------------------ checkpoints */
+df_status prot_write(const prot_trainer *t, dfw_writer *w) {
+    const gen_config *gc = gen_get_config(t->g);
+    int dims[3] = {3, t->S, t->S};
+    df_status s = dfw_writer_meta(w, "arch", GEN_ARCH);
+    if (!s) s = dfw_writer_meta_int(w, "width", gc->width);
+    if (!s) s = dfw_writer_meta_float(w, "out_scale", gc->out_scale);
+    if (!s) s = dfw_writer_meta_int(w, "res_blocks", GEN_NRES);
+    if (!s) s = dfw_writer_meta(w, "checkpoint", PROT_ARCH);
+    if (!s) s = dfw_writer_meta_int(w, "step", t->step);
+    if (!s) s = dfw_writer_meta_int(w, "seed", (long)t->seed);
+    if (!s) s = dfw_writer_meta_int(w, "models", t->n);
+    if (!s) s = dfw_writer_meta_int(w, "size", t->S);
+    if (!s) s = dfw_writer_meta_int(w, "batch", t->B);
+    if (!s) s = prot_opts_write(w, &t->o);
+    if (!s) s = dfw_writer_params(w, gen_params(t->g), 1);
+    if (!s) s = dfw_writer_params(w, patchgan_params(t->ix), 1);
+    if (!s) s = dfw_writer_params(w, patchgan_params(t->iy), 1);
+    for (int i = 0; i < t->n && !s; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "adv.%d", i);
+        s = dfw_writer_tensor(w, name, 3, dims, t->adv[i]);
+        snprintf(name, sizeof name, "advvel.%d", i);
+        if (!s) s = dfw_writer_tensor(w, name, 3, dims, t->vel[i]);
+    }
+    return s;
+}
+
+df_status prot_save(const prot_trainer *t, uint8_t **out, size_t *outlen) {
+    dfw_writer w;
+    dfw_writer_init(&w);
+    df_status s = prot_write(t, &w);
+    if (!s) s = dfw_writer_finish(&w, out, outlen);
+    dfw_writer_free(&w);
+    return s;
+}
+
+df_status prot_checkpoint_seed(const dfw_file *f, uint64_t *seed) {
+    long v;
+    df_status s = dfw_meta_int(f, "seed", &v);
+    if (!s) *seed = (uint64_t)v;
+    return s;
+}
+
+df_status prot_resume(prot_trainer *t, const uint8_t *buf, size_t len) {
+    dfw_file f;
+    df_status s = dfw_parse(&f, buf, len);
+    if (s) return s;
+    char kind[32];
+    long step = 0, n = 0, S = 0;
+    if (dfw_meta_get(&f, "checkpoint", kind, sizeof kind) || strcmp(kind, PROT_ARCH) ||
+        dfw_meta_int(&f, "step", &step) || dfw_meta_int(&f, "models", &n) || dfw_meta_int(&f, "size", &S)) {
+        dfw_free(&f);
+        return df_fail(DF_ERR_FORMAT, "protector: not a training checkpoint (meta checkpoint = %s)", PROT_ARCH);
+    }
+    if (n != t->n || S != t->S || step < 0) {
+        dfw_free(&f);
+        return df_fail(DF_ERR_ARG, "protector: checkpoint has %ld models of size %ld; this run %d of size %d", n, S,
+                       t->n, t->S);
+    }
+    s = dfw_load_params(&f, gen_params(t->g));
+    if (!s) s = dfw_load_params(&f, patchgan_params(t->ix));
+    if (!s) s = dfw_load_params(&f, patchgan_params(t->iy));
+    int dims[3] = {3, t->S, t->S};
+    for (int i = 0; i < t->n && !s; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "adv.%d", i);
+        s = dfw_read_tensor(&f, name, t->adv[i], 3, dims);
+        snprintf(name, sizeof name, "advvel.%d", i);
+        if (!s) s = dfw_read_tensor(&f, name, t->vel[i], 3, dims);
+    }
+    if (!s) t->step = step;
+    dfw_free(&f);
+    return s;
+}
+
+/* ------------------------------------------------------------------ helpers */
+void prot_random_targets(float *trg, float *z, const float *src, int B, int zdim, df_rng *rng) {
+    for (int b = 0; b < B; b++) {
+        const float *sb = src + b * ZOO_NATTR;
+        float *tb = trg + b * ZOO_NATTR;
+        /* an edit that changes something (a hair colour the face already has is redrawn) */
+        for (int tries = 0; tries < 8; tries++) {
+            zoo_edit_attrs(tb, sb, (int)(df_rng_u32(rng) % ZOO_NATTR));
+            if (memcmp(tb, sb, ZOO_NATTR * sizeof(float))) break;
+        }
+    }
+    if (z)
+        for (size_t k = 0; k < (size_t)B * zdim; k++) z[k] = df_rng_normal(rng);
+}
+
+static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static void adam(df_params *p, float lr, long step) {
+    df_adam cfg = df_adam_default(lr);
+    df_adam_update(p->data, p->grad, p->m, p->v, p->total, &cfg, step);
+}
+
+/* Apply this step's transforms: out = T(in).  keep: remember each stage's input for backward. */
+static void aug_chain(prot_trainer *t, float *out, const float *in, int keep) {
+    int B = t->B, S = t->S;
+    size_t n = (size_t)B * 3 * S * S;
+    if (t->naug == 0) {
+        memcpy(out, in, n * sizeof(float));
+        return;
+    }
+    const float *cur = in;
+    for (int k = 0; k < t->naug; k++) {
+        float *dst = k == t->naug - 1 ? out : keep ? t->stage[k + 1] : (k % 2 ? t->tmp2 : t->tmp1);
+        if (keep) {
+            if (k == 0) memcpy(t->stage[0], in, n * sizeof(float));
+            cur = t->stage[k];
+        }
+        aug_forward(&t->aug[k], dst, cur, B, S, t->aws);
+        cur = dst;
+    }
+}
+
+/* dx += T^T dy through the kept stages (dy is consumed). */
+static void aug_chain_backward(prot_trainer *t, float *dx, float *dy) {
+    int B = t->B, S = t->S;
+    size_t n = (size_t)B * 3 * S * S;
+    float *g = dy;
+    for (int k = t->naug - 1; k >= 0; k--) {
+        float *dst = k == 0 ? dx : (g == t->tmp1 ? t->tmp2 : t->tmp1);
+        if (k > 0) memset(dst, 0, n * sizeof(float));
+        aug_backward(&t->aug[k], dst, g, t->stage[k], B, S, t->aws);
+        g = dst;
+    }
+    if (t->naug == 0)
+        for (size_t i = 0; i < n; i++) dx[i] += dy[i];
+}
+
+static df_status draw_augs(prot_trainer *t, df_rng *rng) {
+    const prot_opts *o = &t->o;
+    const float p[NAUG] = {o->p_diversity, o->p_resize, o->p_blur, o->p_jpeg};
+    const aug_kind kinds[NAUG] = {AUG_DIVERSITY, AUG_RESIZE, AUG_BLUR, AUG_JPEG};
+    t->naug = 0;
+    for (int k = 0; k < NAUG; k++) {
+        float u = df_rng_uniform(rng); /* always drawn: the stream does not depend on the probabilities */
+        aug_op op = aug_random(kinds[k], t->S, rng);
+        if (o->recipe == PROT_OURS && u < p[k]) t->aug[t->naug++] = op;
+    }
+    size_t need = 1;
+    for (int k = 0; k < t->naug; k++) {
+        size_t w = aug_workspace(&t->aug[k], t->B, t->S);
+        if (w > need) need = w;
+    }
+    if (need > t->aws_cap) {
+        free(t->aws);
+        t->aws = malloc(need * sizeof(float));
+        t->aws_cap = t->aws ? need : 0;
+        if (!t->aws) return df_fail(DF_ERR_NOMEM, "protector: out of memory");
+    }
+    return DF_OK;
+}
+
+/* BCE of patch logits against a constant target, per image (mean over patches), scaled by 1/B into dlogit. */
+static float bce(prot_trainer *t, float *dlogit, float *loss_b, const float *logit, int real, float scale) {
+    int B = t->B, P = t->P;
+    double s = 0;
+    const float *tg = real ? t->ones : t->zeros;
+    for (int b = 0; b < B; b++) {
+        float l = df_bce_logits_loss(dlogit ? dlogit + b * P : NULL, logit + b * P, tg, (size_t)P, scale / B);
+        if (loss_b) loss_b[b] += l;
+        s += l;
+    }
+    return (float)(s / B);
+}
+
+/* Gen's model-dependent loss for model i from its output y (zoo slot 1 holds the matching forward):
+ * Ide_y (non-saturating) + ours' direct and feature terms.  Adds per-image losses to loss_b (if non-NULL);
+ * with grad, writes dy (overwritten) and the feature gradient.  Returns the components through *cmp. */
+typedef struct {
+    double idey, direct, feat;
+} comp;
+
+static df_status model_loss(prot_trainer *t, int i, const float *y, float *loss_b, int grad, comp *cmp) {
+    const prot_opts *o = &t->o;
+    int B = t->B, S = t->S;
+    size_t img1 = (size_t)3 * S * S, hw = (size_t)S * S;
+    float *dy = t->dyf[i];
+    if (grad) memset(dy, 0, (size_t)B * img1 * sizeof(float));
+    df_status s;
+    if (o->idey) {
+        if ((s = patchgan_forward(t->iy, t->logit, y, B, S, S))) return s;
+        if (grad) memset(t->dlogit, 0, (size_t)B * t->P * sizeof(float));
+        cmp->idey += bce(t, grad ? t->dlogit : NULL, loss_b, t->logit, 1, 1.0f);
+        if (grad && (s = patchgan_backward(t->iy, dy, t->dlogit, 0))) return s;
+    }
+    if (o->recipe == PROT_OURS && o->w_direct > 0) {
+        pgd_disruption_loss(NULL, t->lb2, y, t->yc[i], t->wm[i], B, S, S, 0.0f);
+        for (int b = 0; b < B; b++) {
+            cmp->direct += t->lb2[b] / B;
+            float l = t->lb2[b] < o->direct_cap ? t->lb2[b] : o->direct_cap;
+            if (loss_b) loss_b[b] -= o->w_direct * l;
+            if (grad && t->lb2[b] < o->direct_cap)
+                pgd_disruption_loss(dy + b * img1, NULL, y + b * img1, t->yc[i] + b * img1, t->wm[i] + b * hw, 1, S,
+                                    S, -o->w_direct / B);
+        }
+    }
+    if (o->recipe == PROT_OURS && o->w_feat > 0) {
+        const float *f = zoo_gen_features(t->m[i], 1, NULL, NULL, NULL);
+        if (!f) return df_fail(DF_ERR_ARG, "protector: model %d exposes no features", i);
+        size_t nf = t->nf[i];
+        if (grad) memset(t->dfe[i], 0, (size_t)B * nf * sizeof(float));
+        for (int b = 0; b < B; b++) {
+            float l = df_mse_loss(grad ? t->dfe[i] + b * nf : NULL, f + b * nf, t->fc[i] + b * nf, nf, -o->w_feat / B);
+            cmp->feat += l / B;
+            if (loss_b) loss_b[b] -= o->w_feat * l;
+        }
+    }
+    return DF_OK;
+}
+
+/* NES oracle: Gen's model-dependent loss per image at model input x. */
+typedef struct {
+    prot_trainer *t;
+} oracle_ctx;
+
+static df_status oracle(void *ctx, float *loss_b, const float *x, int B) {
+    prot_trainer *t = ((oracle_ctx *)ctx)->t;
+    memset(loss_b, 0, (size_t)B * sizeof(float));
+    for (int i = 0; i < t->n; i++) {
+        df_status s = zoo_gen_forward(t->m[i], 1, t->ytmp, x, t->src, t->trg[i], t->z[i], B);
+        comp c = {0, 0, 0};
+        if (!s) s = model_loss(t, i, t->ytmp, loss_b, 0, &c);
+        if (s) return s;
+    }
+    return DF_OK;
+}
+
+static pgd_opts label_opts(const prot_trainer *t, uint64_t seed) {
+    pgd_opts po = pgd_default_opts();
+    po.eps = t->o.eps;
+    po.step = t->o.pgd_step;
+    po.iters = t->o.pgd_iters;
+    po.momentum = t->o.pgd_momentum;
+    po.masked = t->o.recipe == PROT_OURS;
+    po.mask_soft = t->o.recipe == PROT_OURS ? t->o.mask_soft : 0.1f;
+    po.blackbox = t->o.blackbox;
+    po.nes_samples = t->o.nes_samples;
+    po.nes_sigma = t->o.nes_sigma;
+    po.nes_down = t->o.nes_down;
+    po.seed = seed;
+    return po;
+}
+
+/* ------------------------------------------------------------------ the training step */
+df_status prot_step(prot_trainer *t, const float *x, const float *src, prot_losses *out) {
+    const prot_opts *o = &t->o;
+    int B = t->B, S = t->S, n = t->n;
+    size_t img = (size_t)B * 3 * S * S, per = (size_t)3 * S * S;
+    df_status s;
+    df_rng rng;
+    df_rng_seed(&rng, mix(t->seed, 1000 + (uint64_t)t->step));
+    prot_losses L;
+    memset(&L, 0, sizeof L);
+    t->src = src;
+
+    /* eps schedule */
+    float f = o->eps_ramp > 0 ? 1.0f - (float)t->step / (float)o->eps_ramp : 0.0f;
+    t->eps_t = o->eps + (o->eps_start - o->eps) * (f > 0 ? f : 0.0f);
+    t->r_t = t->eps_t / o->eps;
+
+    for (int i = 0; i < n; i++) prot_random_targets(t->trg[i], t->z[i], src, B, zdim_of(t->m[i]), &rng);
+    if ((s = draw_augs(t, &rng))) return s;
+    uint64_t pgd_seed = df_rng_u32(&rng);
+
+    /* Gen */
+    if ((s = gen_forward(t->g, t->delta, x, B, S, S))) return s;
+    for (size_t k = 0; k < img; k++) {
+        t->delta[k] *= t->r_t;
+        t->xadv[k] = clampf(x[k] + t->delta[k], -1.0f, 1.0f);
+        float a = fabsf(t->delta[k]);
+        if (a > L.linf) L.linf = a;
+    }
+
+    /* model passes: clean references on T(x) (ours: the perturbation's effect, not the transform's), Ide_y
+     * reals, fakes on T(x_adv) (kept in slot 1 for backward) */
+    aug_chain(t, t->xin, t->xadv, 1);
+    if (o->recipe == PROT_OURS) aug_chain(t, t->xt, x, 0);
+    for (int i = 0; i < n; i++) {
+        zoo_model *m = t->m[i];
+        if (o->recipe == PROT_OURS) {
+            if ((s = zoo_gen_forward(m, 0, t->yc[i], t->xt, src, t->trg[i], t->z[i], B))) return s;
+            if ((s = pgd_weight_map(t->wm[i], t->yc[i], t->xt, B, S, S, o->mask_soft))) return s;
+            if (o->w_feat > 0) {
+                int C, FH, FW;
+                const float *fe = zoo_gen_features(m, 0, &C, &FH, &FW);
+                if (!fe) return df_fail(DF_ERR_ARG, "protector: model %d exposes no features", i);
+                size_t nf = (size_t)C * FH * FW;
+                if (!t->fc[i] || t->nf[i] != nf) {
+                    free(t->fc[i]), free(t->dfe[i]);
+                    t->fc[i] = malloc((size_t)B * nf * sizeof(float));
+                    t->dfe[i] = malloc((size_t)B * nf * sizeof(float));
+                    t->nf[i] = nf;
+                    if (!t->fc[i] || !t->dfe[i]) return df_fail(DF_ERR_NOMEM, "protector: out of memory");
+                }
+                memcpy(t->fc[i], fe, (size_t)B * nf * sizeof(float));
+            }
+        }
+        if (o->idey) {
+            if (o->universal) {
+                for (size_t k = 0; k < img; k++) t->xr[k] = clampf(x[k] + t->adv[i][k % per], -1.0f, 1.0f);
+            } else {
+                pgd_model pm = {m, src, t->trg[i], 1, t->z[i], 1.0f};
+                pgd_opts po = label_opts(t, mix(pgd_seed, (uint64_t)i));
+                if ((s = pgd_set_models(t->pc, &pm, 1, B)) || (s = pgd_attack(t->pc, t->xr, x, &po, NULL))) return s;
+            }
+            aug_chain(t, t->ytmp, t->xr, 0);
+            if ((s = zoo_gen_forward(m, 1, t->yreal[i], t->ytmp, src, t->trg[i], t->z[i], B))) return s;
+        }
+        if ((s = zoo_gen_forward(m, 1, t->yfake[i], t->xin, src, t->trg[i], t->z[i], B))) return s;
+    }
+
+    /* discriminators first (fakes detached) */
+    if (o->idex) {
+        patchgan *d = t->ix;
+        df_params_zero_grad(patchgan_params(d));
+        if ((s = patchgan_forward(d, t->logit, x, B, S, S))) return s;
+        memset(t->dlogit, 0, (size_t)B * t->P * sizeof(float));
+        L.d_idex = bce(t, t->dlogit, NULL, t->logit, 1, 1.0f);
+        if ((s = patchgan_backward(d, NULL, t->dlogit, 1))) return s;
+        if ((s = patchgan_forward(d, t->logit, t->xadv, B, S, S))) return s;
+        memset(t->dlogit, 0, (size_t)B * t->P * sizeof(float));
+        L.d_idex += bce(t, t->dlogit, NULL, t->logit, 0, 1.0f);
+        if ((s = patchgan_backward(d, NULL, t->dlogit, 1))) return s;
+        adam(patchgan_params(d), o->lr_d, t->step + 1);
+    }
+    if (o->idey) {
+        patchgan *d = t->iy;
+        df_params_zero_grad(patchgan_params(d));
+        for (int i = 0; i < n; i++)
+            for (int real = 1; real >= 0; real--) {
+                if ((s = patchgan_forward(d, t->logit, real ? t->yreal[i] : t->yfake[i], B, S, S))) return s;
+                memset(t->dlogit, 0, (size_t)B * t->P * sizeof(float));
+                L.d_idey += bce(t, t->dlogit, NULL, t->logit, real, 1.0f);
+                if ((s = patchgan_backward(d, NULL, t->dlogit, 1))) return s;
+            }
+        adam(patchgan_params(d), o->lr_d, t->step + 1);
+    }
+
+    /* Gen's losses */
+    memset(t->dxadv, 0, img * sizeof(float));
+    memset(t->ddelta, 0, img * sizeof(float));
+    if (o->idex) {
+        if ((s = patchgan_forward(t->ix, t->logit, t->xadv, B, S, S))) return s;
+        memset(t->dlogit, 0, (size_t)B * t->P * sizeof(float));
+        L.g_idex = bce(t, t->dlogit, NULL, t->logit, 1, 1.0f);
+        if ((s = patchgan_backward(t->ix, t->dxadv, t->dlogit, 0))) return s;
+    }
+    comp c = {0, 0, 0};
+    int model_terms = o->idey || (o->recipe == PROT_OURS && (o->w_direct > 0 || o->w_feat > 0));
+    if (model_terms) {
+        memset(t->dxin, 0, img * sizeof(float));
+        for (int i = 0; i < n; i++) {
+            if ((s = model_loss(t, i, t->yfake[i], NULL, !o->blackbox, &c))) return s;
+            if (!o->blackbox &&
+                (s = zoo_gen_backward(t->m[i], 1, t->dxin, t->dyf[i], o->w_feat > 0 && o->recipe == PROT_OURS ? t->dfe[i] : NULL, 0)))
+                return s;
+        }
+        if (o->blackbox) {
+            oracle_ctx oc = {t};
+            if ((s = pgd_nes(t->dxin, oracle, &oc, t->xin, B, 3, S, S, o->nes_samples, o->nes_sigma, o->nes_down,
+                             1.0f / B, &rng)))
+                return s;
+        }
+        aug_chain_backward(t, t->dxadv, t->dxin);
+    }
+    L.g_idey = (float)c.idey;
+    L.direct = (float)(c.direct / n);
+    L.feat = (float)(c.feat / n);
+    L.hinge = df_perturb_hinge_loss(t->ddelta, t->delta, B, per, t->eps_t, o->mu);
+    if (o->recipe == PROT_OURS && o->w_energy > 0 && o->psnr_target > 0) {
+        double m = 4.0 * pow(10.0, -o->psnr_target / 10.0); /* MSE of that PSNR on the [-1, 1] scale */
+        for (int b = 0; b < B; b++) {
+            const float *d = t->delta + b * per;
+            double e = 0;
+            for (size_t k = 0; k < per; k++) e += (double)d[k] * d[k];
+            e /= per;
+            if (e > m) {
+                L.energy += (float)((e / m - 1) / B);
+                float gk = (float)(o->w_energy * 2.0 / (m * per * B));
+                for (size_t k = 0; k < per; k++) t->ddelta[b * per + k] += gk * d[k];
+            }
+        }
+    }
+    double dir_term = 0;
+    if (o->recipe == PROT_OURS) dir_term = -o->w_direct * c.direct - o->w_feat * c.feat; /* (uncapped, for display) */
+    L.total = (float)(L.g_idex + L.g_idey + o->mu * L.hinge + dir_term + o->w_energy * L.energy);
+
+    /* through the pixel clip and the schedule into Gen */
+    for (size_t k = 0; k < img; k++) {
+        float a = x[k] + t->delta[k];
+        if (a > -1.0f && a < 1.0f) t->ddelta[k] += t->dxadv[k];
+        t->ddelta[k] *= t->r_t;
+    }
+    df_params *gp = gen_params(t->g);
+    df_params_zero_grad(gp);
+    if ((s = gen_backward(t->g, NULL, t->ddelta))) return s;
+    adam(gp, o->lr_g, t->step + 1);
+    t->step++;
+    if (out) *out = L;
+    return DF_OK;
+}
+
+/* ------------------------------------------------------------------ universal perturbations */
+df_status prot_universal_update(prot_trainer *t, int i, const float *x, const float *src, long batch_index,
+                                float *loss) {
+    if (i < 0 || i >= t->n) return df_fail(DF_ERR_ARG, "protector: no model %d", i);
+    df_rng rng;
+    df_rng_seed(&rng, mix(mix(t->seed, 77 + (uint64_t)i), (uint64_t)batch_index));
+    prot_random_targets(t->trg[i], t->z[i], src, t->B, zdim_of(t->m[i]), &rng);
+    pgd_model pm = {t->m[i], src, t->trg[i], 1, t->z[i], 1.0f};
+    pgd_opts po = label_opts(t, df_rng_u32(&rng));
+    df_status s = pgd_set_models(t->pc, &pm, 1, t->B);
+    if (!s) s = pgd_universal_step(t->pc, t->adv[i], t->vel[i], x, &po, 0, &rng, loss);
+    return s;
+}
+
+/* ------------------------------------------------------------------ validation */
+df_status prot_validate(prot_trainer *t, const float *x, const float *src, int B, uint64_t val_seed, prot_val *out,
+                        float *x_adv, float *const *y_clean, float *const *y_adv) {
+    int S = t->S, n = t->n, TB = t->B;
+    size_t per = (size_t)3 * S * S;
+    float eps = t->o.eps;
+    memset(out, 0, sizeof *out);
+    df_rng rng;
+    df_rng_seed(&rng, val_seed);
+    df_status s = DF_OK;
+    double psnr = 0, ssim = 0;
+    for (int off = 0; off < B && !s; off += TB) {
+        int nb = B - off < TB ? B - off : TB;
+        const float *xb = x + off * per, *sb = src + off * ZOO_NATTR;
+        if ((s = gen_forward(t->g, t->delta, xb, nb, S, S))) break;
+        float *xa = x_adv ? x_adv + off * per : t->xadv;
+        for (size_t k = 0; k < nb * per; k++) xa[k] = clampf(xb[k] + clampf(t->delta[k], -eps, eps), -1.0f, 1.0f);
+        for (int b = 0; b < nb; b++) {
+            psnr += df_psnr(xa + b * per, xb + b * per, per) / B;
+            ssim += df_ssim(xa + b * per, xb + b * per, 3, S, S) / B;
+        }
+        for (int i = 0; i < n && !s; i++) {
+            prot_random_targets(t->trg[i], t->z[i], sb, nb, zdim_of(t->m[i]), &rng);
+            float *yc = y_clean ? y_clean[i] + off * per : t->yc[i];
+            float *ya = y_adv ? y_adv[i] + off * per : t->yfake[i];
+            s = zoo_gen_forward(t->m[i], 0, yc, xb, sb, t->trg[i], t->z[i], nb);
+            if (!s) s = zoo_gen_forward(t->m[i], 1, ya, xa, sb, t->trg[i], t->z[i], nb);
+            for (int b = 0; b < nb && !s; b++) {
+                df_disruption d;
+                df_disruption_measure(&d, ya + b * per, yc + b * per, xb + b * per, S, S);
+                out->success[i] += (float)d.success / B;
+                out->l2_mask[i] += (float)d.l2_mask / B;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) out->success_mean += out->success[i] / n;
+    out->psnr = (float)psnr;
+    out->ssim = (float)ssim;
+    return s;
+}
