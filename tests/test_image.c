@@ -1,0 +1,494 @@
+/* Image I/O: test images are generated here with stb_image_write (PNG gray/gray+alpha/RGB/RGBA, BMP, JPEG)
+ * and EXIF-tagged JPEGs are built by splicing an APP1 segment (both byte orders) into a written JPEG; the
+ * expected pixel placement for orientations 1..8 comes from the EXIF spec's "0th row / 0th column" table.
+ * Also: empty, truncated and corrupt files, unsupported formats, a header claiming 20000x20000, atomic
+ * writes, file reading limits, and the [-1, 1] pixel conversion. */
+#define _XOPEN_SOURCE 700
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "dfw.h"
+#include "image.h"
+#include "stb/df_stb.h"
+
+/* ------------------------------------------------------------------ helpers */
+typedef struct {
+    uint8_t *p;
+    size_t n;
+} blob;
+
+static void blob_write(void *ctx, void *data, int size) {
+    blob *b = ctx;
+    b->p = realloc(b->p, b->n + (size_t)size);
+    memcpy(b->p + b->n, data, (size_t)size);
+    b->n += (size_t)size;
+}
+
+enum { PNG, BMP, JPG };
+static blob make(int kind, int w, int h, int comp, const uint8_t *px) {
+    blob b = {NULL, 0};
+    if (kind == PNG) stbi_write_png_to_func(blob_write, &b, w, h, comp, px, w * comp);
+    if (kind == BMP) stbi_write_bmp_to_func(blob_write, &b, w, h, comp, px);
+    if (kind == JPG) stbi_write_jpg_to_func(blob_write, &b, w, h, comp, px, 95);
+    return b;
+}
+
+/* Pattern with distinct channels; comp 1..4. */
+static uint8_t *pattern(int w, int h, int comp) {
+    uint8_t *p = malloc((size_t)w * h * comp);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < comp; c++) p[(y * w + x) * comp + c] = (uint8_t)(x * 7 + y * 13 + c * 71);
+    return p;
+}
+
+/* Decode a copy in an exactly-sized heap block (ASan sees any overread). */
+static df_status decode(df_image *img, const uint8_t *b, size_t n) {
+    uint8_t *c = malloc(n ? n : 1);
+    if (n) memcpy(c, b, n);
+    df_status st = df_image_decode(img, c, n);
+    free(c);
+    return st;
+}
+
+static int has(const char *part) { return strstr(df_errmsg(), part) != NULL; }
+
+static void be(uint8_t *p, uint32_t v, int n) {
+    for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+static void le(uint8_t *p, uint32_t v, int n) {
+    for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ------------------------------------------------------------------ lossless formats */
+static void test_png_bmp(void) {
+    const int w = 13, h = 7;
+    for (int comp = 1; comp <= 4; comp++) {
+        uint8_t *px = pattern(w, h, comp);
+        blob b = make(PNG, w, h, comp, px);
+        df_image img;
+        CHECK(decode(&img, b.p, b.n) == DF_OK, "png comp %d: %s", comp, df_errmsg());
+        CHECK(img.w == w && img.h == h, "png comp %d size", comp);
+        int want = (comp <= 2 ? DF_IMG_NOTE_GRAY_EXPANDED : 0) | (comp % 2 == 0 ? DF_IMG_NOTE_ALPHA_DROPPED : 0);
+        CHECK(img.notes == want, "png comp %d notes %d want %d", comp, img.notes, want);
+        int bad = 0;
+        for (int i = 0; img.rgb && i < w * h; i++)
+            for (int c = 0; c < 3; c++) bad += img.rgb[i * 3 + c] != px[i * comp + (comp <= 2 ? 0 : c)];
+        CHECK(img.rgb && bad == 0, "png comp %d: %d wrong bytes", comp, bad);
+        df_image_free(&img);
+        free(b.p);
+        free(px);
+    }
+    for (int comp = 3; comp <= 4; comp++) {
+        uint8_t *px = pattern(w, h, comp);
+        blob b = make(BMP, w, h, comp, px);
+        df_image img;
+        CHECK(decode(&img, b.p, b.n) == DF_OK && img.w == w && img.h == h, "bmp comp %d: %s", comp, df_errmsg());
+        CHECK(img.notes == (comp == 4 ? DF_IMG_NOTE_ALPHA_DROPPED : 0), "bmp comp %d notes %d", comp, img.notes);
+        int bad = 0;
+        for (int i = 0; img.rgb && i < w * h; i++)
+            for (int c = 0; c < 3; c++) bad += img.rgb[i * 3 + c] != px[i * comp + c];
+        CHECK(img.rgb && bad == 0, "bmp comp %d: %d wrong bytes", comp, bad);
+        df_image_free(&img);
+        free(b.p);
+        free(px);
+    }
+}
+
+/* ------------------------------------------------------------------ JPEG and EXIF */
+/* Quadrant colours of the stored image: TL red, TR green, BL blue, BR yellow. */
+static const uint8_t quad_rgb[4][3] = {{230, 20, 20}, {20, 230, 20}, {20, 20, 230}, {230, 230, 20}};
+
+/* APP1 Exif with IFD0 = {0x010F Make "abc", 0x0112 Orientation o} in the given byte order. */
+static size_t exif_app1(uint8_t *a, int o, int little) {
+    void (*put)(uint8_t *, uint32_t, int) = little ? le : be;
+    uint8_t *t = a + 10; /* FF E1 len(2) "Exif\0\0" */
+    memcpy(t, little ? "II" : "MM", 2);
+    put(t + 2, 42, 2);
+    put(t + 4, 8, 4);
+    put(t + 8, 2, 2); /* two entries */
+    uint8_t *e = t + 10;
+    put(e, 0x010F, 2), put(e + 2, 2, 2), put(e + 4, 4, 4), memcpy(e + 8, "abc", 4);
+    e += 12;
+    put(e, 0x0112, 2), put(e + 2, 3, 2), put(e + 4, 1, 4), put(e + 8, (uint32_t)o, 2), put(e + 10, 0, 2);
+    put(e + 12, 0, 4); /* no next IFD */
+    size_t tiff = 8 + 2 + 24 + 4, seg = 2 + 6 + tiff;
+    a[0] = 0xFF, a[1] = 0xE1;
+    be(a + 2, (uint32_t)seg, 2);
+    memcpy(a + 4, "Exif\0\0", 6);
+    return 2 + seg;
+}
+
+static blob splice_after_soi(const blob *j, const uint8_t *seg, size_t n) {
+    blob b = {malloc(j->n + n), j->n + n};
+    memcpy(b.p, j->p, 2);
+    memcpy(b.p + 2, seg, n);
+    memcpy(b.p + 2 + n, j->p + 2, j->n - 2);
+    return b;
+}
+
+static int near_rgb(const uint8_t *p, const uint8_t *q) {
+    return abs(p[0] - q[0]) < 40 && abs(p[1] - q[1]) < 40 && abs(p[2] - q[2]) < 40;
+}
+
+static void test_jpeg_exif(void) {
+    const int w = 48, h = 32; /* quadrants 24x16 */
+    uint8_t *px = malloc(w * h * 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) memcpy(px + 3 * (y * w + x), quad_rgb[(y >= h / 2) * 2 + (x >= w / 2)], 3);
+    blob j = make(JPG, w, h, 3, px);
+    df_image img;
+    CHECK(decode(&img, j.p, j.n) == DF_OK && img.w == w && img.h == h && img.notes == 0, "plain jpeg: %s", df_errmsg());
+    double err = 0;
+    for (int i = 0; img.rgb && i < w * h * 3; i++) err += abs(img.rgb[i] - px[i]);
+    CHECK(img.rgb && err / (w * h * 3) < 6, "jpeg mean abs error %.2f", err / (w * h * 3));
+    df_image_free(&img);
+
+    /* Display corner (TL, TR, BL, BR) -> stored quadrant, from the EXIF spec's description of where the stored
+     * 0th row and 0th column go (e.g. 6: 0th row = visual right side, 0th column = visual top). */
+    static const int shows[9][4] = {
+        {0}, {0, 1, 2, 3}, {1, 0, 3, 2}, {3, 2, 1, 0}, {2, 3, 0, 1},
+        {0, 2, 1, 3}, {2, 0, 3, 1}, {3, 1, 2, 0}, {1, 3, 0, 2},
+    };
+    for (int o = 1; o <= 8; o++)
+        for (int little = 0; little < 2; little++) {
+            uint8_t app1[64];
+            size_t n = exif_app1(app1, o, little);
+            blob b = splice_after_soi(&j, app1, n);
+            CHECK(decode(&img, b.p, b.n) == DF_OK, "orientation %d: %s", o, df_errmsg());
+            int ow = o >= 5 ? h : w, oh = o >= 5 ? w : h;
+            CHECK(img.w == ow && img.h == oh, "orientation %d (%s): size %dx%d", o, little ? "II" : "MM", img.w, img.h);
+            CHECK(img.notes == (o == 1 ? 0 : DF_IMG_NOTE_EXIF_ROTATED), "orientation %d notes %d", o, img.notes);
+            for (int corner = 0; img.rgb && img.w == ow && corner < 4; corner++) {
+                int x = (corner & 1) ? ow * 3 / 4 : ow / 4, y = (corner & 2) ? oh * 3 / 4 : oh / 4;
+                const uint8_t *p = img.rgb + 3 * (y * ow + x);
+                CHECK(near_rgb(p, quad_rgb[shows[o][corner]]), "orientation %d %s corner %d: got %d,%d,%d", o,
+                      little ? "II" : "MM", corner, p[0], p[1], p[2]);
+            }
+            /* the exact corner pixel of stored (0,0) is where the table says */
+            df_image_free(&img);
+            free(b.p);
+        }
+
+    /* malformed EXIF is ignored (orientation 1), never read out of bounds */
+    uint8_t app1[64];
+    for (int variant = 0; variant < 5; variant++) {
+        size_t n = exif_app1(app1, 6, 1);
+        if (variant == 0) le(app1 + 14, 0xFFFFFFF0u, 4);   /* IFD offset far outside */
+        if (variant == 1) le(app1 + 18, 0xFFFF, 2);        /* entry count beyond the segment */
+        if (variant == 2) le(app1 + 12, 43, 2);            /* not 42 */
+        if (variant == 3) le(app1 + 20 + 12 + 2, 4, 2);    /* orientation type LONG, not SHORT */
+        if (variant == 4) le(app1 + 20 + 12 + 8, 9, 2);    /* orientation 9 */
+        blob b = splice_after_soi(&j, app1, n);
+        CHECK(decode(&img, b.p, b.n) == DF_OK && img.w == w && img.notes == 0, "malformed exif %d: %s", variant,
+              df_errmsg());
+        df_image_free(&img);
+        free(b.p);
+    }
+    /* an APP1 segment whose length runs past the end is a truncated file */
+    size_t n = exif_app1(app1, 6, 1);
+    be(app1 + 2, 0xFFF0, 2);
+    blob b = splice_after_soi(&j, app1, n);
+    CHECK(decode(&img, b.p, b.n) == DF_ERR_FORMAT, "APP1 past the end");
+    free(b.p);
+
+    /* gray JPEG */
+    uint8_t *g = pattern(w, h, 1);
+    blob jg = make(JPG, w, h, 1, g);
+    CHECK(decode(&img, jg.p, jg.n) == DF_OK, "gray input jpeg: %s", df_errmsg()); /* stb writes it as YCbCr */
+    CHECK(img.rgb && abs(img.rgb[0] - img.rgb[1]) <= 2 && abs(img.rgb[1] - img.rgb[2]) <= 2, "gray jpeg R=G=B");
+    df_image_free(&img);
+    free(jg.p);
+    free(g);
+    free(j.p);
+    free(px);
+}
+
+/* ------------------------------------------------------------------ bad inputs */
+static void test_bad_inputs(void) {
+    df_image img;
+    CHECK(decode(&img, NULL, 0) == DF_ERR_FORMAT && has("empty"), "empty: %s", df_errmsg());
+    CHECK(img.rgb == NULL && img.w == 0, "failure leaves the image empty");
+
+    const int w = 40, h = 30;
+    uint8_t *px = pattern(w, h, 3);
+    blob f[3] = {make(PNG, w, h, 3, px), make(JPG, w, h, 3, px), make(BMP, w, h, 3, px)};
+    const char *fn[3] = {"PNG", "JPEG", "BMP"};
+    for (int k = 0; k < 3; k++) {
+        size_t n = f[k].n;
+        size_t cuts[] = {1, 2, 3, 8, 12, 20, 33, 60, 100, n / 3, n / 2, n - 12, n - 2, n - 1};
+        int bad = 0;
+        for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+            df_status st = decode(&img, f[k].p, cuts[i]);
+            int magic_whole = cuts[i] >= (k == 0 ? 8u : k == 1 ? 3u : 2u);
+            if (st == DF_OK || (magic_whole && st != DF_ERR_FORMAT)) {
+                bad++;
+                fprintf(stderr, "%s cut at %zu of %zu: %s %s\n", fn[k], cuts[i], n, df_status_name(st), df_errmsg());
+            }
+            df_image_free(&img);
+        }
+        CHECK(bad == 0, "%s: %d truncations accepted", fn[k], bad);
+        /* every cut of the PNG fails (chunk structure); JPEG: every cut before the end marker */
+        for (size_t cut = 0; k < 2 && cut < n; cut++) {
+            if (decode(&img, f[k].p, cut) == DF_OK) bad++;
+            df_image_free(&img);
+        }
+        CHECK(bad == 0, "%s: %d of %zu cuts accepted", fn[k], bad, n);
+    }
+    CHECK(decode(&img, f[1].p, f[1].n - 2) == DF_ERR_FORMAT && has("truncated JPEG"), "jpeg without EOI: %s",
+          df_errmsg());
+    CHECK(decode(&img, f[2].p, f[2].n - 1) == DF_ERR_FORMAT && has("truncated BMP"), "short bmp: %s", df_errmsg());
+    CHECK(decode(&img, f[0].p, f[0].n - 12) == DF_ERR_FORMAT && has("no IEND"), "png without IEND: %s", df_errmsg());
+
+    /* corrupt bytes: every single-byte change of the PNG after the signature fails (chunk CRCs) */
+    int bad = 0;
+    for (size_t i = 8; i < f[0].n; i++) {
+        f[0].p[i] ^= 0x10;
+        if (decode(&img, f[0].p, f[0].n) == DF_OK) bad++;
+        df_image_free(&img);
+        f[0].p[i] ^= 0x10;
+    }
+    CHECK(bad == 0, "png: %d of %zu byte changes accepted", bad, f[0].n - 8);
+    for (int k = 0; k < 3; k++) { /* garbage right after the magic */
+        uint8_t *c = malloc(f[k].n);
+        memcpy(c, f[k].p, f[k].n);
+        size_t from = k == 0 ? 8 : k == 1 ? 3 : 2;
+        for (size_t i = from; i < from + 30; i++) c[i] = (uint8_t)(i * 37 + 11);
+        df_status st = decode(&img, c, f[k].n); /* garbage may also claim a huge size */
+        CHECK(st == DF_ERR_FORMAT || st == DF_ERR_NOMEM, "%s garbage header: %s", fn[k], df_errmsg());
+        df_image_free(&img);
+        free(c);
+    }
+    /* random byte changes in the JPEG and BMP (no checksums there): decode or fail, never crash */
+    unsigned seed = 99;
+    for (int it = 0; it < 600; it++) {
+        int k = 1 + it % 2;
+        uint8_t *c = malloc(f[k].n);
+        memcpy(c, f[k].p, f[k].n);
+        for (int m = 0; m < 1 + it % 5; m++) {
+            seed = seed * 1103515245u + 12345u;
+            c[3 + (seed >> 8) % (f[k].n - 3)] = (uint8_t)(seed >> 24);
+        }
+        if (decode(&img, c, f[k].n) == DF_OK) CHECK(img.w > 0 && img.h > 0 && img.rgb, "mutated %s", fn[k]);
+        df_image_free(&img);
+        free(c);
+    }
+    for (int k = 0; k < 3; k++) free(f[k].p);
+    free(px);
+
+    /* unsupported formats are named */
+    const uint8_t gif[] = "GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+    const uint8_t webp[] = "RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00";
+    const uint8_t text[] = "hello, this is not an image";
+    CHECK(decode(&img, gif, sizeof gif - 1) == DF_ERR_UNSUPPORTED && has("unsupported image format (GIF)"), "gif: %s",
+          df_errmsg());
+    CHECK(decode(&img, webp, sizeof webp - 1) == DF_ERR_UNSUPPORTED && has("unsupported image format (WebP)"),
+          "webp: %s", df_errmsg());
+    CHECK(decode(&img, text, sizeof text - 1) == DF_ERR_UNSUPPORTED && has("unsupported image format"), "text: %s",
+          df_errmsg());
+
+    /* headers claiming huge or empty images: signature, IHDR, IEND with valid CRCs and no pixel data */
+    struct {
+        uint32_t w, h;
+        uint8_t color;
+        df_status want;
+        const char *part;
+    } hdr[] = {
+        {20000, 20000, 0, DF_ERR_NOMEM, "20000x20000 PNG exceeds the limit"}, /* gray: stb would accept the header */
+        {20000, 20000, 2, DF_ERR_NOMEM, "20000x20000 PNG exceeds the limit"}, /* RGB: stb would call it too large */
+        {100000, 1001, 0, DF_ERR_NOMEM, "exceeds the limit"},
+        {0, 10, 2, DF_ERR_FORMAT, "no pixels"},
+        {10, 0, 2, DF_ERR_FORMAT, "no pixels"},
+        {0x80000000u, 1, 2, DF_ERR_NOMEM, "limit"},
+        {0xFFFFFFFFu, 0xFFFFFFFFu, 2, DF_ERR_NOMEM, "limit"},
+    };
+    for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++) {
+        uint8_t p[8 + 25 + 12];
+        memcpy(p, "\x89PNG\r\n\x1a\n", 8);
+        be(p + 8, 13, 4);
+        memcpy(p + 12, "IHDR", 4);
+        be(p + 16, hdr[i].w, 4);
+        be(p + 20, hdr[i].h, 4);
+        p[24] = 8, p[25] = hdr[i].color, p[26] = p[27] = p[28] = 0;
+        be(p + 29, df_crc32(p + 12, 17), 4);
+        be(p + 33, 0, 4);
+        memcpy(p + 37, "IEND", 4);
+        be(p + 41, df_crc32(p + 37, 4), 4);
+        df_status st = decode(&img, p, sizeof p);
+        CHECK(st == hdr[i].want && has(hdr[i].part) && img.rgb == NULL, "header %ux%u: %s %s", hdr[i].w, hdr[i].h,
+              df_status_name(st), df_errmsg());
+    }
+}
+
+/* ------------------------------------------------------------------ encode, save, files */
+static int count_entries(const char *dir, const char *containing) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.' && (!containing || strstr(e->d_name, containing))) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+static void remove_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    char p[1024];
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(p);
+        else unlink(p);
+    }
+    if (d) closedir(d);
+    rmdir(dir);
+}
+
+static void test_encode_save(void) {
+    const int w = 21, h = 11;
+    uint8_t *px = pattern(w, h, 3), *out;
+    size_t n;
+    df_image img;
+    CHECK(df_image_encode(px, w, h, DF_FMT_PNG, 0, &out, &n) == DF_OK, "encode png");
+    CHECK(decode(&img, out, n) == DF_OK && img.w == w && img.h == h && memcmp(img.rgb, px, w * h * 3) == 0,
+          "png round trip exact");
+    df_image_free(&img);
+    free(out);
+    CHECK(df_image_encode(px, w, h, DF_FMT_JPEG, 90, &out, &n) == DF_OK, "encode jpeg");
+    CHECK(decode(&img, out, n) == DF_OK && img.w == w && img.h == h, "jpeg decodes");
+    df_image_free(&img);
+    free(out);
+    CHECK(df_image_encode(px, w, h, DF_FMT_JPEG, 0, &out, &n) == DF_ERR_ARG && out == NULL, "quality 0");
+    CHECK(df_image_encode(px, w, h, DF_FMT_JPEG, 101, &out, &n) == DF_ERR_ARG, "quality 101");
+    CHECK(df_image_encode(px, 0, h, DF_FMT_PNG, 0, &out, &n) == DF_ERR_ARG, "width 0");
+    CHECK(df_image_encode(px, w, h, (df_image_format)7, 0, &out, &n) == DF_ERR_ARG, "unknown format");
+
+    df_image_format fmt;
+    CHECK(df_image_format_from_path("a/b.PNG", &fmt) == DF_OK && fmt == DF_FMT_PNG, ".PNG");
+    CHECK(df_image_format_from_path("x.jpeg", &fmt) == DF_OK && fmt == DF_FMT_JPEG, ".jpeg");
+    CHECK(df_image_format_from_path("x.Jpg", &fmt) == DF_OK && fmt == DF_FMT_JPEG, ".Jpg");
+    CHECK(df_image_format_from_path("x.gif", &fmt) == DF_ERR_ARG && df_image_format_from_path("noext", &fmt) == DF_ERR_ARG &&
+              df_image_format_from_path("dir.png/file", &fmt) == DF_ERR_ARG,
+          "unknown extensions");
+
+    const char *base = getenv("TMPDIR");
+    char dir[512], path[600], sub[600];
+    snprintf(dir, sizeof dir, "%s/dftest-image-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp failed");
+        free(px);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/out.png", dir);
+    CHECK(df_image_save(path, px, w, h, DF_FMT_PNG, 0) == DF_OK, "save: %s", df_errmsg());
+    CHECK(df_image_load(&img, path) == DF_OK && img.w == w && memcmp(img.rgb, px, w * h * 3) == 0, "load back");
+    df_image_free(&img);
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0644, "saved file mode 0644");
+    /* overwrite with a JPEG under the same name: replaced atomically */
+    CHECK(df_image_save(path, px, w, h, DF_FMT_JPEG, 80) == DF_OK, "overwrite");
+    uint8_t *raw;
+    size_t rawn;
+    CHECK(df_read_file(path, 1 << 20, &raw, &rawn) == DF_OK && rawn > 3 && raw[0] == 0xFF && raw[1] == 0xD8,
+          "overwritten with JPEG bytes");
+    free(raw);
+    CHECK(count_entries(dir, NULL) == 1 && count_entries(dir, ".tmp-") == 0, "no temporary files left");
+
+    /* failures leave nothing behind */
+    snprintf(sub, sizeof sub, "%s/missing/x.png", dir);
+    CHECK(df_image_save(sub, px, w, h, DF_FMT_PNG, 0) == DF_ERR_IO && has("missing/x.png"), "missing dir: %s",
+          df_errmsg());
+    snprintf(sub, sizeof sub, "%s/adir", dir);
+    mkdir(sub, 0755);
+    CHECK(df_image_save(sub, px, w, h, DF_FMT_PNG, 0) == DF_ERR_IO, "rename onto a directory fails");
+    CHECK(count_entries(dir, NULL) == 2 && count_entries(dir, ".tmp-") == 0 && count_entries(sub, NULL) == 0,
+          "no temporary file after a failed rename");
+    if (geteuid() != 0) {
+        chmod(sub, 0500);
+        snprintf(path, sizeof path, "%s/adir/x.png", dir);
+        CHECK(df_image_save(path, px, w, h, DF_FMT_PNG, 0) == DF_ERR_IO && count_entries(sub, NULL) == 0,
+              "unwritable dir: fails and leaves nothing");
+        chmod(sub, 0755);
+    } else {
+        printf("(running as root: the read-only directory case is skipped)\n");
+    }
+    CHECK(df_image_save(path, px, w, h, DF_FMT_JPEG, 0) == DF_ERR_ARG, "bad quality: nothing written");
+
+    /* df_write_file_atomic / df_read_file and its limit */
+    uint8_t bytes[100];
+    for (int i = 0; i < 100; i++) bytes[i] = (uint8_t)(i * 3);
+    snprintf(path, sizeof path, "%s/bytes.bin", dir);
+    CHECK(df_write_file_atomic(path, bytes, 100) == DF_OK, "write bytes");
+    CHECK(df_read_file(path, 100, &raw, &rawn) == DF_OK && rawn == 100 && memcmp(raw, bytes, 100) == 0, "read 100/100");
+    free(raw);
+    CHECK(df_read_file(path, 99, &raw, &rawn) == DF_ERR_NOMEM && raw == NULL && has("limit"), "limit 99: %s",
+          df_errmsg());
+    CHECK(df_write_file_atomic(path, NULL, 0) == DF_OK && df_read_file(path, 10, &raw, &rawn) == DF_OK && rawn == 0,
+          "empty file");
+    free(raw);
+    CHECK(df_read_file(dir, 100, &raw, &rawn) == DF_ERR_IO, "directory");
+    CHECK(df_read_file(sub + 0, 100, &raw, &rawn) == DF_ERR_IO, "directory 2");
+    snprintf(path, sizeof path, "%s/nothere", dir);
+    CHECK(df_read_file(path, 100, &raw, &rawn) == DF_ERR_IO && has("nothere"), "missing file: %s", df_errmsg());
+    CHECK(df_image_load(&img, path) == DF_ERR_IO, "load missing");
+    /* an empty file on disk */
+    snprintf(path, sizeof path, "%s/empty.png", dir);
+    df_write_file_atomic(path, "", 0);
+    CHECK(df_image_load(&img, path) == DF_ERR_FORMAT && has("empty.png") && has("empty file"), "load empty: %s",
+          df_errmsg());
+    if (access("/dev/zero", R_OK) == 0)
+        CHECK(df_read_file("/dev/zero", 1000, &raw, &rawn) == DF_ERR_NOMEM, "endless stream stops at the limit");
+    remove_tree(dir);
+    free(px);
+}
+
+/* ------------------------------------------------------------------ pixel conversion */
+static void test_pixels(void) {
+    const int w = 16, h = 16; /* 256 pixels: every byte value in every channel */
+    uint8_t rgba[256 * 4], back[256 * 4];
+    float planar[3 * 256];
+    for (int i = 0; i < 256; i++)
+        for (int c = 0; c < 4; c++) rgba[i * 4 + c] = (uint8_t)(i * (c * 2 + 1) + c * 50);
+    df_rgb8_to_planar(planar, rgba, w, h, 4);
+    double maxerr = 0;
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 256; i++) {
+            double want = rgba[i * 4 + c] / 127.5 - 1.0, d = fabs(planar[c * 256 + i] - want);
+            if (d > maxerr) maxerr = d;
+        }
+    CHECK(maxerr < 1e-7, "rgba -> planar error %g", maxerr);
+    CHECK(planar[0] == -1.0f + rgba[0] / 127.5f && planar[256] == rgba[1] / 127.5f - 1.0f, "planar layout [3,H,W]");
+    memset(back, 7, sizeof back);
+    df_planar_to_rgb8(back, planar, w, h, 4);
+    int bad = 0;
+    for (int i = 0; i < 256; i++) {
+        for (int c = 0; c < 3; c++) bad += back[i * 4 + c] != rgba[i * 4 + c];
+        bad += back[i * 4 + 3] != 255;
+    }
+    CHECK(bad == 0, "round trip rgba: %d wrong bytes", bad);
+    uint8_t rgb[256 * 3], rgb2[256 * 3];
+    for (int i = 0; i < 256 * 3; i++) rgb[i] = (uint8_t)(i * 5 + 1);
+    df_rgb8_to_planar(planar, rgb, w, h, 3);
+    df_planar_to_rgb8(rgb2, planar, w, h, 3);
+    CHECK(memcmp(rgb, rgb2, sizeof rgb) == 0, "round trip rgb");
+
+    /* rounding and clamping: 1x8 image, one channel at a time */
+    float v[3 * 8];
+    const float vals[8] = {-2.0f, 2.0f, NAN, -INFINITY, INFINITY, (10.4f / 127.5f) - 1.0f, (10.6f / 127.5f) - 1.0f, 0.0f};
+    const uint8_t want[8] = {0, 255, 0, 0, 255, 10, 11, 128};
+    for (int c = 0; c < 3; c++) memcpy(v + c * 8, vals, sizeof vals);
+    uint8_t o[24];
+    df_planar_to_rgb8(o, v, 8, 1, 3);
+    for (int i = 0; i < 8; i++) CHECK(o[i * 3] == want[i] && o[i * 3 + 2] == want[i], "value %d -> %d want %d", i, o[i * 3], want[i]);
+}
+
+int main(void) {
+    test_png_bmp();
+    test_jpeg_exif();
+    test_bad_inputs();
+    test_encode_save();
+    test_pixels();
+    return check_summary("test_image");
+}
