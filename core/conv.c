@@ -84,8 +84,8 @@ static void fold_image(float *dx, const float *dxp, int C, int H, int W, int ph,
 
 /* ------------------------------------------------------------------ implicit im2col sources
  * col(k, pix) = xp[ci*HWp + (oy*s + ky)*Wp + ox*s + kx],  k = (ci*kh + ky)*kw + kx,  pix = oy*OW + ox. */
-#define MAX_PANEL 64
-#define MAX_KC 1024
+#define MAX_PANEL TILE_ROWS
+#define MAX_KC GEMM_MAX_BLOCK
 
 static inline void copy_floats(float *d, const float *s, int n) {
     int i = 0;
@@ -93,14 +93,23 @@ static inline void copy_floats(float *d, const float *s, int n) {
     for (; i < n; i++) d[i] = s[i];
 }
 
-static inline int col_row_offset(const gemm_src *s, int k) {
-    int kk = s->kh * s->kw, ci = k / kk, t = k - ci * kk, ky = t / s->kw, kx = t - ky * s->kw;
-    return ci * s->HWp + ky * s->Wp + kx;
+/* Offsets of the rows k = v0 .. v0+nv of col in xp (incremental: no divisions per row). */
+static void col_row_offsets(const gemm_src *s, int v0, int nv, int *ro) {
+    int kk = s->kh * s->kw, ci = v0 / kk, t = v0 - ci * kk, ky = t / s->kw, kx = t - ky * s->kw;
+    for (int v = 0; v < nv; v++) {
+        ro[v] = ci * s->HWp + ky * s->Wp + kx;
+        if (++kx == s->kw) {
+            kx = 0;
+            if (++ky == s->kh) ky = 0, ci++;
+        }
+    }
 }
 
 /* Forward: Y(u = pix, v = k).  Each panel of P pixels is cut into runs along output rows. */
-static void pack_col_pix(const gemm_src *s, int u0, int nu, int v0, int nv, int P, float *dst) {
-    int rs[MAX_PANEL + 1], rl[MAX_PANEL + 1], rb[MAX_PANEL + 1];
+static void pack_col_pix(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, int v0, int nv, int P,
+                         float *dst) {
+    int rs[MAX_PANEL + 1], rl[MAX_PANEL + 1], rb[MAX_PANEL + 1], ro[MAX_KC];
+    col_row_offsets(s, v0, nv, ro);
     for (int pu = 0; pu < nu; pu += P, dst += (size_t)P * nv) {
         int w = nu - pu < P ? nu - pu : P, nrun = 0;
         int p = u0 + pu, oy = p / s->OW, ox = p - oy * s->OW;
@@ -110,8 +119,12 @@ static void pack_col_pix(const gemm_src *s, int u0, int nu, int v0, int nv, int 
             j += len, ox = 0, oy++;
         }
         for (int v = 0; v < nv; v++) {
-            const float *x = s->p + col_row_offset(s, v0 + v);
+            const float *x = s->p + ro[v];
             float *d = dst + (size_t)v * P;
+            if (nrun == 1 && w == P && s->stride == 1) { /* the common case: one full run */
+                copy_floats(d, x + rb[0], P);
+                continue;
+            }
             for (int r = 0; r < nrun; r++) {
                 if (s->stride == 1) {
                     copy_floats(d + rs[r], x + rb[r], rl[r]);
@@ -125,28 +138,38 @@ static void pack_col_pix(const gemm_src *s, int u0, int nu, int v0, int nv, int 
     }
 }
 
-/* Weight gradient: Y(u = k, v = pix). */
-static void pack_col_k(const gemm_src *s, int u0, int nu, int v0, int nv, int P, float *dst) {
-    int pb[MAX_KC];
+/* Weight gradient: Y(u = k, v = pix): transposes of row pieces, one run of pixels along an output row
+ * at a time. */
+static void pack_col_k(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, int v0, int nv, int P,
+                       float *dst) {
+    int ro[MAX_KC];
+    const float *rows[TILE_ROWS];
+    col_row_offsets(s, u0, nu, ro);
     int oy = v0 / s->OW, ox = v0 - oy * s->OW;
-    for (int v = 0; v < nv; v++) {
-        pb[v] = oy * s->stride * s->Wp + ox * s->stride;
-        if (++ox == s->OW) ox = 0, oy++;
-    }
-    for (int pu = 0; pu < nu; pu += P, dst += (size_t)P * nv) {
-        int w = nu - pu < P ? nu - pu : P;
-        for (int j = 0; j < w; j++) {
-            const float *x = s->p + col_row_offset(s, u0 + pu + j);
-            for (int v = 0; v < nv; v++) dst[(size_t)v * P + j] = x[pb[v]];
+    for (int v = 0; v < nv; ox = 0, oy++) {
+        int len = nv - v < s->OW - ox ? nv - v : s->OW - ox, rb = oy * s->stride * s->Wp + ox * s->stride;
+        float *d = dst + (size_t)v * P;
+        for (int pu = 0; pu < nu; pu += P, d += (size_t)P * nv) {
+            int w = nu - pu < P ? nu - pu : P;
+            if (s->stride == 1) {
+                for (int j = 0; j < w; j++) rows[j] = s->p + ro[pu + j] + rb;
+                ki->tpack(rows, w, len, P, d);
+            } else {
+                for (int j = 0; j < w; j++) {
+                    const float *x = s->p + ro[pu + j] + rb;
+                    for (int i = 0; i < len; i++) d[(size_t)i * P + j] = x[i * s->stride];
+                }
+            }
         }
-        for (int j = w; j < P; j++)
-            for (int v = 0; v < nv; v++) dst[(size_t)v * P + j] = 0.0f;
+        v += len;
     }
+    for (int pu = 0; pu < nu; pu += P, dst += (size_t)P * nv) gemm_pack_zero_tail(nu - pu < P ? nu - pu : P, nv, P, dst);
 }
 
 /* Flipped, transposed weights for the stride-1 input gradient: Y(u = ci, v = co*kk + t) =
  * W[co, ci, kk-1-t] with W [cout_g, cin_g (= s->ld), kk]. */
-static void pack_wflip(const gemm_src *s, int u0, int nu, int v0, int nv, int P, float *dst) {
+static void pack_wflip(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, int v0, int nv, int P,
+                       float *dst) {
     int kk = s->kh * s->kw, cin = s->ld;
     for (int pu = 0; pu < nu; pu += P, dst += (size_t)P * nv) {
         int w = nu - pu < P ? nu - pu : P;
@@ -293,14 +316,17 @@ static void dw_dinp_run(void *ctx, int c0, int c1) {
 }
 
 /* ------------------------------------------------------------------ per-image passes */
-/* out[cout, P] = conv(x) + beta * out  (x already padded into xp) */
-static void conv_image(float *out, const float *xp, const float *weight, const geom *g, float beta) {
+/* out[cout, P] = conv(x) + beta * out + bias  (x already padded into xp; bias may be NULL) */
+static void conv_image(float *out, const float *xp, const float *weight, const float *bias, const geom *g,
+                       float beta) {
     const gemm_kinfo *ki = gemm_kinfo_active();
     for (int gr = 0; gr < g->groups; gr++) {
         gemm_src A = gemm_src_matrix(weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 0);
         gemm_src B = col_src(xp + (size_t)gr * g->cin_g * g->Hp * g->Wp, g->kh, g->kw, g->stride, g->Hp, g->Wp,
                              g->OW, 1);
-        gemm_parallel(ki, &A, &B, g->cout_g, g->P, g->Kg, 1.0f, beta, out + (size_t)gr * g->cout_g * g->P, g->P);
+        gemm_args a = {&A, &B, g->cout_g, g->P, g->Kg, 1.0f, beta, out + (size_t)gr * g->cout_g * g->P, g->P,
+                       bias ? bias + gr * g->cout_g : NULL};
+        gemm_parallel(ki, &a);
     }
 }
 
@@ -311,8 +337,9 @@ static void dweight_image(float *dweight, const float *dy, const float *xp, cons
         gemm_src A = gemm_src_matrix(dy + (size_t)gr * g->cout_g * g->P, g->P, 0);
         gemm_src B = col_src(xp + (size_t)gr * g->cin_g * g->Hp * g->Wp, g->kh, g->kw, g->stride, g->Hp, g->Wp,
                              g->OW, 0);
-        gemm_parallel(ki, &A, &B, g->cout_g, g->Kg, g->P, 1.0f, 1.0f, dweight + (size_t)gr * g->cout_g * g->Kg,
-                      g->Kg);
+        gemm_args a = {&A, &B, g->cout_g, g->Kg, g->P, 1.0f, 1.0f, dweight + (size_t)gr * g->cout_g * g->Kg, g->Kg,
+                       NULL};
+        gemm_parallel(ki, &a);
     }
 }
 
@@ -356,8 +383,9 @@ static void dinp_image(float *dx, const float *dy, const float *weight, const ge
             A.pack = pack_wflip, A.p = weight + (size_t)gr * g->cout_g * g->Kg, A.ld = g->cin_g;
             A.kh = g->kh, A.kw = g->kw;
             gemm_src B = col_src(dyp + (size_t)gr * g->cout_g * Hq * Wq, g->kh, g->kw, 1, Hq, Wq, TW, 1);
-            gemm_parallel(ki, &A, &B, g->cin_g, TH * TW, g->cout_g * g->kk, 1.0f, reflect ? 0.0f : 1.0f,
-                          target + (size_t)gr * g->cin_g * TH * TW, TH * TW);
+            gemm_args a = {&A, &B, g->cin_g, TH * TW, g->cout_g * g->kk, 1.0f, reflect ? 0.0f : 1.0f,
+                           target + (size_t)gr * g->cin_g * TH * TW, TH * TW, NULL};
+            gemm_parallel(ki, &a);
         }
         if (reflect) fold_image(dx, target, g->cin, g->H, g->W, g->pad, g->pad, DF_PAD_REFLECT);
         return;
@@ -370,7 +398,8 @@ static void dinp_image(float *dx, const float *dy, const float *weight, const ge
         for (int oy = 0; oy < g->OH; oy += rows) {
             int p0 = oy * g->OW, np = (g->OH - oy < rows ? g->OH - oy : rows) * g->OW;
             gemm_src B = gemm_src_matrix(dy + (size_t)gr * g->cout_g * g->P + p0, g->P, 1);
-            gemm_parallel(ki, &A, &B, g->Kg, np, g->cout_g, 1.0f, 0.0f, dcol, np);
+            gemm_args a = {&A, &B, g->Kg, np, g->cout_g, 1.0f, 0.0f, dcol, np, NULL};
+            gemm_parallel(ki, &a);
             col2im_job j = {g, dxp, dcol, gr * g->cin_g, p0, np};
             df_parallel_for(g->cin_g, col2im_run, &j);
         }
@@ -405,10 +434,10 @@ void df_conv2d_forward(float *out, const float *inp, const float *weight, const 
         if (is_depthwise(&g)) {
             dw_job j = {&g, o, ws, weight};
             df_parallel_for(g.cin, dw_forward_run, &j);
+            if (bias) bias_forward(o, bias, g.cout, g.P);
         } else {
-            conv_image(o, ws, weight, &g, 0.0f);
+            conv_image(o, ws, weight, bias, &g, 0.0f);
         }
-        if (bias) bias_forward(o, bias, g.cout, g.P);
     }
 }
 
@@ -473,6 +502,6 @@ void df_convT_backward(float *dinp, float *dweight, float *dbias, const float *d
         if (dbias) bias_backward(dbias, dy, g.cin, g.H * g.W);
         pad_image(ws, dy, g.cin, g.H, g.W, g.pad, g.pad, DF_PAD_ZERO);
         if (dweight) dweight_image(dweight, x, ws, &g);
-        if (dinp) conv_image(dinp + (size_t)b * g.cout * g.P, ws, weight, &g, 1.0f);
+        if (dinp) conv_image(dinp + (size_t)b * g.cout * g.P, ws, weight, NULL, &g, 1.0f);
     }
 }

@@ -12,7 +12,8 @@
 #define NC 960
 GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
-static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta) {
+static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
+                const float *bias) {
     __m256 acc[MR][NV];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
@@ -38,8 +39,46 @@ static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float
             float *ci = c + (size_t)i * ldc + 8 * v;
             __m256 r = _mm256_mul_ps(va, acc[i][v]);
             if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r);
+            if (bias) r = _mm256_add_ps(r, _mm256_broadcast_ss(bias + i));
             _mm256_storeu_ps(ci, r);
         }
 }
 
-const gemm_kinfo gemm_kinfo_avx2 = {MR, NR, KC, MC, NC, ukr};
+/* 8 x 8 transposes: dst[v*P + j] = rows[j][v]; edges fall back to scalar. */
+void gemm_tpack_avx2(const float *const *rows, int w, int nv, int P, float *dst) {
+    int j = 0;
+    if (P % 8 == 0) {
+        for (; j + 8 <= w; j += 8) {
+            const float *const *r = rows + j;
+            int v = 0;
+            for (; v + 8 <= nv; v += 8) {
+                __m256 t0 = _mm256_loadu_ps(r[0] + v), t1 = _mm256_loadu_ps(r[1] + v);
+                __m256 t2 = _mm256_loadu_ps(r[2] + v), t3 = _mm256_loadu_ps(r[3] + v);
+                __m256 t4 = _mm256_loadu_ps(r[4] + v), t5 = _mm256_loadu_ps(r[5] + v);
+                __m256 t6 = _mm256_loadu_ps(r[6] + v), t7 = _mm256_loadu_ps(r[7] + v);
+                __m256 u0 = _mm256_unpacklo_ps(t0, t1), u1 = _mm256_unpackhi_ps(t0, t1);
+                __m256 u2 = _mm256_unpacklo_ps(t2, t3), u3 = _mm256_unpackhi_ps(t2, t3);
+                __m256 u4 = _mm256_unpacklo_ps(t4, t5), u5 = _mm256_unpackhi_ps(t4, t5);
+                __m256 u6 = _mm256_unpacklo_ps(t6, t7), u7 = _mm256_unpackhi_ps(t6, t7);
+                t0 = _mm256_shuffle_ps(u0, u2, 0x44), t1 = _mm256_shuffle_ps(u0, u2, 0xee);
+                t2 = _mm256_shuffle_ps(u1, u3, 0x44), t3 = _mm256_shuffle_ps(u1, u3, 0xee);
+                t4 = _mm256_shuffle_ps(u4, u6, 0x44), t5 = _mm256_shuffle_ps(u4, u6, 0xee);
+                t6 = _mm256_shuffle_ps(u5, u7, 0x44), t7 = _mm256_shuffle_ps(u5, u7, 0xee);
+                float *d = dst + (size_t)v * P + j;
+                _mm256_storeu_ps(d + 0 * (size_t)P, _mm256_permute2f128_ps(t0, t4, 0x20));
+                _mm256_storeu_ps(d + 1 * (size_t)P, _mm256_permute2f128_ps(t1, t5, 0x20));
+                _mm256_storeu_ps(d + 2 * (size_t)P, _mm256_permute2f128_ps(t2, t6, 0x20));
+                _mm256_storeu_ps(d + 3 * (size_t)P, _mm256_permute2f128_ps(t3, t7, 0x20));
+                _mm256_storeu_ps(d + 4 * (size_t)P, _mm256_permute2f128_ps(t0, t4, 0x31));
+                _mm256_storeu_ps(d + 5 * (size_t)P, _mm256_permute2f128_ps(t1, t5, 0x31));
+                _mm256_storeu_ps(d + 6 * (size_t)P, _mm256_permute2f128_ps(t2, t6, 0x31));
+                _mm256_storeu_ps(d + 7 * (size_t)P, _mm256_permute2f128_ps(t3, t7, 0x31));
+            }
+            for (; v < nv; v++)
+                for (int i = 0; i < 8; i++) dst[(size_t)v * P + j + i] = r[i][v];
+        }
+    }
+    if (j < w) gemm_tpack_scalar(rows + j, w - j, nv, P, dst + j);
+}
+
+const gemm_kinfo gemm_kinfo_avx2 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2};

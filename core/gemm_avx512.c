@@ -3,17 +3,20 @@
 
 #include "gemm_kern.h"
 
+#ifndef MR
 #define MR 8
 #define NV 3
-#define NR (16 * NV)
 #define KC 256
 #define MC 128
 #define NC 960
+#endif
+#define NR (16 * NV)
 GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
-static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta) {
+static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
+                const float *bias) {
     __m512 acc[MR][NV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
@@ -22,7 +25,7 @@ static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float
         __m512 bv[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int i = 0; i < MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
 #pragma GCC unroll 4
@@ -30,15 +33,16 @@ static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float
         }
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
             float *ci = c + (size_t)i * ldc + 16 * v;
             __m512 r = _mm512_mul_ps(va, acc[i][v]);
             if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), r);
+            if (bias) r = _mm512_add_ps(r, _mm512_set1_ps(bias[i]));
             _mm512_storeu_ps(ci, r);
         }
 }
 
-const gemm_kinfo gemm_kinfo_avx512 = {MR, NR, KC, MC, NC, ukr};
+const gemm_kinfo gemm_kinfo_avx512 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2};

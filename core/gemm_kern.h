@@ -12,22 +12,32 @@
 
 #include "df.h"
 
-/* c[MR x NR] (row stride ldc) = alpha * a * b + beta * c; beta == 0: c is not read. */
-typedef void (*gemm_ukernel)(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta);
+/* c[MR x NR] (row stride ldc) = alpha * a * b + beta * c (+ bias[i] on row i if bias != NULL);
+ * beta == 0: c is not read. */
+typedef void (*gemm_ukernel)(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
+                             const float *bias);
+
+/* dst[v*P + j] = rows[j][v] for j < w, v < nv: the transposing step of packing. */
+typedef void (*gemm_tpack)(const float *const *rows, int w, int nv, int P, float *dst);
 
 typedef struct {
     int mr, nr;         /* micro tile */
     int kc, mc, nc;     /* cache blocks (mc multiple of mr, nc of nr) */
     gemm_ukernel kern;
+    gemm_tpack tpack;
 } gemm_kinfo;
 
 /* Per-thread pack buffers (floats) and the largest micro tile; every kinfo must fit them. */
-#define PACK_A_FLOATS (64 * 1024)
+#define PACK_A_FLOATS (160 * 1024)
 #define PACK_B_FLOATS (256 * 1024)
 #define TILE_FLOATS 1024
-#define GEMM_CHECK_BLOCKS(mr, nr, kc, mc, nc)                                                          \
-    _Static_assert((mc) % (mr) == 0 && (nc) % (nr) == 0 && (mc) * (kc) <= PACK_A_FLOATS &&            \
-                       (nc) * (kc) <= PACK_B_FLOATS && (mr) * (nr) <= TILE_FLOATS,                     \
+#define TILE_ROWS 64     /* largest panel width P */
+#define GEMM_MAX_BLOCK 1024 /* largest kc and nc (sources keep per-row tables of this size) */
+#define GEMM_CHECK_BLOCKS(mr, nr, kc, mc, nc)                                                       \
+    _Static_assert((mc) % (mr) == 0 && (nc) % (nr) == 0 && (mc) * (kc) <= PACK_A_FLOATS &&         \
+                       (nc) * (kc) <= PACK_B_FLOATS && (mr) * (nr) <= TILE_FLOATS &&               \
+                       (mr) <= TILE_ROWS && (nr) <= TILE_ROWS && (kc) <= GEMM_MAX_BLOCK &&         \
+                       (nc) <= GEMM_MAX_BLOCK,                                                     \
                    "GEMM blocking does not fit the pack buffers")
 
 /* The micro-kernels (one per instruction set) and their blocking. */
@@ -35,7 +45,9 @@ extern const gemm_kinfo gemm_kinfo_scalar;
 #if defined(DF_X86)
 extern const gemm_kinfo gemm_kinfo_avx2;
 extern const gemm_kinfo gemm_kinfo_avx512;
+void gemm_tpack_avx2(const float *const *rows, int w, int nv, int P, float *dst); /* AVX2, used by both */
 #endif
+void gemm_tpack_scalar(const float *const *rows, int w, int nv, int P, float *dst);
 #if defined(__wasm_simd128__)
 extern const gemm_kinfo gemm_kinfo_wasm128;
 #endif
@@ -45,21 +57,32 @@ typedef struct gemm_src gemm_src;
 struct gemm_src {
     /* Pack Y(u0 .. u0+nu, v0 .. v0+nv) into panels of width P: dst[(u/P)*P*nv + v*P + u%P], u padded
      * with zeros up to a multiple of P. */
-    void (*pack)(const gemm_src *s, int u0, int nu, int v0, int nv, int P, float *dst);
+    void (*pack)(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, int v0, int nv, int P, float *dst);
     const float *p;
     int ld;
     /* implicit im2col of one image (see conv.c): element (k, pix) with k = (ci*kh + ky)*kw + kx */
     int kh, kw, stride, Wp, HWp, OW; /* padded input row length / plane size, output width */
 };
 
+/* Zero dst[v*P + j] for w <= j < P (the padding of a last, partial panel). */
+void gemm_pack_zero_tail(int w, int nv, int P, float *dst);
+
 /* Plain matrix sources: Y(u, v) = p[u*ld + v] (v contiguous) or p[v*ld + u] (u contiguous). */
 gemm_src gemm_src_matrix(const float *p, int ld, int u_contiguous);
 
-/* C[M,N] = alpha * A * B + beta * C on the calling thread (A viewed as Y(i, k), B as Y(j, k)). */
-void gemm_serial(const gemm_kinfo *ki, const gemm_src *A, const gemm_src *B, int M, int N, int K, float alpha,
-                 float beta, float *C, int ldc);
-/* Same, split over the thread pool (along N, or M when N is narrow) when the problem is large. */
-void gemm_parallel(const gemm_kinfo *ki, const gemm_src *A, const gemm_src *B, int M, int N, int K, float alpha,
-                   float beta, float *C, int ldc);
+/* C[M,N] = alpha * A * B + beta * C + bias (A viewed as Y(i, k), B as Y(j, k); bias [M] or NULL). */
+typedef struct {
+    const gemm_src *A, *B;
+    int M, N, K;
+    float alpha, beta;
+    float *C;
+    int ldc;
+    const float *bias;
+} gemm_args;
+
+/* On the calling thread. */
+void gemm_serial(const gemm_kinfo *ki, const gemm_args *g);
+/* Split over the thread pool (along N, or M when N is narrow) when the problem is large. */
+void gemm_parallel(const gemm_kinfo *ki, const gemm_args *g);
 
 #endif

@@ -12,7 +12,8 @@
 #define NC 1024
 GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
-static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta) {
+static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
+                const float *bias) {
     v128_t acc[MR][NV];
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; i++)
@@ -37,8 +38,9 @@ static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float
             float *ci = c + (size_t)i * ldc + 4 * v;
             v128_t r = wasm_f32x4_mul(va, acc[i][v]);
             if (beta != 0.0f) r = wasm_f32x4_add(r, wasm_f32x4_mul(vb, wasm_v128_load(ci)));
+            if (bias) r = wasm_f32x4_add(r, wasm_f32x4_splat(bias[i]));
             wasm_v128_store(ci, r);
         }
 }
 
-const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr};
+const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_scalar};
