@@ -254,20 +254,31 @@ long prot_get_step(const prot_trainer *t) { return t->step; }
 float *prot_adv(prot_trainer *t, int i) { return i >= 0 && i < t->n ? t->adv[i] : NULL; }
 
 /* ------------------------------------------------------------------ checkpoints */
-df_status prot_write(const prot_trainer *t, dfw_writer *w) {
+/* Gen's meta (what gen_load reads) and the run's: step, seed, models, size, batch, options. */
+static df_status write_meta(const prot_trainer *t, dfw_writer *w) {
     const gen_config *gc = gen_get_config(t->g);
-    int dims[3] = {3, t->S, t->S};
     df_status s = dfw_writer_meta(w, "arch", GEN_ARCH);
     if (!s) s = dfw_writer_meta_int(w, "width", gc->width);
     if (!s) s = dfw_writer_meta_float(w, "out_scale", gc->out_scale);
     if (!s) s = dfw_writer_meta_int(w, "res_blocks", GEN_NRES);
-    if (!s) s = dfw_writer_meta(w, "checkpoint", PROT_ARCH);
     if (!s) s = dfw_writer_meta_int(w, "step", t->step);
     if (!s) s = dfw_writer_meta_int(w, "seed", (long)t->seed);
     if (!s) s = dfw_writer_meta_int(w, "models", t->n);
     if (!s) s = dfw_writer_meta_int(w, "size", t->S);
     if (!s) s = dfw_writer_meta_int(w, "batch", t->B);
     if (!s) s = prot_opts_write(w, &t->o);
+    return s;
+}
+
+df_status prot_write_weights(const prot_trainer *t, dfw_writer *w) {
+    df_status s = write_meta(t, w);
+    return s ? s : dfw_writer_params(w, gen_params(t->g), 0);
+}
+
+df_status prot_write(const prot_trainer *t, dfw_writer *w) {
+    int dims[3] = {3, t->S, t->S};
+    df_status s = write_meta(t, w);
+    if (!s) s = dfw_writer_meta(w, "checkpoint", PROT_ARCH);
     if (!s) s = dfw_writer_params(w, gen_params(t->g), 1);
     if (!s) s = dfw_writer_params(w, patchgan_params(t->ix), 1);
     if (!s) s = dfw_writer_params(w, patchgan_params(t->iy), 1);

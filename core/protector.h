@@ -109,6 +109,8 @@ float *prot_adv(prot_trainer *t, int i); /* model i's universal perturbation [3,
 /* Full checkpoint (Gen + Ide_x + Ide_y + Adam moments + adv_i + options + seed + step) to a dfw writer /
  * buffer; gen_load accepts the result (it is a Gen weight file with extra tensors). */
 df_status prot_write(const prot_trainer *t, dfw_writer *w);
+/* Gen weight file (no optimiser state, no discriminators) with the run's options, seed and step as meta. */
+df_status prot_write_weights(const prot_trainer *t, dfw_writer *w);
 df_status prot_save(const prot_trainer *t, uint8_t **out, size_t *outlen);
 /* Restore weights, moments, adv_i and step from a checkpoint made with the same options and models. */
 df_status prot_resume(prot_trainer *t, const uint8_t *buf, size_t len);
