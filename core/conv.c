@@ -1,5 +1,7 @@
 /* 2-D convolution and transposed convolution, forward and backward, as GEMMs over an implicit im2col
- * view of a padded copy of the image (no column matrix is materialised for the forward pass).
+ * view of a padded copy of the image (no column matrix is materialised).  The padded copy is stored
+ * row-interleaved, xp[y][c][x] ("HCW"): the rows that a band of output rows needs, for all channels,
+ * are one contiguous stretch of memory, which the packing streams through.
  *
  * For one image and group g (Kg = cin_g*kh*kw, P = OH*OW):
  *   forward : out[cout_g, P]  = W_g[cout_g, Kg] * col(xp)[Kg, P]
@@ -21,20 +23,19 @@ static int reflect_index(int i, int n) {
 }
 
 typedef struct {
-    float *xp;          /* [C, H + 2ph, W + 2pw] */
+    float *xp;          /* pad: [H + 2ph][C][W + 2pw] (HCW);  fold: [C][H + 2ph][W + 2pw] */
     const float *x;     /* [C, H, W] */
-    int H, W, ph, pw, mode;
+    int C, H, W, ph, pw, mode;
 } pad_job;
 
-static void pad_run(void *ctx, int c0, int c1) {
+static void pad_run(void *ctx, int y0, int y1) {
     const pad_job *j = ctx;
-    int Hp = j->H + 2 * j->ph, Wp = j->W + 2 * j->pw;
-    for (int c = c0; c < c1; c++) {
-        const float *x = j->x + (size_t)c * j->H * j->W;
-        float *xp = j->xp + (size_t)c * Hp * Wp;
-        for (int y = 0; y < Hp; y++) {
-            float *row = xp + (size_t)y * Wp;
-            int sy = y - j->ph;
+    int Wp = j->W + 2 * j->pw;
+    for (int y = y0; y < y1; y++) {
+        int sy = y - j->ph;
+        for (int c = 0; c < j->C; c++) {
+            float *row = j->xp + ((size_t)y * j->C + c) * Wp;
+            const float *x = j->x + (size_t)c * j->H * j->W;
             if (j->mode == DF_PAD_REFLECT) {
                 const float *src = x + (size_t)reflect_index(sy, j->H) * j->W;
                 for (int i = 0; i < j->pw; i++) row[i] = src[reflect_index(i - j->pw, j->W)];
@@ -51,9 +52,10 @@ static void pad_run(void *ctx, int c0, int c1) {
     }
 }
 
+/* xp[H + 2ph][C][W + 2pw] = x[C, H, W] padded (zero or reflect). */
 static void pad_image(float *xp, const float *x, int C, int H, int W, int ph, int pw, int mode) {
-    pad_job j = {xp, x, H, W, ph, pw, mode};
-    df_parallel_for(C, pad_run, &j);
+    pad_job j = {xp, x, C, H, W, ph, pw, mode};
+    df_parallel_for(H + 2 * ph, pad_run, &j);
 }
 
 /* dx[C, H, W] += the padded gradient dxp[C, H + 2ph, W + 2pw] mapped back (crop, or reflect fold). */
@@ -78,12 +80,12 @@ static void fold_run(void *ctx, int c0, int c1) {
 }
 
 static void fold_image(float *dx, const float *dxp, int C, int H, int W, int ph, int pw, int mode) {
-    pad_job j = {(float *)dxp, dx, H, W, ph, pw, mode};
+    pad_job j = {(float *)dxp, dx, C, H, W, ph, pw, mode};
     df_parallel_for(C, fold_run, &j);
 }
 
 /* ------------------------------------------------------------------ implicit im2col sources
- * col(k, pix) = xp[ci*HWp + (oy*s + ky)*Wp + ox*s + kx],  k = (ci*kh + ky)*kw + kx,  pix = oy*OW + ox. */
+ * col(k, pix) = xp[ci*cs + (oy*s + ky)*rs + ox*s + kx],  k = (ci*kh + ky)*kw + kx,  pix = oy*OW + ox. */
 #define MAX_PANEL TILE_ROWS
 #define MAX_KC GEMM_MAX_BLOCK
 
@@ -97,7 +99,7 @@ static inline void copy_floats(float *d, const float *s, int n) {
 static void col_row_offsets(const gemm_src *s, int v0, int nv, int *ro) {
     int kk = s->kh * s->kw, ci = v0 / kk, t = v0 - ci * kk, ky = t / s->kw, kx = t - ky * s->kw;
     for (int v = 0; v < nv; v++) {
-        ro[v] = ci * s->HWp + ky * s->Wp + kx;
+        ro[v] = ci * s->cs + ky * s->rs + kx;
         if (++kx == s->kw) {
             kx = 0;
             if (++ky == s->kh) ky = 0, ci++;
@@ -115,7 +117,7 @@ static void pack_col_pix(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu
         int p = u0 + pu, oy = p / s->OW, ox = p - oy * s->OW;
         for (int j = 0; j < w; nrun++) {
             int len = w - j < s->OW - ox ? w - j : s->OW - ox;
-            rs[nrun] = j, rl[nrun] = len, rb[nrun] = oy * s->stride * s->Wp + ox * s->stride;
+            rs[nrun] = j, rl[nrun] = len, rb[nrun] = oy * s->stride * s->rs + ox * s->stride;
             j += len, ox = 0, oy++;
         }
         for (int v = 0; v < nv; v++) {
@@ -147,7 +149,7 @@ static void pack_col_k(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, 
     col_row_offsets(s, u0, nu, ro);
     int oy = v0 / s->OW, ox = v0 - oy * s->OW;
     for (int v = 0; v < nv; ox = 0, oy++) {
-        int len = nv - v < s->OW - ox ? nv - v : s->OW - ox, rb = oy * s->stride * s->Wp + ox * s->stride;
+        int len = nv - v < s->OW - ox ? nv - v : s->OW - ox, rb = oy * s->stride * s->rs + ox * s->stride;
         float *d = dst + (size_t)v * P;
         for (int pu = 0; pu < nu; pu += P, d += (size_t)P * nv) {
             int w = nu - pu < P ? nu - pu : P;
@@ -183,12 +185,13 @@ static void pack_wflip(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, 
     }
 }
 
-static gemm_src col_src(const float *xp, int kh, int kw, int stride, int Hp, int Wp, int OW, int by_pixel) {
+/* col of channels [c0, c0 + ...) of a padded image xp[Hp][C][Wp]. */
+static gemm_src col_src(const float *xp, int C, int c0, int kh, int kw, int stride, int Wp, int OW, int by_pixel) {
     gemm_src s;
     memset(&s, 0, sizeof s);
     s.pack = by_pixel ? pack_col_pix : pack_col_k;
-    s.p = xp;
-    s.kh = kh, s.kw = kw, s.stride = stride, s.Wp = Wp, s.HWp = Hp * Wp, s.OW = OW;
+    s.p = xp + (size_t)c0 * Wp;
+    s.kh = kh, s.kw = kw, s.stride = stride, s.cs = Wp, s.rs = C * Wp, s.OW = OW;
     return s;
 }
 
@@ -256,15 +259,16 @@ static void dw_forward_run(void *ctx, int c0, int c1) {
     const dw_job *j = ctx;
     const geom *g = j->g;
     for (int c = c0; c < c1; c++) {
-        const float *xp = j->a + (size_t)c * g->Hp * g->Wp, *w = j->b + (size_t)c * g->kk;
+        const float *xp = j->a + (size_t)c * g->Wp, *w = j->b + (size_t)c * g->kk;
         float *out = j->out + (size_t)c * g->P;
+        size_t rs = (size_t)g->cin * g->Wp;
         for (int oy = 0; oy < g->OH; oy++) {
             float *o = out + (size_t)oy * g->OW;
             for (int ox = 0; ox < g->OW; ox++) o[ox] = 0.0f;
             for (int ky = 0; ky < g->kh; ky++)
                 for (int kx = 0; kx < g->kw; kx++) {
                     float wv = w[ky * g->kw + kx];
-                    const float *xr = xp + (size_t)(oy * g->stride + ky) * g->Wp + kx;
+                    const float *xr = xp + (oy * g->stride + ky) * rs + kx;
                     if (g->stride == 1)
                         for (int ox = 0; ox < g->OW; ox++) o[ox] += wv * xr[ox];
                     else
@@ -278,12 +282,13 @@ static void dw_dweight_run(void *ctx, int c0, int c1) {
     const dw_job *j = ctx;
     const geom *g = j->g;
     for (int c = c0; c < c1; c++) {
-        const float *xp = j->a + (size_t)c * g->Hp * g->Wp, *dy = j->b + (size_t)c * g->P;
+        const float *xp = j->a + (size_t)c * g->Wp, *dy = j->b + (size_t)c * g->P;
+        size_t rs = (size_t)g->cin * g->Wp;
         for (int ky = 0; ky < g->kh; ky++)
             for (int kx = 0; kx < g->kw; kx++) {
                 double s = 0.0;
                 for (int oy = 0; oy < g->OH; oy++) {
-                    const float *xr = xp + (size_t)(oy * g->stride + ky) * g->Wp + kx, *d = dy + (size_t)oy * g->OW;
+                    const float *xr = xp + (oy * g->stride + ky) * rs + kx, *d = dy + (size_t)oy * g->OW;
                     float r = 0.0f;
                     for (int ox = 0; ox < g->OW; ox++) r += d[ox] * xr[ox * g->stride];
                     s += r;
@@ -322,8 +327,7 @@ static void conv_image(float *out, const float *xp, const float *weight, const f
     const gemm_kinfo *ki = gemm_kinfo_active();
     for (int gr = 0; gr < g->groups; gr++) {
         gemm_src A = gemm_src_matrix(weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 0);
-        gemm_src B = col_src(xp + (size_t)gr * g->cin_g * g->Hp * g->Wp, g->kh, g->kw, g->stride, g->Hp, g->Wp,
-                             g->OW, 1);
+        gemm_src B = col_src(xp, g->cin, gr * g->cin_g, g->kh, g->kw, g->stride, g->Wp, g->OW, 1);
         gemm_args a = {&A, &B, g->cout_g, g->P, g->Kg, 1.0f, beta, out + (size_t)gr * g->cout_g * g->P, g->P,
                        bias ? bias + gr * g->cout_g : NULL};
         gemm_parallel(ki, &a);
@@ -335,8 +339,7 @@ static void dweight_image(float *dweight, const float *dy, const float *xp, cons
     const gemm_kinfo *ki = gemm_kinfo_active();
     for (int gr = 0; gr < g->groups; gr++) {
         gemm_src A = gemm_src_matrix(dy + (size_t)gr * g->cout_g * g->P, g->P, 0);
-        gemm_src B = col_src(xp + (size_t)gr * g->cin_g * g->Hp * g->Wp, g->kh, g->kw, g->stride, g->Hp, g->Wp,
-                             g->OW, 0);
+        gemm_src B = col_src(xp, g->cin, gr * g->cin_g, g->kh, g->kw, g->stride, g->Wp, g->OW, 0);
         gemm_args a = {&A, &B, g->cout_g, g->Kg, g->P, 1.0f, 1.0f, dweight + (size_t)gr * g->cout_g * g->Kg, g->Kg,
                        NULL};
         gemm_parallel(ki, &a);
@@ -382,7 +385,7 @@ static void dinp_image(float *dx, const float *dy, const float *weight, const ge
             memset(&A, 0, sizeof A);
             A.pack = pack_wflip, A.p = weight + (size_t)gr * g->cout_g * g->Kg, A.ld = g->cin_g;
             A.kh = g->kh, A.kw = g->kw;
-            gemm_src B = col_src(dyp + (size_t)gr * g->cout_g * Hq * Wq, g->kh, g->kw, 1, Hq, Wq, TW, 1);
+            gemm_src B = col_src(dyp, g->cout, gr * g->cout_g, g->kh, g->kw, 1, Wq, TW, 1);
             gemm_args a = {&A, &B, g->cin_g, TH * TW, g->cout_g * g->kk, 1.0f, reflect ? 0.0f : 1.0f,
                            target + (size_t)gr * g->cin_g * TH * TW, TH * TW, NULL};
             gemm_parallel(ki, &a);

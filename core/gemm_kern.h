@@ -60,8 +60,9 @@ struct gemm_src {
     void (*pack)(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, int v0, int nv, int P, float *dst);
     const float *p;
     int ld;
-    /* implicit im2col of one image (see conv.c): element (k, pix) with k = (ci*kh + ky)*kw + kx */
-    int kh, kw, stride, Wp, HWp, OW; /* padded input row length / plane size, output width */
+    /* implicit im2col of one padded image (see conv.c): element (k, pix) with k = (ci*kh + ky)*kw + kx,
+     * pix = oy*OW + ox is p[ci*cs + (oy*stride + ky)*rs + ox*stride + kx] */
+    int kh, kw, stride, cs, rs, OW;
 };
 
 /* Zero dst[v*P + j] for w <= j < P (the padding of a last, partial panel). */

@@ -2,7 +2,8 @@
  * generator: forward and backward (input + weight + bias gradients) GFLOP/s with 1 and 2 threads.
  *
  *   bench_conv [--json] [--set gen|stargan|all] [--only SUBSTRING] [--min-ms N] [--threads N]
- *              [--isa scalar|avx2|avx512]
+ *              [--isa scalar|avx2|avx512] [--list]
+ * --list prints the selected shapes as JSON without timing (tools/bench/ort_conv.mjs runs the same ones).
  *
  * FLOPs: forward 2*cout*(cin/groups)*k*k*OH*OW per image; backward counts twice that (dinp + dweight).
  * Each timing is the best of several runs after a warm-up; runs repeat until --min-ms has elapsed. */
@@ -34,6 +35,13 @@ static const shape shapes[] = {
     {"stargan", "down 64->128 4x4 s2 @128", 64, 128, 4, 2, 128},
     {"stargan", "down 128->256 4x4 s2 @64", 128, 256, 4, 2, 64},
 };
+
+static int pad_of(int k) { return k == 4 ? 1 : (k - 1) / 2; }
+
+static const char *opt_set = "all", *opt_only = NULL;
+static int selected(const shape *S) {
+    return (!strcmp(opt_set, "all") || !strcmp(opt_set, S->set)) && (!opt_only || strstr(S->name, opt_only));
+}
 
 static double now(void) {
     struct timespec t;
@@ -76,13 +84,13 @@ static float *filled(size_t n, unsigned seed) {
 }
 
 int main(int argc, char **argv) {
-    int json = 0, maxt = 2;
+    int json = 0, maxt = 2, list = 0;
     double min_ms = 300;
-    const char *set = "all", *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--set") && i + 1 < argc) set = argv[++i];
-        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--list")) list = 1;
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc) opt_set = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) opt_only = argv[++i];
         else if (!strcmp(argv[i], "--min-ms") && i + 1 < argc) min_ms = atof(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) maxt = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
@@ -95,12 +103,27 @@ int main(int argc, char **argv) {
                 return 1;
             }
         } else {
-            fprintf(stderr, "usage: %s [--json] [--set gen|stargan|all] [--only TEXT] [--min-ms N] [--threads N] [--isa NAME]\n",
+            fprintf(stderr, "usage: %s [--json] [--list] [--set gen|stargan|all] [--only TEXT] [--min-ms N] [--threads N] "
+                    "[--isa NAME]\n",
                     argv[0]);
             return 2;
         }
     }
     if (maxt < 1) maxt = 1;
+    if (list) {
+        printf("[");
+        const char *sep = "\n";
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const shape *S = &shapes[s];
+            if (!selected(S)) continue;
+            printf("%s  {\"set\": \"%s\", \"name\": \"%s\", \"cin\": %d, \"cout\": %d, \"k\": %d, \"stride\": %d, "
+                   "\"pad\": %d, \"H\": %d}",
+                   sep, S->set, S->name, S->cin, S->cout, S->k, S->stride, pad_of(S->k), S->H);
+            sep = ",\n";
+        }
+        printf("\n]\n");
+        return 0;
+    }
     if (json)
         printf("{\"isa\": \"%s\", \"results\": [\n", df_isa_name(df_isa_active()));
     else
@@ -111,9 +134,9 @@ int main(int argc, char **argv) {
     int first = 1;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const shape *S = &shapes[s];
-        if ((strcmp(set, "all") && strcmp(set, S->set)) || (only && !strstr(S->name, only))) continue;
+        if (!selected(S)) continue;
         layer L;
-        int pad = S->k == 4 ? 1 : (S->k - 1) / 2;
+        int pad = pad_of(S->k);
         L.c = (df_conv){S->cin, S->cout, S->k, S->k, S->stride, pad, 1, DF_PAD_ZERO};
         L.H = S->H, L.OH = df_conv_out(S->H, S->k, S->stride, pad);
         size_t nx = (size_t)S->cin * S->H * S->H, ny = (size_t)S->cout * L.OH * L.OH,
