@@ -77,6 +77,7 @@ async function protect(file) {
     for (const b of Object.values(r.views)) b.close();
     setDownload(r.file);
     const s = r.stats;
+    ui.stats.dataset.json = JSON.stringify(s); // timings and wasm memory, for tools/bench/web_bench.mjs
     ui.stats.textContent = `${r.width} × ${r.height} pixels · largest change ${s.linf}/255 · PSNR ${s.psnr.toFixed(1)} dB · ` +
       `${(s.ms.total / 1000).toFixed(2)} s (protection ${(s.ms.protect / 1000).toFixed(2)} s)`;
     ui.result.hidden = false;

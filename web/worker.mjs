@@ -86,23 +86,26 @@ async function encode(pixels, width, height, format, quality) {
   return c.convertToBlob(format === 'jpeg' ? { type, quality } : { type });
 }
 
-// Display-size bitmap of RGBA pixels.
-function viewBitmap(pixels, width, height) {
+// Display-size views: the original, the protected photo, and the perturbation amplified so that +-eps spans
+// the full 0..255 range around mid-grey (computed from the display-size pair: resizing is linear).
+async function makeViews(orig, prot, width, height, eps) {
   const s = Math.min(1, VIEW_SIDE / Math.max(width, height));
-  const opts = s < 1 ? { resizeWidth: Math.max(1, Math.round(width * s)), resizeHeight: Math.max(1, Math.round(height * s)), resizeQuality: 'medium' } : {};
-  return createImageBitmap(new ImageData(pixels, width, height), opts);
-}
-
-// The perturbation, amplified so that +-eps spans the full 0..255 range around mid-grey.
-function perturbation(orig, prot, eps) {
-  const k = 127 / Math.max(1, eps * 127.5), out = new Uint8ClampedArray(orig.length);
-  for (let i = 0; i < orig.length; i += 4) {
-    out[i] = 128 + k * (prot[i] - orig[i]);
-    out[i + 1] = 128 + k * (prot[i + 1] - orig[i + 1]);
-    out[i + 2] = 128 + k * (prot[i + 2] - orig[i + 2]);
-    out[i + 3] = 255;
+  const w = Math.max(1, Math.round(width * s)), h = Math.max(1, Math.round(height * s));
+  const opts = s < 1 ? { resizeWidth: w, resizeHeight: h, resizeQuality: 'medium' } : {};
+  const [original, protectedView] = await Promise.all([orig, prot].map(px => createImageBitmap(new ImageData(px, width, height), opts)));
+  const ctx = new OffscreenCanvas(w, h).getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(original, 0, 0);
+  const a = ctx.getImageData(0, 0, w, h).data;
+  ctx.drawImage(protectedView, 0, 0);
+  const b = ctx.getImageData(0, 0, w, h).data;
+  const k = 127 / Math.max(1, eps * 127.5), d = new Uint8ClampedArray(a.length);
+  for (let i = 0; i < a.length; i += 4) {
+    d[i] = 128 + k * (b[i] - a[i]);
+    d[i + 1] = 128 + k * (b[i + 1] - a[i + 1]);
+    d[i + 2] = 128 + k * (b[i + 2] - a[i + 2]);
+    d[i + 3] = 255;
   }
-  return out;
+  return { original, protected: protectedView, perturbation: await createImageBitmap(new ImageData(d, w, h)) };
 }
 
 async function protect(msg, progress) {
@@ -122,19 +125,16 @@ async function protect(msg, progress) {
   if (t2 - t1 > 50) flopsPerMs = flops / (t2 - t1); // calibrates the next estimate
   last = { width: img.width, height: img.height, orig: img.data, prot, eps: msg.eps };
   const stats = compareRGBA(img.data, prot);
+  progress('encode', 0);
+  const encoded = encode(prot, img.width, img.height, msg.format, msg.quality); // runs while the views are made
   let views;
   const transfer = [];
   if (msg.views) {
-    views = {
-      original: await viewBitmap(img.data, img.width, img.height),
-      protected: await viewBitmap(prot, img.width, img.height),
-      perturbation: await viewBitmap(perturbation(img.data, prot, msg.eps), img.width, img.height),
-    };
+    views = await makeViews(img.data, prot, img.width, img.height, msg.eps);
     transfer.push(views.original, views.protected, views.perturbation);
   }
   const t3 = performance.now();
-  progress('encode', 0);
-  const blob = await encode(prot, img.width, img.height, msg.format, msg.quality);
+  const blob = await encoded;
   const t4 = performance.now();
   stats.ms = { decode: t1 - t0, protect: t2 - t1, views: t3 - t2, encode: t4 - t3, total: t4 - t0 };
   stats.heapBytes = engine.heapBytes;

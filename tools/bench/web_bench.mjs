@@ -1,0 +1,120 @@
+// Browser benchmarks in Chromium (playwright-core, pages on 127.0.0.1):
+//  1. Gen forward, one thread, warmed up: our wasm vs onnxruntime-web vs tfjs-backend-wasm (web_bench_page.mjs);
+//  2. a 12 MP JPEG protected end to end through the real page (decode, protect, views, PNG encode), with the
+//     wasm memory it took;
+//  3. (with --faces N, trained weights/gen.dfw and weights/zoo*.dfw and the CelebA subset) the large-photo
+//     experiment: faces enlarged into ~12 MP photos, protected at the 1024 working resolution, then cropped
+//     and downsized to 128 x 128 for the deepfake model, against the same faces protected at their own size.
+//
+//   node tools/bench/web_bench.mjs [--sizes 256,512] [--runs N] [--mp 12] [--faces N] [--data DIR] [--json OUT]
+// Environment: DF_WASM_DIR (default build-wasm/wasm), DF_BUILD_DIR (default build), CHROMIUM.
+import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { startServer } from '../../tests/js/server.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const require = createRequire(join(root, 'tools', 'package.json'));
+const args = process.argv.slice(2), opt = { sizes: '256,512', runs: 7, mp: 12, faces: 0, data: join(root, '..', 'shared', 'data', 'celeba_subset') };
+for (let i = 0; i < args.length; i++) {
+  const a = args[i], v = args[++i];
+  if (a === '--sizes') opt.sizes = v;
+  else if (a === '--runs') opt.runs = Number(v);
+  else if (a === '--mp') opt.mp = Number(v);
+  else if (a === '--faces') opt.faces = Number(v);
+  else if (a === '--data') opt.data = v;
+  else if (a === '--json') opt.json = v;
+  else { console.error(`usage: node tools/bench/web_bench.mjs [--sizes 256,512|0] [--runs N] [--mp 12|0] [--faces N] [--data DIR] [--json OUT] (got '${a}')`); process.exit(2); }
+}
+const wasmDir = process.env.DF_WASM_DIR || join(root, 'build-wasm', 'wasm');
+const buildDir = process.env.DF_BUILD_DIR || join(root, 'build');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const { chromium } = require('playwright-core');
+
+const tmp = mkdtempSync(join(tmpdir(), 'dadfi-webbench-'));
+let weights = join(root, 'weights', 'gen.dfw');
+if (!existsSync(weights)) {
+  weights = join(tmp, 'gen.dfw');
+  const r = spawnSync(join(buildDir, 'dadfi'), ['gen-init', '--width', '16', '--seed', '1', weights], { encoding: 'utf8' });
+  if (r.status !== 0) { console.error(`no weights/gen.dfw and no ${buildDir}/dadfi to make random ones`); process.exit(1); }
+  console.log('(random width-16 Gen weights: speed does not depend on the values)');
+}
+const zooName = existsSync(join(root, 'weights')) && readdirSync(join(root, 'weights')).find(f => /^zoo.*\.dfw$/.test(f));
+writeFileSync(join(tmp, 'manifest.json'), JSON.stringify({ module: 'dadfi-wasm.mjs', gen: 'gen.dfw', zoo: [] }));
+const mounts = {
+  '/lib/gen.dfw': weights, '/lib/manifest.json': join(tmp, 'manifest.json'), '/lib/': wasmDir,
+  '/bench/': join(root, 'tools', 'bench'), '/ort/': join(root, 'tools', 'node_modules', 'onnxruntime-web', 'dist'),
+  '/tfjs/': join(root, 'tools', 'node_modules', '@tensorflow'),
+};
+if (zooName) mounts[`/lib/${zooName}`] = join(root, 'weights', zooName);
+if (opt.faces) {
+  if (!zooName || weights.startsWith(tmp) || !existsSync(join(opt.data, 'labels.csv'))) {
+    console.log('large-photo experiment skipped: it needs trained weights/gen.dfw, weights/zoo*.dfw and the CelebA subset (--data)');
+    opt.faces = 0;
+  } else {
+    const test = readFileSync(join(opt.data, 'labels.csv'), 'utf8').trim().split('\n').slice(1).map(l => l.split(','))
+      .filter(c => c[2] === '2').slice(0, opt.faces).map(c => `/faces/${c[0]}`);
+    writeFileSync(join(tmp, 'faces.json'), JSON.stringify(test));
+    mounts['/faces/list.json'] = join(tmp, 'faces.json');
+    mounts['/faces/'] = join(opt.data, 'images');
+  }
+}
+
+const server = await startServer({ root: join(root, 'web'), mounts });
+const result = {};
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath: chromiumPath, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage();
+  page.on('pageerror', e => console.log('page error:', e.message));
+  const version = await browser.version();
+  console.log(`Chromium ${version}`);
+
+  if (opt.sizes !== '0' || opt.faces) {
+    const qs = `sizes=${opt.sizes === '0' ? '' : opt.sizes}&runs=${opt.runs}` + (opt.faces ? `&faces=${opt.faces}&zoo=${zooName}` : '');
+    page.on('console', m => { if (m.type() === 'log') console.log(m.text()); });
+    await page.goto(`${server.url}/bench/web_bench.html?${qs}`);
+    await page.waitForFunction(() => window.benchDone, null, { timeout: 0 });
+    Object.assign(result, await page.evaluate(() => window.benchDone));
+    page.removeAllListeners('console');
+  }
+
+  if (opt.mp) {
+    const W = Math.round(Math.sqrt(opt.mp * 1e6 * 4 / 3)), H = Math.round(W * 3 / 4);
+    await page.goto(`${server.url}/`);
+    await page.waitForFunction(() => /^Ready/.test(document.getElementById('status-text').textContent), null, { timeout: 60000 });
+    const jpeg = Buffer.from(await page.evaluate(async ([w, h]) => {
+      const c = new OffscreenCanvas(w, h), g = c.getContext('2d');
+      const grad = g.createLinearGradient(0, 0, w, h);
+      grad.addColorStop(0, '#d9a48f'); grad.addColorStop(0.5, '#6d8fb3'); grad.addColorStop(1, '#2f3b2a');
+      g.fillStyle = grad; g.fillRect(0, 0, w, h);
+      for (let i = 0; i < 4000; i++) { g.fillStyle = `hsl(${(i * 37) % 360} 40% ${30 + (i % 50)}%)`; g.beginPath(); g.arc((i * 7919) % w, (i * 104729) % h, 5 + (i % 60), 0, 7); g.fill(); }
+      return [...new Uint8Array(await (await c.convertToBlob({ type: 'image/jpeg', quality: 0.9 })).arrayBuffer())];
+    }, [W, H]));
+    const runs = [];
+    for (let k = 0; k < 2; k++) {
+      const t0 = Date.now();
+      await page.setInputFiles('#file', { name: `photo${k}.jpg`, mimeType: 'image/jpeg', buffer: jpeg });
+      await page.waitForFunction(k => new RegExp(`photo${k}`).test(document.getElementById('download').download) && !document.getElementById('choose').disabled, k, { timeout: 0 });
+      const wall = Date.now() - t0;
+      const stats = JSON.parse(await page.getAttribute('#stats', 'data-json'));
+      runs.push({ wall, ...stats.ms, heapMB: stats.heapBytes / 1048576 });
+      console.log(`${W}x${H} JPEG (${(W * H / 1e6).toFixed(1)} MP, ${(jpeg.length / 1048576).toFixed(1)} MB) through the page, run ${k + 1}: ` +
+        `${(wall / 1000).toFixed(2)} s end to end (decode ${stats.ms.decode.toFixed(0)} ms, protect ${stats.ms.protect.toFixed(0)} ms, ` +
+        `views ${stats.ms.views.toFixed(0)} ms, PNG encode ${stats.ms.encode.toFixed(0)} ms) | wasm memory ${(stats.heapBytes / 1048576).toFixed(0)} MB (goal <= 512)`);
+    }
+    result.photo = { width: W, height: H, runs };
+  }
+} finally {
+  if (browser) await browser.close();
+  await server.close();
+  rmSync(tmp, { recursive: true, force: true });
+}
+if (opt.json) writeFileSync(opt.json, JSON.stringify(result, null, 1));
+if (result.error) process.exit(1);
