@@ -153,6 +153,16 @@ test('wasm module', { skip }, async t => {
       }
     });
 
+    await t.test('out of memory is an error, not a crash', { skip: !haveWeights && 'no weights' }, () => {
+      // Gen at the full 4096 x 4096 (work_side 0) needs several GB of activations: more than the module's
+      // largest memory, so the allocation fails and protect reports it.
+      const n = 4096 * 4096 * 4, big = new Uint8ClampedArray(n).fill(100);
+      assert.throws(() => e.protect(g, big, 4096, 4096, { workSide: 0 }), err => err instanceof DadfiError && err.code === 'out-of-memory', 'expected out-of-memory');
+      assert.equal(e.dead, false);
+      const pic = testPicture(40, 32, 3, 2);
+      assert.ok(diff(e.protect(g, toRGBA(pic), 40, 32), pic).max > 0, 'the module works afterwards');
+    });
+
     await t.test('preview without a deepfake model is a clear error', () => {
       assert.throws(() => e.loadZoo(new Uint8Array(64).fill(1)), DadfiError);
       const px = new Uint8ClampedArray(16 * 16 * 4);
