@@ -93,8 +93,9 @@ static void test_patchgan(void) {
     gc_unfill(dx, nx, 3);
     for (size_t i = 0; i < p->total; i++) p->grad[i] -= 0.25f;
     gc_op op = {pg_fwd, &c, out, no, w};
-    gc_check("patchgan dx", &op, x, nx, dx, 1e-2f, 2e-2);
-    gc_check_step("patchgan params", &op, p->data, p->total, p->grad, 1e-2f, 2e-2, 3);
+    /* small steps: LeakyReLU kinks are rarely crossed */
+    gc_check("patchgan dx", &op, x, nx, dx, 1e-3f, 2e-3);
+    gc_check_step("patchgan params", &op, p->data, p->total, p->grad, 1e-3f, 2e-3, 3);
     /* param_grads = 0 leaves the parameter gradients alone */
     df_params_zero_grad(p);
     pg_fwd(&c);
