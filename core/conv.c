@@ -23,18 +23,18 @@ static int reflect_index(int i, int n) {
 }
 
 typedef struct {
-    float *xp;          /* pad: [H + 2ph][C][W + 2pw] (HCW);  fold: [C][H + 2ph][W + 2pw] */
+    float *xp;          /* pad: rows [y0, ...) of [H + 2ph][C][W + 2pw] (HCW);  fold: [C][H + 2ph][W + 2pw] */
     const float *x;     /* [C, H, W] */
-    int C, H, W, ph, pw, mode;
+    int C, H, W, ph, pw, mode, y0;
 } pad_job;
 
-static void pad_run(void *ctx, int y0, int y1) {
+static void pad_run(void *ctx, int t0, int t1) {
     const pad_job *j = ctx;
     int Wp = j->W + 2 * j->pw;
-    for (int y = y0; y < y1; y++) {
-        int sy = y - j->ph;
+    for (int t = t0; t < t1; t++) {
+        int sy = j->y0 + t - j->ph;
         for (int c = 0; c < j->C; c++) {
-            float *row = j->xp + ((size_t)y * j->C + c) * Wp;
+            float *row = j->xp + ((size_t)t * j->C + c) * Wp;
             const float *x = j->x + (size_t)c * j->H * j->W;
             if (j->mode == DF_PAD_REFLECT) {
                 const float *src = x + (size_t)reflect_index(sy, j->H) * j->W;
@@ -52,10 +52,10 @@ static void pad_run(void *ctx, int y0, int y1) {
     }
 }
 
-/* xp[H + 2ph][C][W + 2pw] = x[C, H, W] padded (zero or reflect). */
-static void pad_image(float *xp, const float *x, int C, int H, int W, int ph, int pw, int mode) {
-    pad_job j = {xp, x, C, H, W, ph, pw, mode};
-    df_parallel_for(H + 2 * ph, pad_run, &j);
+/* xp[t][C][W + 2pw] = row y0 + t of x[C, H, W] padded by (ph, pw) (zero or reflect), t < ny. */
+static void pad_rows(float *xp, const float *x, int C, int H, int W, int ph, int pw, int mode, int y0, int ny) {
+    pad_job j = {xp, x, C, H, W, ph, pw, mode, y0};
+    df_parallel_for(ny, pad_run, &j);
 }
 
 /* dx[C, H, W] += the padded gradient dxp[C, H + 2ph, W + 2pw] mapped back (crop, or reflect fold). */
@@ -80,7 +80,7 @@ static void fold_run(void *ctx, int c0, int c1) {
 }
 
 static void fold_image(float *dx, const float *dxp, int C, int H, int W, int ph, int pw, int mode) {
-    pad_job j = {(float *)dxp, dx, C, H, W, ph, pw, mode};
+    pad_job j = {(float *)dxp, dx, C, H, W, ph, pw, mode, 0};
     df_parallel_for(C, fold_run, &j);
 }
 
@@ -95,23 +95,11 @@ static inline void copy_floats(float *d, const float *s, int n) {
     for (; i < n; i++) d[i] = s[i];
 }
 
-/* Offsets of the rows k = v0 .. v0+nv of col in xp (incremental: no divisions per row). */
-static void col_row_offsets(const gemm_src *s, int v0, int nv, int *ro) {
-    int kk = s->kh * s->kw, ci = v0 / kk, t = v0 - ci * kk, ky = t / s->kw, kx = t - ky * s->kw;
-    for (int v = 0; v < nv; v++) {
-        ro[v] = ci * s->cs + ky * s->rs + kx;
-        if (++kx == s->kw) {
-            kx = 0;
-            if (++ky == s->kh) ky = 0, ci++;
-        }
-    }
-}
-
 /* Forward: Y(u = pix, v = k).  Each panel of P pixels is cut into runs along output rows. */
 static void pack_col_pix(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, int v0, int nv, int P,
                          float *dst) {
     int rs[MAX_PANEL + 1], rl[MAX_PANEL + 1], rb[MAX_PANEL + 1], ro[MAX_KC];
-    col_row_offsets(s, v0, nv, ro);
+    gemm_col_rows(s, v0, nv, ro);
     for (int pu = 0; pu < nu; pu += P, dst += (size_t)P * nv) {
         int w = nu - pu < P ? nu - pu : P, nrun = 0;
         int p = u0 + pu, oy = p / s->OW, ox = p - oy * s->OW;
@@ -146,7 +134,7 @@ static void pack_col_k(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, 
                        float *dst) {
     int ro[MAX_KC];
     const float *rows[TILE_ROWS];
-    col_row_offsets(s, u0, nu, ro);
+    gemm_col_rows(s, u0, nu, ro);
     int oy = v0 / s->OW, ox = v0 - oy * s->OW;
     for (int v = 0; v < nv; ox = 0, oy++) {
         int len = nv - v < s->OW - ox ? nv - v : s->OW - ox, rb = oy * s->stride * s->rs + ox * s->stride;
@@ -192,6 +180,7 @@ static gemm_src col_src(const float *xp, int C, int c0, int kh, int kw, int stri
     s.pack = by_pixel ? pack_col_pix : pack_col_k;
     s.p = xp + (size_t)c0 * Wp;
     s.kh = kh, s.kw = kw, s.stride = stride, s.cs = Wp, s.rs = C * Wp, s.OW = OW;
+    s.direct = by_pixel && stride == 1;
     return s;
 }
 
@@ -226,21 +215,58 @@ static int col_tile_rows(const geom *g) {
     return r < 1 ? 1 : r > g->OH ? g->OH : r;
 }
 
+/* The GEMM passes read the padded image one band of output rows at a time: the band's padded input
+ * rows, (R-1)*stride + kh of them, are copied into the workspace just before use (and stay in cache). */
+typedef struct {
+    const float *x;                          /* [C, H, W] */
+    int C, H, W, ph, pw, mode, kh, kw, stride; /* padding and kernel */
+    int OH, OW, R;                           /* output size, output rows per band */
+} band_view;
+
+#define BAND_FLOATS (128 * 1024)
+
+static band_view make_band(const float *x, int C, int H, int W, int ph, int pw, int mode, int kh, int kw,
+                           int stride) {
+    band_view b = {x, C, H, W, ph, pw, mode, kh, kw, stride, 0, 0, 1};
+    b.OH = (H + 2 * ph - kh) / stride + 1, b.OW = (W + 2 * pw - kw) / stride + 1;
+    size_t row = (size_t)C * (W + 2 * pw);
+    while (b.R < b.OH && ((size_t)b.R * stride + kh) * row <= BAND_FLOATS) b.R++;
+    return b;
+}
+
+static size_t band_floats(const band_view *b) {
+    return ((size_t)(b->R - 1) * b->stride + b->kh) * b->C * (b->W + 2 * b->pw);
+}
+
+/* Pad the input rows of the band of output rows [oy0, oy0 + r) into xp. */
+static void band_fill(float *xp, const band_view *b, int oy0, int r) {
+    pad_rows(xp, b->x, b->C, b->H, b->W, b->ph, b->pw, b->mode, oy0 * b->stride, (r - 1) * b->stride + b->kh);
+}
+
+static band_view fwd_band(const geom *g, const float *x) {
+    return make_band(x, g->cin, g->H, g->W, g->pad, g->pad, g->mode, g->kh, g->kw, g->stride);
+}
+
+/* dY padded by (kh-1-pad, kw-1-pad) (zero padding: the target is dinp itself) or by (kh-1, kw-1)
+ * (reflect: the target is the padded gradient, folded afterwards). */
+static band_view dinp_band(const geom *g, const float *dy) {
+    int reflect = g->mode == DF_PAD_REFLECT;
+    int qh = reflect ? g->kh - 1 : g->kh - 1 - g->pad, qw = reflect ? g->kw - 1 : g->kw - 1 - g->pad;
+    return make_band(dy, g->cout, g->OH, g->OW, qh, qw, DF_PAD_ZERO, g->kh, g->kw, 1);
+}
+
 static size_t ws_floats(const geom *g) {
-    size_t xp = (size_t)g->cin * g->Hp * g->Wp, dpad = xp;
-    size_t need = xp; /* forward, dweight */
-    if (is_depthwise(g)) return 2 * xp;
+    size_t dpad = (size_t)g->cin * g->Hp * g->Wp;
+    if (is_depthwise(g)) return dpad + 16; /* the whole padded image, or its gradient */
+    band_view f = fwd_band(g, NULL);
+    size_t need = band_floats(&f), d;
     if (dinp_as_conv(g)) {
-        int reflect = g->mode == DF_PAD_REFLECT;
-        int qh = reflect ? g->kh - 1 : g->kh - 1 - g->pad, qw = reflect ? g->kw - 1 : g->kw - 1 - g->pad;
-        size_t dyp = (size_t)g->cout * (g->OH + 2 * qh) * (g->OW + 2 * qw);
-        size_t d = dyp + (reflect ? dpad : 0);
-        if (d > need) need = d;
+        band_view b = dinp_band(g, NULL);
+        d = band_floats(&b) + (g->mode == DF_PAD_REFLECT ? dpad : 0);
     } else {
-        size_t d = dpad + (size_t)g->Kg * g->OW * col_tile_rows(g);
-        if (d > need) need = d;
+        d = dpad + (size_t)g->Kg * g->OW * col_tile_rows(g);
     }
-    return need + 16;
+    return (d > need ? d : need) + 16;
 }
 
 size_t df_conv2d_workspace(const df_conv *c, int H, int W) {
@@ -321,28 +347,39 @@ static void dw_dinp_run(void *ctx, int c0, int c1) {
 }
 
 /* ------------------------------------------------------------------ per-image passes */
-/* out[cout, P] = conv(x) + beta * out + bias  (x already padded into xp; bias may be NULL) */
-static void conv_image(float *out, const float *xp, const float *weight, const float *bias, const geom *g,
-                       float beta) {
+/* out[cout, P] = conv(x) + beta * out + bias  (bias may be NULL) */
+static void conv_image(float *out, const float *x, const float *weight, const float *bias, const geom *g,
+                       float beta, float *ws) {
     const gemm_kinfo *ki = gemm_kinfo_active();
-    for (int gr = 0; gr < g->groups; gr++) {
-        gemm_src A = gemm_src_matrix(weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 0);
-        gemm_src B = col_src(xp, g->cin, gr * g->cin_g, g->kh, g->kw, g->stride, g->Wp, g->OW, 1);
-        gemm_args a = {&A, &B, g->cout_g, g->P, g->Kg, 1.0f, beta, out + (size_t)gr * g->cout_g * g->P, g->P,
-                       bias ? bias + gr * g->cout_g : NULL};
-        gemm_parallel(ki, &a);
+    band_view b = fwd_band(g, x);
+    for (int oy = 0; oy < g->OH; oy += b.R) {
+        int r = g->OH - oy < b.R ? g->OH - oy : b.R;
+        band_fill(ws, &b, oy, r);
+        for (int gr = 0; gr < g->groups; gr++) {
+            gemm_src A = gemm_src_matrix(weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 0);
+            gemm_src B = col_src(ws, g->cin, gr * g->cin_g, g->kh, g->kw, g->stride, g->Wp, g->OW, 1);
+            gemm_args a = {&A, &B, g->cout_g, r * g->OW, g->Kg, 1.0f, beta,
+                           out + (size_t)gr * g->cout_g * g->P + (size_t)oy * g->OW, g->P,
+                           bias ? bias + gr * g->cout_g : NULL};
+            gemm_parallel(ki, &a);
+        }
     }
 }
 
-/* dW += dY * col(xp)^T */
-static void dweight_image(float *dweight, const float *dy, const float *xp, const geom *g) {
+/* dW += dY * col(x)^T */
+static void dweight_image(float *dweight, const float *dy, const float *x, const geom *g, float *ws) {
     const gemm_kinfo *ki = gemm_kinfo_active();
-    for (int gr = 0; gr < g->groups; gr++) {
-        gemm_src A = gemm_src_matrix(dy + (size_t)gr * g->cout_g * g->P, g->P, 0);
-        gemm_src B = col_src(xp, g->cin, gr * g->cin_g, g->kh, g->kw, g->stride, g->Wp, g->OW, 0);
-        gemm_args a = {&A, &B, g->cout_g, g->Kg, g->P, 1.0f, 1.0f, dweight + (size_t)gr * g->cout_g * g->Kg, g->Kg,
-                       NULL};
-        gemm_parallel(ki, &a);
+    band_view b = fwd_band(g, x);
+    for (int oy = 0; oy < g->OH; oy += b.R) {
+        int r = g->OH - oy < b.R ? g->OH - oy : b.R;
+        band_fill(ws, &b, oy, r);
+        for (int gr = 0; gr < g->groups; gr++) {
+            gemm_src A = gemm_src_matrix(dy + (size_t)gr * g->cout_g * g->P + (size_t)oy * g->OW, g->P, 0);
+            gemm_src B = col_src(ws, g->cin, gr * g->cin_g, g->kh, g->kw, g->stride, g->Wp, g->OW, 0);
+            gemm_args a = {&A, &B, g->cout_g, g->Kg, r * g->OW, 1.0f, 1.0f,
+                           dweight + (size_t)gr * g->cout_g * g->Kg, g->Kg, NULL};
+            gemm_parallel(ki, &a);
+        }
     }
 }
 
@@ -375,20 +412,22 @@ static void dinp_image(float *dx, const float *dy, const float *weight, const ge
     const gemm_kinfo *ki = gemm_kinfo_active();
     if (dinp_as_conv(g)) {
         int reflect = g->mode == DF_PAD_REFLECT;
-        int qh = reflect ? g->kh - 1 : g->kh - 1 - g->pad, qw = reflect ? g->kw - 1 : g->kw - 1 - g->pad;
-        int Hq = g->OH + 2 * qh, Wq = g->OW + 2 * qw;
         int TH = reflect ? g->Hp : g->H, TW = reflect ? g->Wp : g->W; /* gradient target */
-        float *dyp = ws, *target = reflect ? ws + (size_t)g->cout * Hq * Wq : dx;
-        pad_image(dyp, dy, g->cout, g->OH, g->OW, qh, qw, DF_PAD_ZERO);
-        for (int gr = 0; gr < g->groups; gr++) {
-            gemm_src A;
-            memset(&A, 0, sizeof A);
-            A.pack = pack_wflip, A.p = weight + (size_t)gr * g->cout_g * g->Kg, A.ld = g->cin_g;
-            A.kh = g->kh, A.kw = g->kw;
-            gemm_src B = col_src(dyp, g->cout, gr * g->cout_g, g->kh, g->kw, 1, Wq, TW, 1);
-            gemm_args a = {&A, &B, g->cin_g, TH * TW, g->cout_g * g->kk, 1.0f, reflect ? 0.0f : 1.0f,
-                           target + (size_t)gr * g->cin_g * TH * TW, TH * TW, NULL};
-            gemm_parallel(ki, &a);
+        float *target = reflect ? ws : dx, *band = reflect ? ws + (size_t)g->cin * TH * TW : ws;
+        band_view b = dinp_band(g, dy);
+        for (int oy = 0; oy < TH; oy += b.R) {
+            int r = TH - oy < b.R ? TH - oy : b.R;
+            band_fill(band, &b, oy, r);
+            for (int gr = 0; gr < g->groups; gr++) {
+                gemm_src A;
+                memset(&A, 0, sizeof A);
+                A.pack = pack_wflip, A.p = weight + (size_t)gr * g->cout_g * g->Kg, A.ld = g->cin_g;
+                A.kh = g->kh, A.kw = g->kw;
+                gemm_src B = col_src(band, g->cout, gr * g->cout_g, g->kh, g->kw, 1, b.W + 2 * b.pw, TW, 1);
+                gemm_args a = {&A, &B, g->cin_g, r * TW, g->cout_g * g->kk, 1.0f, reflect ? 0.0f : 1.0f,
+                               target + (size_t)gr * g->cin_g * TH * TW + (size_t)oy * TW, TH * TW, NULL};
+                gemm_parallel(ki, &a);
+            }
         }
         if (reflect) fold_image(dx, target, g->cin, g->H, g->W, g->pad, g->pad, DF_PAD_REFLECT);
         return;
@@ -433,13 +472,13 @@ void df_conv2d_forward(float *out, const float *inp, const float *weight, const 
     for (int b = 0; b < B; b++) {
         const float *x = inp + (size_t)b * g.cin * H * W;
         float *o = out + (size_t)b * g.cout * g.P;
-        pad_image(ws, x, g.cin, H, W, g.pad, g.pad, g.mode);
         if (is_depthwise(&g)) {
+            pad_rows(ws, x, g.cin, H, W, g.pad, g.pad, g.mode, 0, g.Hp);
             dw_job j = {&g, o, ws, weight};
             df_parallel_for(g.cin, dw_forward_run, &j);
             if (bias) bias_forward(o, bias, g.cout, g.P);
         } else {
-            conv_image(o, ws, weight, bias, &g, 0.0f);
+            conv_image(o, x, weight, bias, &g, 0.0f, ws);
         }
     }
 }
@@ -452,12 +491,12 @@ void df_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
         float *dx = dinp ? dinp + (size_t)b * g.cin * H * W : NULL;
         if (dbias) bias_backward(dbias, dy, g.cout, g.P);
         if (dweight) {
-            pad_image(ws, x, g.cin, H, W, g.pad, g.pad, g.mode);
             if (is_depthwise(&g)) {
+                pad_rows(ws, x, g.cin, H, W, g.pad, g.pad, g.mode, 0, g.Hp);
                 dw_job j = {&g, dweight, ws, dy};
                 df_parallel_for(g.cin, dw_dweight_run, &j);
             } else {
-                dweight_image(dweight, dy, ws, &g);
+                dweight_image(dweight, dy, x, &g, ws);
             }
         }
         if (dx) {
@@ -503,8 +542,7 @@ void df_convT_backward(float *dinp, float *dweight, float *dbias, const float *d
     for (int b = 0; b < B; b++) {
         const float *dy = dout + (size_t)b * g.cin * g.H * g.W, *x = inp + (size_t)b * g.cout * g.P;
         if (dbias) bias_backward(dbias, dy, g.cin, g.H * g.W);
-        pad_image(ws, dy, g.cin, g.H, g.W, g.pad, g.pad, DF_PAD_ZERO);
-        if (dweight) dweight_image(dweight, x, ws, &g);
-        if (dinp) conv_image(dinp + (size_t)b * g.cout * g.P, ws, weight, NULL, &g, 1.0f);
+        if (dweight) dweight_image(dweight, x, dy, &g, ws);
+        if (dinp) conv_image(dinp + (size_t)b * g.cout * g.P, dy, weight, NULL, &g, 1.0f, ws);
     }
 }

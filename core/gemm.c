@@ -29,7 +29,7 @@ void gemm_tpack_scalar(const float *const *rows, int w, int nv, int P, float *ds
     }
 }
 
-const gemm_kinfo gemm_kinfo_scalar = {SMR, SNR, 256, 128, 1024, ukr_scalar, gemm_tpack_scalar};
+const gemm_kinfo gemm_kinfo_scalar = {SMR, SNR, 256, 128, 1024, ukr_scalar, gemm_tpack_scalar, 1, NULL};
 GEMM_CHECK_BLOCKS(SMR, SNR, 256, 128, 1024);
 
 const gemm_kinfo *gemm_kinfo_active(void) {
@@ -81,6 +81,18 @@ static void pack_vcontig(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu
     }
 }
 
+/* Incremental: no divisions per row. */
+void gemm_col_rows(const gemm_src *s, int v0, int nv, int *ro) {
+    int kk = s->kh * s->kw, ci = v0 / kk, t = v0 - ci * kk, ky = t / s->kw, kx = t - ky * s->kw;
+    for (int v = 0; v < nv; v++) {
+        ro[v] = ci * s->cs + ky * s->rs + kx;
+        if (++kx == s->kw) {
+            kx = 0;
+            if (++ky == s->kh) ky = 0, ci++;
+        }
+    }
+}
+
 gemm_src gemm_src_matrix(const float *p, int ld, int u_contiguous) {
     gemm_src s;
     memset(&s, 0, sizeof s);
@@ -98,19 +110,33 @@ static void scale_c(const gemm_args *g) {
     }
 }
 
+/* Offsets of the vectors of the B tile starting at column (pixel) j of a direct source. */
+static void direct_offsets(const gemm_src *s, int j, int nvec, int vlen, int nr, int *off) {
+    for (int v = 0; v < nvec; v++) {
+        int p = j + (v * vlen < nr ? v * vlen : 0), oy = p / s->OW, ox = p - oy * s->OW; /* past nr: any valid */
+        off[v] = oy * s->rs + ox;
+    }
+}
+
 /* Rows [i0, i1) and columns [j0, j1) of C.  Loops: columns (nc) > depth (kc) > rows (mc) > micro tiles.
- * When all of A's rows [i0, i1) fit the pack buffer they are packed once, on the first column block. */
+ * When all of A's rows [i0, i1) fit the pack buffer they are packed once, on the first column block.
+ * A direct B source is not packed: the micro-kernel reads it in place through row offsets. */
 static void gemm_block(const gemm_kinfo *ki, const gemm_args *g, int i0, int i1, int j0, int j1) {
     const int MR = ki->mr, NR = ki->nr, KC = ki->kc, MC = ki->mc, NC = ki->nc, K = g->K, ldc = g->ldc;
     const size_t Mr = (size_t)(i1 - i0 + MR - 1) / MR * MR;
-    const int once = Mr * (size_t)K <= PACK_A_FLOATS;
+    const int once = Mr * (size_t)K <= PACK_A_FLOATS, nvec = NR / ki->vlen;
+    const int direct = g->B->direct && ki->kern_direct && g->B->OW % ki->vlen == 0 && j0 % ki->vlen == 0;
     float tile[TILE_FLOATS] __attribute__((aligned(64)));
+    int ro[GEMM_MAX_BLOCK], off[TILE_ROWS];
     for (int jc = j0; jc < j1; jc += NC) {
         int nc = j1 - jc < NC ? j1 - jc : NC;
         for (int pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
             float beta = pc == 0 ? g->beta : 1.0f;
-            g->B->pack(ki, g->B, jc, nc, pc, kc, NR, pack_b);
+            if (direct)
+                gemm_col_rows(g->B, pc, kc, ro);
+            else
+                g->B->pack(ki, g->B, jc, nc, pc, kc, NR, pack_b);
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = i1 - ic < MC ? i1 - ic : MC;
                 float *pa = once ? pack_a + (size_t)pc * Mr + (size_t)(ic - i0) * kc : pack_a;
@@ -118,15 +144,20 @@ static void gemm_block(const gemm_kinfo *ki, const gemm_args *g, int i0, int i1,
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
                     const float *bp = pack_b + (size_t)jr * kc;
+                    if (direct) direct_offsets(g->B, jc + jr, nvec, ki->vlen, nr, off);
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? mc - ir : MR;
                         const float *ap = pa + (size_t)ir * kc, *bias = pc == 0 && g->bias ? g->bias + ic + ir : NULL;
                         float *c = g->C + (size_t)(ic + ir) * ldc + jc + jr;
-                        if (mr == MR && nr == NR) {
-                            ki->kern(kc, ap, bp, c, ldc, g->alpha, beta, bias);
-                            continue;
-                        }
-                        ki->kern(kc, ap, bp, tile, NR, 1.0f, 0.0f, NULL);
+                        int full = mr == MR && nr == NR;
+                        float *ct = full ? c : tile;
+                        if (direct)
+                            ki->kern_direct(kc, ap, g->B->p, ro, off, ct, full ? ldc : NR, full ? g->alpha : 1.0f,
+                                            full ? beta : 0.0f, full ? bias : NULL);
+                        else
+                            ki->kern(kc, ap, bp, ct, full ? ldc : NR, full ? g->alpha : 1.0f, full ? beta : 0.0f,
+                                     full ? bias : NULL);
+                        if (full) continue;
                         for (int i = 0; i < mr; i++) {
                             float bi = bias ? bias[i] : 0.0f;
                             for (int j = 0; j < nr; j++) {

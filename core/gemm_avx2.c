@@ -12,18 +12,27 @@
 #define NC 960
 GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
-static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
-                const float *bias) {
+/* One body for both kernels: B packed (b, NR floats per k) or read in place (base + ro[k] + off[v]). */
+static inline __attribute__((always_inline)) void body(int kc, const float *a, const float *b, const float *base,
+                                                       const int *ro, const int *off, float *c, int ldc,
+                                                       float alpha, float beta, const float *bias) {
     __m256 acc[MR][NV];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
 #pragma GCC unroll 2
-    for (int k = 0; k < kc; k++, a += MR, b += NR) {
+    for (int k = 0; k < kc; k++, a += MR) {
         __m256 bv[NV];
+        if (base) {
+            const float *r = base + ro[k];
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) bv[v] = _mm256_load_ps(b + 8 * v);
+            for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(r + off[v]);
+        } else {
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) bv[v] = _mm256_load_ps(b + 8 * v);
+            b += NR;
+        }
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i);
@@ -42,6 +51,16 @@ static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float
             if (bias) r = _mm256_add_ps(r, _mm256_broadcast_ss(bias + i));
             _mm256_storeu_ps(ci, r);
         }
+}
+
+static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
+                const float *bias) {
+    body(kc, a, b, NULL, NULL, NULL, c, ldc, alpha, beta, bias);
+}
+
+static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, float *c, int ldc,
+                       float alpha, float beta, const float *bias) {
+    body(kc, a, NULL, base, ro, off, c, ldc, alpha, beta, bias);
 }
 
 /* 8 x 8 transposes: dst[v*P + j] = rows[j][v]; edges fall back to scalar. */
@@ -81,4 +100,4 @@ void gemm_tpack_avx2(const float *const *rows, int w, int nv, int P, float *dst)
     if (j < w) gemm_tpack_scalar(rows + j, w - j, nv, P, dst + j);
 }
 
-const gemm_kinfo gemm_kinfo_avx2 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2};
+const gemm_kinfo gemm_kinfo_avx2 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2, 8, ukr_direct};

@@ -13,18 +13,27 @@
 #define NR (16 * NV)
 GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
-static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
-                const float *bias) {
+/* One body for both kernels: B packed (b, NR floats per k) or read in place (base + ro[k] + off[v]). */
+static inline __attribute__((always_inline)) void body(int kc, const float *a, const float *b, const float *base,
+                                                       const int *ro, const int *off, float *c, int ldc,
+                                                       float alpha, float beta, const float *bias) {
     __m512 acc[MR][NV];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
 #pragma GCC unroll 2
-    for (int k = 0; k < kc; k++, a += MR, b += NR) {
+    for (int k = 0; k < kc; k++, a += MR) {
         __m512 bv[NV];
+        if (base) {
+            const float *r = base + ro[k];
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+            for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(r + off[v]);
+        } else {
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+            b += NR;
+        }
 #pragma GCC unroll 16
         for (int i = 0; i < MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
@@ -45,4 +54,14 @@ static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float
         }
 }
 
-const gemm_kinfo gemm_kinfo_avx512 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2};
+static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
+                const float *bias) {
+    body(kc, a, b, NULL, NULL, NULL, c, ldc, alpha, beta, bias);
+}
+
+static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, float *c, int ldc,
+                       float alpha, float beta, const float *bias) {
+    body(kc, a, NULL, base, ro, off, c, ldc, alpha, beta, bias);
+}
+
+const gemm_kinfo gemm_kinfo_avx512 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2, 16, ukr_direct};

@@ -17,6 +17,11 @@
 typedef void (*gemm_ukernel)(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
                              const float *bias);
 
+/* The same with B read in place ("direct" convolution sources, see gemm_src): vector v of row k of the
+ * B tile is the vlen floats at base + ro[k] + off[v]. */
+typedef void (*gemm_ukernel_direct)(int kc, const float *a, const float *base, const int *ro, const int *off,
+                                    float *c, int ldc, float alpha, float beta, const float *bias);
+
 /* dst[v*P + j] = rows[j][v] for j < w, v < nv: the transposing step of packing. */
 typedef void (*gemm_tpack)(const float *const *rows, int w, int nv, int P, float *dst);
 
@@ -25,6 +30,8 @@ typedef struct {
     int kc, mc, nc;     /* cache blocks (mc multiple of mr, nc of nr) */
     gemm_ukernel kern;
     gemm_tpack tpack;
+    int vlen;                        /* floats per vector (nr is a multiple) */
+    gemm_ukernel_direct kern_direct; /* or NULL */
 } gemm_kinfo;
 
 /* Per-thread pack buffers (floats) and the largest micro tile; every kinfo must fit them. */
@@ -61,12 +68,16 @@ struct gemm_src {
     const float *p;
     int ld;
     /* implicit im2col of one padded image (see conv.c): element (k, pix) with k = (ci*kh + ky)*kw + kx,
-     * pix = oy*OW + ox is p[ci*cs + (oy*stride + ky)*rs + ox*stride + kx] */
-    int kh, kw, stride, cs, rs, OW;
+     * pix = oy*OW + ox is p[ci*cs + (oy*stride + ky)*rs + ox*stride + kx].  With direct != 0 (stride 1)
+     * the GEMM may read it in place instead of packing, when OW is a multiple of the vector length. */
+    int kh, kw, stride, cs, rs, OW, direct;
 };
 
 /* Zero dst[v*P + j] for w <= j < P (the padding of a last, partial panel). */
 void gemm_pack_zero_tail(int w, int nv, int P, float *dst);
+
+/* Offsets of the rows k = v0 .. v0+nv of an im2col source. */
+void gemm_col_rows(const gemm_src *s, int v0, int nv, int *ro);
 
 /* Plain matrix sources: Y(u, v) = p[u*ld + v] (v contiguous) or p[v*ld + u] (u contiguous). */
 gemm_src gemm_src_matrix(const float *p, int ld, int u_contiguous);

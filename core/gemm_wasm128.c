@@ -43,4 +43,4 @@ static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float
         }
 }
 
-const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_scalar};
+const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_scalar, 4, NULL};
