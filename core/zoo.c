@@ -209,21 +209,19 @@ typedef struct {
     int B;                  /* batch of the last forward (0: none) */
     zact A[ZMAX_LAYERS];
     float *t[T_COUNT], *dt[T_COUNT];
-    const float *x;         /* input of the last forward */
 } zslot;
 
 /* Layer indices of a generator (-1 if the family has no such layer). */
 typedef struct {
     int first, nres, res0;  /* res block r: layers res0 + 2r (a), res0 + 2r + 1 (b) */
     int feat;               /* layer whose output is the bottleneck feature */
-    int map[4];             /* style mapping linear layers (param index of weight; bias = weight + 1) */
 } gmap;
 
 struct zoo_model {
     zoo_config cfg;
     znet G, D;
     gmap gm;
-    int m_fc[4];            /* style: mapping linears (param indices of w; b follows) */
+    int m_fc[4];            /* style: mapping linears (parameter index of w; its b follows) */
     zslot gs[ZOO_SLOTS], ds;
     df_arena scratch;       /* conv workspace, backward scratch, training buffers */
     int scap;               /* batch the scratch is laid out for */
@@ -639,7 +637,6 @@ df_status zoo_gen_forward(zoo_model *m, int slot, float *y, const float *x, cons
     int S = c->size, S2 = S * S, w = c->width, na = ZOO_NATTR;
     float *cond = s->t[T_COND];
     const float *h = NULL;
-    s->x = x;
     switch (c->family) {
     case ZOO_STARGAN:
         memcpy(cond, trg, (size_t)B * na * sizeof(float));
@@ -763,7 +760,6 @@ df_status zoo_dis_forward(zoo_model *m, float *src_out, float *cls_out, const fl
     const df_params *p = &m->D.p;
     const zlayer *L = m->D.L;
     zact *A = s->A;
-    s->x = x;
     const float *h = x;
     for (int i = 0; i < 5; i++) {
         zl_forward(p, &L[i], &A[i], h, B, NULL, 0, m->ws);
