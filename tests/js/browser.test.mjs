@@ -168,6 +168,40 @@ test('browser: page and upload form in Chromium', { skip, timeout: 600000 }, asy
       assert.equal(await page.evaluate(() => document.getElementById('download').download), 'rotated-protected.png');
     });
 
+    await t.test('drag and drop, paste', async () => {
+      const small = [...encodePNG(testPicture(64, 48, 3, 8))];
+      const transfer = name => page.evaluateHandle(([bytes, n]) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(bytes)], n, { type: 'image/png' }));
+        return dt;
+      }, [small, name]);
+      await page.dispatchEvent('#drop', 'drop', { dataTransfer: await transfer('dropped.png') });
+      await page.waitForFunction(() => /dropped-protected/.test(document.getElementById('download').download), null, { timeout: 60000 });
+      await waitIdle();
+      const dt = await transfer('clip.png');
+      await page.evaluate(d => document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: d, bubbles: true })), dt);
+      await page.waitForFunction(() => /clip-protected/.test(document.getElementById('download').download), null, { timeout: 60000 });
+      await waitIdle();
+      assert.match(await page.textContent('#stats'), /^64 × 48 pixels/);
+    });
+
+    await t.test('a 4096 x 4096 photo works (working resolution)', async () => {
+      const jpeg = Buffer.from(await page.evaluate(async () => {
+        const c = new OffscreenCanvas(4096, 4096), g = c.getContext('2d');
+        const grad = g.createLinearGradient(0, 0, 4096, 4096);
+        grad.addColorStop(0, '#c89078'); grad.addColorStop(1, '#304060');
+        g.fillStyle = grad; g.fillRect(0, 0, 4096, 4096);
+        return [...new Uint8Array(await (await c.convertToBlob({ type: 'image/jpeg', quality: 0.9 })).arrayBuffer())];
+      }));
+      await page.setInputFiles('#file', { name: 'huge-photo.jpg', mimeType: 'image/jpeg', buffer: jpeg });
+      await page.waitForFunction(() => /huge-photo-protected/.test(document.getElementById('download').download), null, { timeout: 300000 });
+      await waitIdle();
+      assert.match(await page.textContent('#stats'), /^4096 × 4096 pixels/);
+      const stats = JSON.parse(await page.getAttribute('#stats', 'data-json'));
+      assert.ok(stats.linf > 0 && stats.linf <= BOUND, `L-inf ${stats.linf}`);
+      await page.screenshot({ path: join(artifacts, 'page-16mp.png') });
+    });
+
     await t.test('clear errors, after which the page still works', async () => {
       writeFileSync(join(dir, 'notes.png'), 'this is not a picture');
       await page.setInputFiles('#file', join(dir, 'notes.png'));
