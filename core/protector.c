@@ -53,9 +53,12 @@ prot_opts prot_default_opts(int recipe) {
     o.nes_samples = 20;
     o.nes_sigma = 0.01f;
     o.nes_down = 4;
+    o.adv_iters = 3;
+    o.adv_step = 0.005f;
+    o.adv_momentum = 0.9f;
     o.gen_width = 16;
     o.out_scale = recipe == PROT_OURS ? o.eps : 0.1f;
-    o.d_width = 32;
+    o.d_width = 16;
     o.d_layers = 3;
     if (recipe == PROT_OURS) {
         o.w_direct = 10.0f;
@@ -85,7 +88,7 @@ static const opt_field FIELDS[] = {
     OF(gen_width, 'i'),   OF(out_scale, 'f'),    OF(d_width, 'i'),     OF(d_layers, 'i'),    OF(w_direct, 'f'),
     OF(direct_cap, 'f'),  OF(mask_soft, 'f'),    OF(w_feat, 'f'),      OF(w_energy, 'f'),    OF(psnr_target, 'f'),
     OF(p_diversity, 'f'), OF(p_resize, 'f'),     OF(p_blur, 'f'),      OF(p_jpeg, 'f'),      OF(eps_start, 'f'),
-    OF(eps_ramp, 'l'),
+    OF(eps_ramp, 'l'),    OF(adv_iters, 'i'),    OF(adv_step, 'f'),    OF(adv_momentum, 'f'),
 };
 #define NFIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
 
@@ -144,7 +147,8 @@ static df_status check_opts(const prot_opts *o) {
         return df_fail(DF_ERR_ARG, "protector: eps and eps_start must be in (0, 1], eps_ramp >= 0");
     if (!(o->out_scale > 0 && o->out_scale <= 2)) return df_fail(DF_ERR_ARG, "protector: out_scale in (0, 2]");
     if (!(o->lr_g >= 0) || !(o->lr_d >= 0) || !(o->mu >= 0)) return df_fail(DF_ERR_ARG, "protector: lr, mu >= 0");
-    if (o->pgd_iters < 0 || !(o->pgd_step >= 0) || !(o->pgd_momentum >= 0))
+    if (o->pgd_iters < 0 || !(o->pgd_step >= 0) || !(o->pgd_momentum >= 0) || o->adv_iters < 0 ||
+        !(o->adv_step >= 0) || !(o->adv_momentum >= 0))
         return df_fail(DF_ERR_ARG, "protector: bad PGD settings");
     if (o->blackbox && (o->nes_samples < 1 || !(o->nes_sigma > 0) || o->nes_down < 1))
         return df_fail(DF_ERR_ARG, "protector: NES needs samples >= 1, sigma > 0, down >= 1");
@@ -680,6 +684,7 @@ df_status prot_universal_update(prot_trainer *t, int i, const float *x, const fl
     prot_random_targets(t->trg[i], t->z[i], src, t->B, zdim_of(t->m[i]), &rng);
     pgd_model pm = {t->m[i], src, t->trg[i], 1, t->z[i], 1.0f};
     pgd_opts po = label_opts(t, df_rng_u32(&rng));
+    po.iters = t->o.adv_iters, po.step = t->o.adv_step, po.momentum = t->o.adv_momentum;
     df_status s = pgd_set_models(t->pc, &pm, 1, t->B);
     if (!s) s = pgd_universal_step(t->pc, t->adv[i], t->vel[i], x, &po, 0, &rng, loss);
     return s;

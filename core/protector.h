@@ -59,10 +59,14 @@ typedef struct {
     int nes_samples;     /* 20 */
     float nes_sigma;     /* 0.01 */
     int nes_down;        /* 4 */
+    /* universal perturbations (prot_universal_update): sign steps per batch, step size, momentum across batches */
+    int adv_iters;       /* 3 */
+    float adv_step;      /* 0.005 */
+    float adv_momentum;  /* 0.9 */
     /* Gen and discriminators */
     int gen_width;       /* 16 */
     float out_scale;     /* Gen's tanh scale (paper: 0.1, hinge-bounded; ours: eps) */
-    int d_width, d_layers; /* PatchGAN (32, 3) */
+    int d_width, d_layers; /* PatchGAN (16, 3) */
     /* ours */
     float w_direct;      /* 10 */
     float direct_cap;    /* 0.2 */
@@ -120,7 +124,7 @@ df_status prot_checkpoint_seed(const dfw_file *f, uint64_t *seed);
 /* One training step (increments the step count). */
 df_status prot_step(prot_trainer *t, const float *x, const float *src, prot_losses *out);
 
-/* Universal perturbation of model i: o.pgd_iters sign steps on batch (x, src) (bounded by eps); targets
+/* Universal perturbation of model i: o.adv_iters sign steps on batch (x, src) (bounded by eps); targets
  * drawn from (seed, batch_index).  *loss (may be NULL): the disruption loss before the last step.
  * Call it over training batches before the first step (recipe paper and ours with idey and universal). */
 df_status prot_universal_update(prot_trainer *t, int i, const float *x, const float *src, long batch_index,
