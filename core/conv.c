@@ -216,31 +216,86 @@ static int col_tile_rows(const geom *g) {
 }
 
 /* The GEMM passes read the padded image one band of output rows at a time: the band's padded input
- * rows, (R-1)*stride + kh of them, are copied into the workspace just before use (and stay in cache). */
+ * rows, (R-1)*stride + kh of them, are copied into the workspace just before use (and stay in cache).
+ * With several threads each thread pads and computes whole bands of its own (no hand-off per band),
+ * when the workspace holds a band per thread. */
 typedef struct {
-    const float *x;                          /* [C, H, W] */
+    const float *x;                            /* [C, H, W] */
     int C, H, W, ph, pw, mode, kh, kw, stride; /* padding and kernel */
-    int OH, OW, R;                           /* output size, output rows per band */
+    int OH, OW;                                /* output size */
 } band_view;
 
 #define BAND_FLOATS (128 * 1024)
 
 static band_view make_band(const float *x, int C, int H, int W, int ph, int pw, int mode, int kh, int kw,
                            int stride) {
-    band_view b = {x, C, H, W, ph, pw, mode, kh, kw, stride, 0, 0, 1};
+    band_view b = {x, C, H, W, ph, pw, mode, kh, kw, stride, 0, 0};
     b.OH = (H + 2 * ph - kh) / stride + 1, b.OW = (W + 2 * pw - kw) / stride + 1;
-    size_t row = (size_t)C * (W + 2 * pw);
-    while (b.R < b.OH && ((size_t)b.R * stride + kh) * row <= BAND_FLOATS) b.R++;
     return b;
 }
 
-static size_t band_floats(const band_view *b) {
-    return ((size_t)(b->R - 1) * b->stride + b->kh) * b->C * (b->W + 2 * b->pw);
+static size_t band_floats(const band_view *b, int R) {
+    return ((size_t)(R - 1) * b->stride + b->kh) * b->C * (b->W + 2 * b->pw);
+}
+
+/* Output rows per band when a band may use `budget` floats (at least 1). */
+static int band_rows(const band_view *b, size_t budget) {
+    int R = 1;
+    while (R < b->OH && band_floats(b, R + 1) <= budget) R++;
+    return R;
+}
+
+static size_t band_ws(const band_view *b) {
+    size_t one = band_floats(b, 1);
+    return one > BAND_FLOATS ? one : BAND_FLOATS;
 }
 
 /* Pad the input rows of the band of output rows [oy0, oy0 + r) into xp. */
 static void band_fill(float *xp, const band_view *b, int oy0, int r) {
     pad_rows(xp, b->x, b->C, b->H, b->W, b->ph, b->pw, b->mode, oy0 * b->stride, (r - 1) * b->stride + b->kh);
+}
+
+typedef void (*band_fn)(void *ctx, const float *xp, int oy0, int r);
+
+typedef struct {
+    const band_view *b;
+    float *ws;
+    size_t slot;
+    int R, nband, nt;
+    band_fn fn;
+    void *ctx;
+} band_job;
+
+static void band_worker(void *arg, int t0, int t1) {
+    const band_job *j = arg;
+    for (int t = t0; t < t1; t++) {
+        float *xp = j->ws + (size_t)t * j->slot;
+        for (int i = t; i < j->nband; i += j->nt) {
+            int oy = i * j->R, r = j->b->OH - oy < j->R ? j->b->OH - oy : j->R;
+            band_fill(xp, j->b, oy, r);
+            j->fn(j->ctx, xp, oy, r);
+        }
+    }
+}
+
+/* fn(ctx, padded band, oy0, r) over all bands; fn's bands must write disjoint outputs when run_bands may
+ * run them concurrently (parallel != 0). */
+static void run_bands(const band_view *b, float *ws, int parallel, band_fn fn, void *ctx) {
+    size_t budget = band_ws(b);
+    int nt = df_get_threads();
+    if (parallel && nt > 1 && b->OH >= nt && nt * band_floats(b, 1) <= budget) {
+        int R = band_rows(b, budget / nt), per = (b->OH + nt - 1) / nt;
+        R = R < per ? R : per;
+        band_job j = {b, ws, budget / nt, R, (b->OH + R - 1) / R, nt, fn, ctx};
+        df_parallel_for(nt, band_worker, &j);
+        return;
+    }
+    int R = band_rows(b, budget);
+    for (int oy = 0; oy < b->OH; oy += R) {
+        int r = b->OH - oy < R ? b->OH - oy : R;
+        band_fill(ws, b, oy, r);
+        fn(ctx, ws, oy, r);
+    }
 }
 
 static band_view fwd_band(const geom *g, const float *x) {
@@ -259,10 +314,10 @@ static size_t ws_floats(const geom *g) {
     size_t dpad = (size_t)g->cin * g->Hp * g->Wp;
     if (is_depthwise(g)) return dpad + 16; /* the whole padded image, or its gradient */
     band_view f = fwd_band(g, NULL);
-    size_t need = band_floats(&f), d;
+    size_t need = band_ws(&f), d;
     if (dinp_as_conv(g)) {
         band_view b = dinp_band(g, NULL);
-        d = band_floats(&b) + (g->mode == DF_PAD_REFLECT ? dpad : 0);
+        d = band_ws(&b) + (g->mode == DF_PAD_REFLECT ? dpad : 0);
     } else {
         d = dpad + (size_t)g->Kg * g->OW * col_tile_rows(g);
     }
@@ -347,40 +402,66 @@ static void dw_dinp_run(void *ctx, int c0, int c1) {
 }
 
 /* ------------------------------------------------------------------ per-image passes */
-/* out[cout, P] = conv(x) + beta * out + bias  (bias may be NULL) */
-static void conv_image(float *out, const float *x, const float *weight, const float *bias, const geom *g,
-                       float beta, float *ws) {
+/* One band of a convolution pass: GEMMs per group against the padded band xp. */
+typedef struct {
+    const geom *g;
+    const float *weight, *bias, *dy;
+    float *out, beta;
+    int flip; /* the input gradient as a convolution: weights flipped and transposed */
+    int TW, plane; /* output row width and plane size */
+} pass;
+
+/* out[cout, P] (+)= conv(xp) + bias, or with flip: target[cin, ...] (+)= conv(dY band, W flipped) */
+static void conv_band(void *ctx, const float *xp, int oy, int r) {
+    const pass *p = ctx;
+    const geom *g = p->g;
     const gemm_kinfo *ki = gemm_kinfo_active();
-    band_view b = fwd_band(g, x);
-    for (int oy = 0; oy < g->OH; oy += b.R) {
-        int r = g->OH - oy < b.R ? g->OH - oy : b.R;
-        band_fill(ws, &b, oy, r);
-        for (int gr = 0; gr < g->groups; gr++) {
-            gemm_src A = gemm_src_matrix(weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 0);
-            gemm_src B = col_src(ws, g->cin, gr * g->cin_g, g->kh, g->kw, g->stride, g->Wp, g->OW, 1);
-            gemm_args a = {&A, &B, g->cout_g, r * g->OW, g->Kg, 1.0f, beta,
-                           out + (size_t)gr * g->cout_g * g->P + (size_t)oy * g->OW, g->P,
-                           bias ? bias + gr * g->cout_g : NULL};
-            gemm_parallel(ki, &a);
+    int M = p->flip ? g->cin_g : g->cout_g, Cin = p->flip ? g->cout : g->cin, cg = p->flip ? g->cout_g : g->cin_g;
+    int stride = p->flip ? 1 : g->stride, Wp = p->flip ? p->TW + g->kw - 1 : g->Wp;
+    for (int gr = 0; gr < g->groups; gr++) {
+        gemm_src A;
+        if (p->flip) {
+            memset(&A, 0, sizeof A);
+            A.pack = pack_wflip, A.p = p->weight + (size_t)gr * g->cout_g * g->Kg, A.ld = g->cin_g;
+            A.kh = g->kh, A.kw = g->kw;
+        } else {
+            A = gemm_src_matrix(p->weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 0);
         }
+        gemm_src B = col_src(xp, Cin, gr * cg, g->kh, g->kw, stride, Wp, p->TW, 1);
+        gemm_args a = {&A, &B, M, r * p->TW, cg * g->kk, 1.0f, p->beta,
+                       p->out + (size_t)gr * M * p->plane + (size_t)oy * p->TW, p->plane,
+                       p->bias ? p->bias + gr * M : NULL};
+        gemm_parallel(ki, &a);
     }
 }
 
-/* dW += dY * col(x)^T */
-static void dweight_image(float *dweight, const float *dy, const float *x, const geom *g, float *ws) {
+/* dW += dY[band] * col(xp)^T */
+static void dweight_band(void *ctx, const float *xp, int oy, int r) {
+    const pass *p = ctx;
+    const geom *g = p->g;
     const gemm_kinfo *ki = gemm_kinfo_active();
-    band_view b = fwd_band(g, x);
-    for (int oy = 0; oy < g->OH; oy += b.R) {
-        int r = g->OH - oy < b.R ? g->OH - oy : b.R;
-        band_fill(ws, &b, oy, r);
-        for (int gr = 0; gr < g->groups; gr++) {
-            gemm_src A = gemm_src_matrix(dy + (size_t)gr * g->cout_g * g->P + (size_t)oy * g->OW, g->P, 0);
-            gemm_src B = col_src(ws, g->cin, gr * g->cin_g, g->kh, g->kw, g->stride, g->Wp, g->OW, 0);
-            gemm_args a = {&A, &B, g->cout_g, g->Kg, r * g->OW, 1.0f, 1.0f,
-                           dweight + (size_t)gr * g->cout_g * g->Kg, g->Kg, NULL};
-            gemm_parallel(ki, &a);
-        }
+    for (int gr = 0; gr < g->groups; gr++) {
+        gemm_src A = gemm_src_matrix(p->dy + (size_t)gr * g->cout_g * g->P + (size_t)oy * g->OW, g->P, 0);
+        gemm_src B = col_src(xp, g->cin, gr * g->cin_g, g->kh, g->kw, g->stride, g->Wp, g->OW, 0);
+        gemm_args a = {&A, &B, g->cout_g, g->Kg, r * g->OW, 1.0f, 1.0f, p->out + (size_t)gr * g->cout_g * g->Kg,
+                       g->Kg, NULL};
+        gemm_parallel(ki, &a);
     }
+}
+
+/* out[cout, P] = conv(x) + beta * out + bias  (bias may be NULL) */
+static void conv_image(float *out, const float *x, const float *weight, const float *bias, const geom *g,
+                       float beta, float *ws) {
+    band_view b = fwd_band(g, x);
+    pass p = {g, weight, bias, NULL, out, beta, 0, g->OW, g->P};
+    run_bands(&b, ws, 1, conv_band, &p);
+}
+
+/* dW += dY * col(x)^T  (bands run one after another: they all add into dW) */
+static void dweight_image(float *dweight, const float *dy, const float *x, const geom *g, float *ws) {
+    band_view b = fwd_band(g, x);
+    pass p = {g, NULL, NULL, dy, dweight, 1.0f, 0, g->OW, g->P};
+    run_bands(&b, ws, 0, dweight_band, &p);
 }
 
 typedef struct {
@@ -413,22 +494,10 @@ static void dinp_image(float *dx, const float *dy, const float *weight, const ge
     if (dinp_as_conv(g)) {
         int reflect = g->mode == DF_PAD_REFLECT;
         int TH = reflect ? g->Hp : g->H, TW = reflect ? g->Wp : g->W; /* gradient target */
-        float *target = reflect ? ws : dx, *band = reflect ? ws + (size_t)g->cin * TH * TW : ws;
+        float *target = reflect ? ws : dx;
         band_view b = dinp_band(g, dy);
-        for (int oy = 0; oy < TH; oy += b.R) {
-            int r = TH - oy < b.R ? TH - oy : b.R;
-            band_fill(band, &b, oy, r);
-            for (int gr = 0; gr < g->groups; gr++) {
-                gemm_src A;
-                memset(&A, 0, sizeof A);
-                A.pack = pack_wflip, A.p = weight + (size_t)gr * g->cout_g * g->Kg, A.ld = g->cin_g;
-                A.kh = g->kh, A.kw = g->kw;
-                gemm_src B = col_src(band, g->cout, gr * g->cout_g, g->kh, g->kw, 1, b.W + 2 * b.pw, TW, 1);
-                gemm_args a = {&A, &B, g->cin_g, r * TW, g->cout_g * g->kk, 1.0f, reflect ? 0.0f : 1.0f,
-                               target + (size_t)gr * g->cin_g * TH * TW + (size_t)oy * TW, TH * TW, NULL};
-                gemm_parallel(ki, &a);
-            }
-        }
+        pass p = {g, weight, NULL, NULL, target, reflect ? 0.0f : 1.0f, 1, TW, TH * TW};
+        run_bands(&b, reflect ? ws + (size_t)g->cin * TH * TW : ws, 1, conv_band, &p);
         if (reflect) fold_image(dx, target, g->cin, g->H, g->W, g->pad, g->pad, DF_PAD_REFLECT);
         return;
     }

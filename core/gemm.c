@@ -205,10 +205,11 @@ void gemm_parallel(const gemm_kinfo *ki, const gemm_args *g) {
         gemm_serial(ki, g);
         return;
     }
-    /* Split the wider side into units of the micro tile. */
-    par_job j = {ki, g, 1, ki->nr};
-    if (g->N / ki->nr < nt && g->M / ki->mr >= g->N / ki->nr) j.split_n = 0, j.step = ki->mr;
-    int units = j.split_n ? (g->N + j.step - 1) / j.step : (g->M + j.step - 1) / j.step;
+    /* Split N or M into units of the micro tile, whichever balances the threads better (N on ties). */
+    int un = (g->N + ki->nr - 1) / ki->nr, um = (g->M + ki->mr - 1) / ki->mr;
+    double en = (double)un / (nt * ((un + nt - 1) / nt)), em = (double)um / (nt * ((um + nt - 1) / nt));
+    par_job j = {ki, g, em <= en, em <= en ? ki->nr : ki->mr};
+    int units = j.split_n ? un : um;
     df_parallel_for(units, par_run, &j);
 }
 

@@ -12,17 +12,26 @@
 #define NC 1024
 GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
-static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
-                const float *bias) {
+/* One body for both kernels: B packed (b, NR floats per k) or read in place (base + ro[k] + off[v]). */
+static inline __attribute__((always_inline)) void body(int kc, const float *a, const float *b, const float *base,
+                                                       const int *ro, const int *off, float *c, int ldc,
+                                                       float alpha, float beta, const float *bias) {
     v128_t acc[MR][NV];
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; i++)
 #pragma clang loop unroll(full)
         for (int v = 0; v < NV; v++) acc[i][v] = wasm_f32x4_splat(0.0f);
-    for (int k = 0; k < kc; k++, a += MR, b += NR) {
+    for (int k = 0; k < kc; k++, a += MR) {
         v128_t bv[NV];
+        if (base) {
+            const float *r = base + ro[k];
 #pragma clang loop unroll(full)
-        for (int v = 0; v < NV; v++) bv[v] = wasm_v128_load(b + 4 * v);
+            for (int v = 0; v < NV; v++) bv[v] = wasm_v128_load(r + off[v]);
+        } else {
+#pragma clang loop unroll(full)
+            for (int v = 0; v < NV; v++) bv[v] = wasm_v128_load(b + 4 * v);
+            b += NR;
+        }
 #pragma clang loop unroll(full)
         for (int i = 0; i < MR; i++) {
             v128_t ai = wasm_f32x4_splat(a[i]);
@@ -43,4 +52,14 @@ static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float
         }
 }
 
-const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_scalar, 4, NULL};
+static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
+                const float *bias) {
+    body(kc, a, b, NULL, NULL, NULL, c, ldc, alpha, beta, bias);
+}
+
+static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, float *c, int ldc,
+                       float alpha, float beta, const float *bias) {
+    body(kc, a, NULL, base, ro, off, c, ldc, alpha, beta, bias);
+}
+
+const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_scalar, 4, ukr_direct};
