@@ -67,7 +67,8 @@ test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
       assert.equal(run('eval', '--help').status, 0);
       assert.match(run('eval', '--help').stdout, /"success_rate"/);
       assert.equal(run('eval').status, 2);
-      assert.equal(run('eval', '--protector', 'none', '--models', 'a', '--data', 'd', '--json', 'o', '--jpeg', '0').status, 2);
+      assert.equal(run('eval', '--protector', 'none', '--models', 'a', '--data', 'd', '--json', 'o', '--jpeg', '101').status, 2);
+      assert.equal(run('eval', '--protector', 'none', '--models', 'a', '--data', 'd', '--json', 'o', '--jpeg', '90,80').status, 2);
       assert.equal(run('eval', '--protector', 'none', '--models', 'a', '--data', 'd', '--json', 'o', '--size', '100').status, 2);
       assert.equal(run('eval', '--protector', 'none', '--models', 'a', '--data', 'd', '--json', 'o', '--bogus').status, 2);
       const bad = run('eval', '--protector', 'magic', '--models', modelArg, '--data', join(dir, 'celeba'), '--size', '32',
@@ -106,6 +107,18 @@ test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
       checkSchema(gen, models, { groups: ['gender'] });
       assert.equal(gen.data.edits, 2);
       for (const m of models) assert.ok(gen.models[m].l2 > 0);
+    });
+
+    await t.test('several JPEG qualities on the same protections', () => {
+      const tmpl = join(dir, 'multi-{q}.json');
+      const r = run('eval', '--protector', 'sign-noise', '--models', modelArg, '--data', join(dir, 'celeba'), '--size', '32',
+        '--n', '2', '--no-frechet', '--jpeg', '0,90,75', '--json', tmpl);
+      assert.equal(r.status, 0, r.stderr);
+      const js = ['none', '90', '75'].map((q) => JSON.parse(readFileSync(join(dir, `multi-${q}.json`), 'utf8')));
+      js.forEach((j) => checkSchema(j, models, { groups: ['gender'] }));
+      assert.deepEqual(js.map((j) => j.condition.jpeg), [null, 90, 75]);
+      for (const j of js.slice(1)) assert.deepEqual(j.protection.psnr, js[0].protection.psnr, 'one protection per image');
+      assert.notDeepEqual(js[1].models.stargan.l2, js[2].models.stargan.l2);
     });
 
     await t.test('UTKFace layout: groups by gender and race, image grid', () => {

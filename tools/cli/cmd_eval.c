@@ -11,9 +11,11 @@
 #include "eval.h"
 #include "image.h"
 #include "plot.h"
+#include "zoo_list.h"
 
 #define DEFAULT_MOBILENET "build/mobilenet.dfw"
 #define MAX_WEIGHTS (256u << 20)
+#define MAX_CONDS 16 /* JPEG qualities in one run */
 
 int eval_chart_command(int argc, char **argv); /* eval_chart.c */
 
@@ -44,7 +46,8 @@ static void help(void) {
         "  --edits K       edits measured per image, 1..5 (default 1): attribute (i + j) %% 5, j < K, skipping\n"
         "                  edits that change nothing; success rates are over (image, edit) pairs\n"
         "  --jpeg Q        re-encode clean and protected faces with a real JPEG codec (stb, quality Q) before the\n"
-        "                  models see them\n"
+        "                  models see them; a list Q1,Q2,... (0: no JPEG) measures every quality on the same\n"
+        "                  protections and writes one JSON each: --json must then contain {q}\n"
         "  --resize R      protect the face at full size round(S / R) (e.g. 256 for R = 0.5), then downsize it to S\n"
         "                  with an antialiased filter before the models see it (a site shrinking an upload); Gen\n"
         "                  runs at full size, PGD and universal deltas are made at S and upsampled bilinearly\n"
@@ -208,52 +211,8 @@ static df_status data_open(dataset *d, const char *dir, int partition) {
     return s;
 }
 
-/* ------------------------------------------------------------------ models */
-typedef struct {
-    int n;
-    zoo_model *m[EVAL_MAX_MODELS];
-    char name[EVAL_MAX_MODELS][64];
-} model_list;
-
-static void models_free(model_list *l) {
-    for (int i = 0; i < l->n; i++) zoo_free(l->m[i]);
-    l->n = 0;
-}
-
+/* ------------------------------------------------------------------ weights */
 static df_status load_file(const char *path, uint8_t **buf, size_t *len) { return df_read_file(path, MAX_WEIGHTS, buf, len); }
-
-/* Comma-separated weight files -> models named by their file names (duplicates get "#2", ...). */
-static df_status models_load(model_list *l, const char *list) {
-    memset(l, 0, sizeof *l);
-    char *copy = strdup(list), *save = NULL;
-    if (!copy) return df_fail(DF_ERR_NOMEM, "eval: out of memory");
-    df_status s = DF_OK;
-    for (char *f = strtok_r(copy, ",", &save); f && !s; f = strtok_r(NULL, ",", &save)) {
-        if (l->n == EVAL_MAX_MODELS) {
-            s = df_fail(DF_ERR_ARG, "at most %d models", EVAL_MAX_MODELS);
-            break;
-        }
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        if ((s = load_file(f, &buf, &len)) == DF_OK && (s = zoo_load(&l->m[l->n], buf, len, 0)) != DF_OK)
-            s = df_fail(s, "%s: %s", f, df_errmsg());
-        free(buf);
-        if (s) break;
-        const char *base = strrchr(f, '/');
-        base = base ? base + 1 : f;
-        size_t bl = strlen(base);
-        if (bl > 4 && !strcmp(base + bl - 4, ".dfw")) bl -= 4;
-        if (bl > 50) bl = 50;
-        snprintf(l->name[l->n], 64, "%.*s", (int)bl, base);
-        for (int j = 0, dup = 1; j < l->n; j++)
-            if (!strcmp(l->name[j], l->name[l->n])) snprintf(l->name[l->n] + bl, 64 - bl, "#%d", ++dup);
-        l->n++;
-    }
-    free(copy);
-    if (!s && l->n == 0) s = df_fail(DF_ERR_ARG, "no model files given");
-    if (s) models_free(l);
-    return s;
-}
 
 /* Universal perturbation file: tensor "delta" [3,S,S] or [1,3,S,S]. */
 static df_status load_universal(const char *path, float **delta, int *size) {
@@ -314,10 +273,25 @@ static void quantize8(float *x, uint8_t *rgb, int F) {
 /* ------------------------------------------------------------------ the command */
 typedef struct {
     const char *protector, *models, *data, *split, *json, *grid, *mobilenet, *pgd_models;
-    long n, size, jpeg, edits, seed, pgd_iters, grid_rows;
+    long n, size, edits, seed, pgd_iters, grid_rows;
+    int jpeg[MAX_CONDS], njpeg;
     double eps, resize, pgd_step;
     int no_frechet, quiet, mobilenet_given;
 } eval_args;
+
+/* "Q1,Q2,..." with Q in 0..100 (0: no JPEG) -> a->jpeg; returns nonzero if malformed. */
+static int parse_qualities(eval_args *a, const char *list) {
+    char buf[256], *save = NULL;
+    if (strlen(list) >= sizeof buf) return 1;
+    strcpy(buf, list);
+    a->njpeg = 0;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        long q;
+        if (a->njpeg == MAX_CONDS || cli_parse_long(t, 0, 100, &q)) return 1;
+        a->jpeg[a->njpeg++] = (int)q;
+    }
+    return a->njpeg == 0;
+}
 
 static int parse_args(eval_args *a, int argc, char **argv) {
     *a = (eval_args){.split = "test", .mobilenet = DEFAULT_MOBILENET, .size = 128, .edits = 1, .seed = 1,
@@ -341,7 +315,7 @@ static int parse_args(eval_args *a, int argc, char **argv) {
         STR("--pgd-models", pgd_models);
         LONG("--n", n, 1, 10000000);
         LONG("--size", size, 32, 512);
-        LONG("--jpeg", jpeg, 1, 100);
+        else if (!strcmp(o, "--jpeg") && v) bad = parse_qualities(a, argv[++i]);
         LONG("--edits", edits, 1, 5);
         LONG("--seed", seed, 0, 2147483647L);
         LONG("--pgd-iters", pgd_iters, 1, 100000);
@@ -361,6 +335,8 @@ static int parse_args(eval_args *a, int argc, char **argv) {
     if (!a->protector || !a->models || !a->data || !a->json)
         return cli_usage_error("eval", "--protector, --models, --data and --json are required");
     if (a->size % 32) return cli_usage_error("eval", "--size must be a multiple of 32");
+    if (a->njpeg > 1 && !strstr(a->json, "{q}"))
+        return cli_usage_error("eval", "with several --jpeg qualities, --json must contain {q} (one file per quality)");
     if (strcmp(a->split, "test") && strcmp(a->split, "val") && strcmp(a->split, "train") && strcmp(a->split, "all"))
         return cli_usage_error("eval", "--split must be test, val, train or all");
     return 0;
@@ -369,22 +345,23 @@ static int parse_args(eval_args *a, int argc, char **argv) {
 /* Everything one run holds (freed in one place). */
 typedef struct {
     dataset data;
-    model_list models, pgd_models;
+    zoo_list models, pgd_models;
     eval_protector prot;
     gen_model *gen;
     float *delta;
     pgd_ctx *pgd;
     mobilenet *mn;
-    eval_acc acc;
+    eval_acc acc[MAX_CONDS];
+    int nacc;
     float *x_full, *x_adv, *x, *xc, *xac, *ws, *grid_cells, *ygrid;
-    uint8_t *rgb;
+    uint8_t *rgb, *rgb_adv;
 } eval_run;
 
 static void run_free(eval_run *r) {
     data_free(&r->data);
-    eval_free(&r->acc);
-    models_free(&r->models);
-    models_free(&r->pgd_models);
+    for (int c = 0; c < r->nacc; c++) eval_free(&r->acc[c]);
+    zoo_list_free(&r->models);
+    zoo_list_free(&r->pgd_models);
     gen_free(r->gen);
     free(r->delta);
     if (r->pgd) pgd_ctx_free(r->pgd);
@@ -398,6 +375,7 @@ static void run_free(eval_run *r) {
     free(r->grid_cells);
     free(r->ygrid);
     free(r->rgb);
+    free(r->rgb_adv);
 }
 
 static df_status setup_protector(eval_run *r, const eval_args *a) {
@@ -427,7 +405,7 @@ static df_status setup_protector(eval_run *r, const eval_args *a) {
         p->delta = r->delta;
     } else if (p->kind == EVAL_PGD) {
         if (a->pgd_models) {
-            if ((s = models_load(&r->pgd_models, a->pgd_models)) != DF_OK) return s;
+            if ((s = zoo_list_load(&r->pgd_models, a->pgd_models, NULL)) != DF_OK) return s;
             p->pgd_models = r->pgd_models.m;
             p->n_pgd_models = r->pgd_models.n;
         } else {
@@ -487,7 +465,10 @@ static df_status save_grid(eval_run *r, const eval_args *a, int rows) {
         tp[j] = titles[j];
     }
     char title[160];
-    snprintf(title, sizeof title, "%s, eps %.3g%s", a->protector, a->eps, a->jpeg ? ", JPEG" : "");
+    int q = a->njpeg ? a->jpeg[0] : 0;
+    snprintf(title, sizeof title, "%s, eps %.3g", a->protector, a->eps);
+    if (q) snprintf(title + strlen(title), sizeof title - strlen(title), ", JPEG %d", q);
+    if (a->resize > 0) snprintf(title + strlen(title), sizeof title - strlen(title), ", resize %.2g", a->resize);
     df_canvas c = {0};
     if (!s) {
         df_image_grid g = {rows, cols, S, S, S < 96 ? (96 + S - 1) / S : 1, cells, tp, NULL, title};
@@ -501,21 +482,58 @@ static df_status save_grid(eval_run *r, const eval_args *a, int rows) {
     return s;
 }
 
+/* The --json path for JPEG quality q: "{q}" replaced by q ("none" for 0). */
+static char *json_path(const char *tmpl, int q) {
+    const char *p = strstr(tmpl, "{q}");
+    size_t n = strlen(tmpl) + 16;
+    char *out = malloc(n);
+    if (!out) return NULL;
+    if (!p) snprintf(out, n, "%s", tmpl);
+    else if (q > 0) snprintf(out, n, "%.*s%d%s", (int)(p - tmpl), tmpl, q, p + 3);
+    else snprintf(out, n, "%.*snone%s", (int)(p - tmpl), tmpl, p + 3);
+    return out;
+}
+
+static void summary(const eval_run *r, const eval_args *a, const eval_acc *acc, int q, const char *path) {
+    long n = acc->nimages ? acc->nimages : 1;
+    fprintf(stderr, "dadfi eval: %s", a->protector);
+    if (q) fprintf(stderr, " JPEG %d", q);
+    fprintf(stderr, " on %ld images: PSNR %.2f dB, SSIM %.4f, %.1f ms/image; success", acc->nimages,
+            acc->psnr_finite ? acc->psnr / acc->psnr_finite : INFINITY, acc->ssim / n, acc->ms / n);
+    for (int m = 0; m < r->models.n; m++)
+        fprintf(stderr, " %s %.1f%%", r->models.name[m], 100.0 * acc->m[m].success / (acc->m[m].n ? acc->m[m].n : 1));
+    fprintf(stderr, " -> %s\n", path);
+}
+
+/* Copy one image's grid row: xc, xac, 10 (xac - xc), then G(x), G(x_adv) per model (yg: [2][nmodels] outputs). */
+static void grid_row(float *row, const float *xc, const float *xac, const float *yg, int nm, size_t ns) {
+    memcpy(row, xc, ns * sizeof(float));
+    memcpy(row + ns, xac, ns * sizeof(float));
+    for (size_t k = 0; k < ns; k++) row[2 * ns + k] = 10.0f * (xac[k] - xc[k]);
+    for (int m = 0; m < nm; m++) {
+        memcpy(row + (3 + 2 * m) * ns, yg + m * ns, ns * sizeof(float));
+        memcpy(row + (4 + 2 * m) * ns, yg + (nm + m) * ns, ns * sizeof(float));
+    }
+}
+
 static df_status run_eval(eval_run *r, const eval_args *a) {
-    int S = (int)a->size, F = a->resize > 0 ? (int)lround(S / a->resize) : S;
+    int S = (int)a->size, F = a->resize > 0 ? (int)lround(S / a->resize) : S, nc = a->njpeg ? a->njpeg : 1;
     int partition = !strcmp(a->split, "test") ? 2 : !strcmp(a->split, "val") ? 1 : !strcmp(a->split, "train") ? 0 : -1;
     df_status s;
-    if ((s = models_load(&r->models, a->models)) || (s = data_open(&r->data, a->data, partition)) ||
+    if ((s = zoo_list_load(&r->models, a->models, NULL)) || (s = data_open(&r->data, a->data, partition)) ||
         (s = setup_protector(r, a)) || (s = load_mobilenet(r, a)))
         return s;
     const char *names[EVAL_MAX_MODELS];
     for (int i = 0; i < r->models.n; i++) names[i] = r->models.name[i];
-    if ((s = eval_init(&r->acc, r->models.m, names, r->models.n, S, r->mn))) return s;
-    if (r->data.ngroups >= 1 && eval_add_group_kind(&r->acc, "gender", gender_names, 2) < 0) return DF_ERR_ARG;
-    if (r->data.ngroups >= 2 && eval_add_group_kind(&r->acc, "race", race_names, 5) < 0) return DF_ERR_ARG;
+    for (int c = 0; c < nc; c++) {
+        if ((s = eval_init(&r->acc[c], r->models.m, names, r->models.n, S, r->mn))) return s;
+        r->nacc = c + 1;
+        if (r->data.ngroups >= 1 && eval_add_group_kind(&r->acc[c], "gender", gender_names, 2) < 0) return DF_ERR_ARG;
+        if (r->data.ngroups >= 2 && eval_add_group_kind(&r->acc[c], "race", race_names, 5) < 0) return DF_ERR_ARG;
+    }
 
     int n = a->n > 0 && a->n < r->data.n ? (int)a->n : r->data.n;
-    int rows = a->grid ? (int)(a->grid_rows < n ? a->grid_rows : n) : 0, cols = 3 + 2 * r->models.n;
+    int rows = a->grid ? (int)(a->grid_rows < n ? a->grid_rows : n) : 0, nm = r->models.n, cols = 3 + 2 * nm;
     size_t nf = 3 * (size_t)F * F, ns = 3 * (size_t)S * S;
     r->x_full = malloc(nf * sizeof(float));
     r->x_adv = malloc(nf * sizeof(float));
@@ -524,9 +542,10 @@ static df_status run_eval(eval_run *r, const eval_args *a) {
     r->xac = malloc(ns * sizeof(float));
     r->ws = malloc(eval_protect_workspace(F, S) * sizeof(float));
     r->rgb = malloc(nf);
+    r->rgb_adv = malloc(nf);
     r->grid_cells = rows ? malloc((size_t)rows * cols * ns * sizeof(float)) : NULL;
-    r->ygrid = rows ? malloc(2 * (size_t)r->models.n * ns * sizeof(float)) : NULL;
-    if (!r->x_full || !r->x_adv || !r->x || !r->xc || !r->xac || !r->ws || !r->rgb ||
+    r->ygrid = rows ? malloc(2 * (size_t)nm * ns * sizeof(float)) : NULL;
+    if (!r->x_full || !r->x_adv || !r->x || !r->xc || !r->xac || !r->ws || !r->rgb || !r->rgb_adv ||
         (rows && (!r->grid_cells || !r->ygrid)))
         return df_fail(DF_ERR_NOMEM, "out of memory");
 
@@ -549,52 +568,43 @@ static df_status run_eval(eval_run *r, const eval_args *a) {
         double tp = cli_now();
         if ((s = eval_protect(&r->prot, r->x_adv, r->x_full, F, r->x, S, src, trg, ntrg, r->ws))) return s;
         double ms = (cli_now() - tp) * 1000.0;
+        quantize8(r->x_adv, r->rgb_adv, F);
 
-        /* the clean face's condition (rgb still holds it), then the protected one's */
-        if ((s = condition(r->xc, r->rgb, F, S, (int)a->jpeg))) return s;
-        quantize8(r->x_adv, r->rgb, F);
-        if ((s = condition(r->xac, r->rgb, F, S, (int)a->jpeg))) return s;
-        if ((s = eval_add_protection(&r->acc, r->x_full, r->x_adv, F, ms, r->xc, r->xac))) return s;
         int groups[2] = {r->data.group[0][i], r->data.group[1][i]};
-        float *row = j < rows ? r->grid_cells + (size_t)j * cols * ns : NULL, *yg = r->ygrid;
-        if ((s = eval_measure(&r->acc, r->xc, r->xac, src, trg, ntrg, groups, row ? yg : NULL,
-                              row ? yg + r->models.n * ns : NULL)))
-            return s;
-        if (row) { /* xc, xac, 10 (xac - xc), then G(x), G(x_adv) per model */
-            memcpy(row, r->xc, ns * sizeof(float));
-            memcpy(row + ns, r->xac, ns * sizeof(float));
-            for (size_t k = 0; k < ns; k++) row[2 * ns + k] = 10.0f * (r->xac[k] - r->xc[k]);
-            for (int m = 0; m < r->models.n; m++) {
-                memcpy(row + (3 + 2 * m) * ns, yg + m * ns, ns * sizeof(float));
-                memcpy(row + (4 + 2 * m) * ns, yg + (r->models.n + m) * ns, ns * sizeof(float));
-            }
+        for (int c = 0; c < nc; c++) {
+            int q = a->njpeg ? a->jpeg[c] : 0;
+            if ((s = condition(r->xc, r->rgb, F, S, q)) || (s = condition(r->xac, r->rgb_adv, F, S, q)) ||
+                (s = eval_add_protection(&r->acc[c], r->x_full, r->x_adv, F, ms, r->xc, r->xac)))
+                return s;
+            int row = c == 0 && j < rows;
+            if ((s = eval_measure(&r->acc[c], r->xc, r->xac, src, trg, ntrg, groups, row ? r->ygrid : NULL,
+                                  row ? r->ygrid + nm * ns : NULL)))
+                return s;
+            if (row) grid_row(r->grid_cells + (size_t)j * cols * ns, r->xc, r->xac, r->ygrid, nm, ns);
         }
         if (!a->quiet && (j + 1 == n || (j + 1) % 10 == 0 || cli_now() - t0 < 10)) {
             double el = cli_now() - t0;
             char succ[256] = "";
-            for (int m = 0, off = 0; m < r->models.n && off < 200; m++)
+            for (int m = 0, off = 0; m < nm && off < 200; m++)
                 off += snprintf(succ + off, sizeof succ - off, " %s %.0f%%", r->models.name[m],
-                                100.0 * r->acc.m[m].success / (r->acc.m[m].n ? r->acc.m[m].n : 1));
+                                100.0 * r->acc[0].m[m].success / (r->acc[0].m[m].n ? r->acc[0].m[m].n : 1));
             cli_progress("eval %s: %d/%d  %.2f s/image  ETA %.0f s  success:%s", a->protector, j + 1, n, el / (j + 1),
                          el / (j + 1) * (n - j - 1), succ);
         }
     }
     if (!a->quiet) cli_progress_done();
-    if ((s = eval_finish(&r->acc))) return s;
     if (rows && (s = save_grid(r, a, rows))) return df_fail(s, "%s: %s", a->grid, df_errmsg());
-    eval_info info = {a->protector, a->eps, (int)a->jpeg, a->resize, a->data, r->data.attr ? a->split : "all",
-                      (int)a->edits};
-    char *json = NULL;
-    if ((s = eval_json(&r->acc, &info, &json))) return s;
-    s = df_write_file_atomic(a->json, json, strlen(json));
-    free(json);
-    if (s) return s;
-    if (!a->quiet) {
-        fprintf(stderr, "dadfi eval: %s on %d images: PSNR %.2f dB, SSIM %.4f, %.1f ms/image;", a->protector, n,
-                r->acc.psnr_finite ? r->acc.psnr / r->acc.psnr_finite : INFINITY, r->acc.ssim / n, r->acc.ms / n);
-        for (int m = 0; m < r->models.n; m++)
-            fprintf(stderr, " %s %.1f%%", r->models.name[m], 100.0 * r->acc.m[m].success / (r->acc.m[m].n ? r->acc.m[m].n : 1));
-        fprintf(stderr, " success -> %s\n", a->json);
+    for (int c = 0; c < nc; c++) {
+        int q = a->njpeg ? a->jpeg[c] : 0;
+        eval_info info = {a->protector, a->eps, q, a->resize, a->data, r->data.attr ? a->split : "all", (int)a->edits};
+        char *json = NULL, *path = json_path(a->json, q);
+        if (!path) return df_fail(DF_ERR_NOMEM, "out of memory");
+        if (!(s = eval_finish(&r->acc[c])) && !(s = eval_json(&r->acc[c], &info, &json)))
+            s = df_write_file_atomic(path, json, strlen(json));
+        if (!s && !a->quiet) summary(r, a, &r->acc[c], q, path);
+        free(json);
+        free(path);
+        if (s) return s;
     }
     return DF_OK;
 }
