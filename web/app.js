@@ -68,23 +68,28 @@ async function protect(file) {
   clearError();
   ui.choose.disabled = true;
   try {
-    const r = await protector.protectDetailed(file, { eps: Number(ui.eps.value), format: format(), quality: Number(ui.quality.value) / 100, onProgress, views: true });
-    current = { file, width: r.width, height: r.height };
-    drawBitmap(ui.before, r.views.original);
-    drawBitmap(ui.after, r.views.protected);
-    drawBitmap(ui.pert, r.views.perturbation);
-    drawBitmap(ui.cropCanvas, r.views.protected);
-    for (const b of Object.values(r.views)) b.close();
+    const showViews = v => {
+      current = { file, width: v.width, height: v.height };
+      drawBitmap(ui.before, v.views.original);
+      drawBitmap(ui.after, v.views.protected);
+      drawBitmap(ui.pert, v.views.perturbation);
+      drawBitmap(ui.cropCanvas, v.views.protected);
+      for (const b of Object.values(v.views)) b.close();
+      ui.download.setAttribute('aria-disabled', 'true');
+      ui.download.removeAttribute('href');
+      ui.download.textContent = 'Encoding…';
+      ui.result.hidden = false;
+      ui.preview.hidden = false;
+      square = { cx: 0.5, cy: 0.5, side: 0.5 };
+      placeSquare();
+      clearPreview();
+    };
+    const r = await protector.protectDetailed(file, { eps: Number(ui.eps.value), format: format(), quality: Number(ui.quality.value) / 100, onProgress, onViews: showViews });
     setDownload(r.file);
     const s = r.stats;
     ui.stats.dataset.json = JSON.stringify(s); // timings and wasm memory, for tools/bench/web_bench.mjs
     ui.stats.textContent = `${r.width} × ${r.height} pixels · largest change ${s.linf}/255 · PSNR ${s.psnr.toFixed(1)} dB · ` +
       `${(s.ms.total / 1000).toFixed(2)} s (protection ${(s.ms.protect / 1000).toFixed(2)} s)`;
-    ui.result.hidden = false;
-    ui.preview.hidden = false;
-    square = { cx: 0.5, cy: 0.5, side: 0.5 };
-    placeSquare();
-    clearPreview();
     status(`Protected ${file.name || 'the photo'}.`, undefined);
   } catch (e) {
     status('', undefined);
@@ -100,6 +105,7 @@ function setDownload(file) {
   if (resultUrl) URL.revokeObjectURL(resultUrl);
   resultUrl = URL.createObjectURL(file);
   ui.download.href = resultUrl;
+  ui.download.removeAttribute('aria-disabled');
   ui.download.download = file.name;
   ui.download.textContent = `Download ${file.name} (${(file.size / 1048576).toFixed(1)} MB)`;
 }

@@ -106,13 +106,19 @@ export class Protector {
     return r.file;
   }
 
-  /** protect() plus {width, height, stats: {linf, psnr, ms}, views (ImageBitmaps when opts.views)}. */
-  async protectDetailed(fileOrBlob, { eps = 0.05, format = 'png', quality = 0.92, onProgress, views = false } = {}) {
+  /**
+   * protect() plus {width, height, stats: {linf, psnr, ms, heapBytes}}.  onViews({views, width, height, stats}):
+   * display-size ImageBitmaps {original, protected, perturbation (amplified)}, called before the file is encoded.
+   */
+  async protectDetailed(fileOrBlob, { eps = 0.05, format = 'png', quality = 0.92, onProgress, onViews } = {}) {
     await this.ready;
     format = format === 'jpeg' || format === 'jpg' ? 'jpeg' : 'png';
     if (!(eps > 0 && eps <= 0.5)) throw new DadfiError(`eps must be in (0, 0.5], got ${eps}`, 'bad-argument');
-    const r = await this.#request({ type: 'protect', blob: fileOrBlob, eps, workSide: this.workSide, format, quality, views },
-      onProgress && (m => onProgress(Protector.#overall(m), m.stage, m)));
+    const r = await this.#request({ type: 'protect', blob: fileOrBlob, eps, workSide: this.workSide, format, quality, views: !!onViews },
+      m => {
+        if (m.stage === 'views') onViews(m);
+        else if (onProgress) onProgress(Protector.#overall(m), m.stage, m);
+      });
     if (onProgress) onProgress(1, 'done');
     const name = protectedName(fileOrBlob && fileOrBlob.name, format);
     return { ...r, file: new File([r.blob], name, { type: r.blob.type }) };

@@ -4,7 +4,9 @@
 //   {type:'init', moduleUrl, genUrl, zooUrls}            -> {type:'ready', version, gen:{url, width, recipe}, zoo:[names]}
 //   {type:'protect', blob, eps, workSide, format, quality, views}
 //        -> {type:'progress', stage:'decode'|'protect'|'encode', fraction, etaMs?}*  (etaMs: Gen time estimate)
-//        -> {type:'result', blob, width, height, stats, views?:{original, protected, perturbation} (ImageBitmaps)}
+//        -> {type:'progress', stage:'views', views:{original, protected, perturbation} (ImageBitmaps), width,
+//            height, stats}  (with views: true, before the encoding has finished)
+//        -> {type:'result', blob, width, height, stats}
 //   {type:'encode', format, quality}                     -> {type:'result', blob}       (the last result again)
 //   {type:'preview', cx, cy, side, attr}                 -> {type:'preview', size, images:[4 ImageBitmaps], ...}
 //   any failure                                          -> {type:'error', code, message}
@@ -125,20 +127,17 @@ async function protect(msg, progress) {
   if (t2 - t1 > 50) flopsPerMs = flops / (t2 - t1); // calibrates the next estimate
   last = { width: img.width, height: img.height, orig: img.data, prot, eps: msg.eps };
   const stats = compareRGBA(img.data, prot);
-  progress('encode', 0);
-  const encoded = encode(prot, img.width, img.height, msg.format, msg.quality); // runs while the views are made
-  let views;
-  const transfer = [];
-  if (msg.views) {
-    views = await makeViews(img.data, prot, img.width, img.height, msg.eps);
-    transfer.push(views.original, views.protected, views.perturbation);
+  if (msg.views) { // shown at once; the encoded file follows
+    const views = await makeViews(img.data, prot, img.width, img.height, msg.eps);
+    progress('views', 1, { views, width: img.width, height: img.height, stats }, [views.original, views.protected, views.perturbation]);
   }
   const t3 = performance.now();
-  const blob = await encoded;
+  progress('encode', 0);
+  const blob = await encode(prot, img.width, img.height, msg.format, msg.quality);
   const t4 = performance.now();
   stats.ms = { decode: t1 - t0, protect: t2 - t1, views: t3 - t2, encode: t4 - t3, total: t4 - t0 };
   stats.heapBytes = engine.heapBytes;
-  return [{ type: 'result', blob, width: img.width, height: img.height, stats, views }, transfer];
+  return [{ type: 'result', blob, width: img.width, height: img.height, stats }, []];
 }
 
 async function preview(msg) {
@@ -164,7 +163,7 @@ async function init(msg) {
 let queue = Promise.resolve();
 self.onmessage = ev => {
   const msg = ev.data, id = msg.id;
-  const progress = (stage, fraction, extra) => self.postMessage({ type: 'progress', id, stage, fraction, ...extra });
+  const progress = (stage, fraction, extra, transfer = []) => self.postMessage({ type: 'progress', id, stage, fraction, ...extra }, transfer);
   queue = queue.then(async () => {
     try {
       let r;

@@ -106,8 +106,8 @@ try {
       const stats = JSON.parse(await page.getAttribute('#stats', 'data-json'));
       runs.push({ wall, ...stats.ms, heapMB: stats.heapBytes / 1048576 });
       console.log(`${W}x${H} JPEG (${(W * H / 1e6).toFixed(1)} MP, ${(jpeg.length / 1048576).toFixed(1)} MB) through the page, run ${k + 1}: ` +
-        `${(wall / 1000).toFixed(2)} s end to end (decode ${stats.ms.decode.toFixed(0)} ms, protect ${stats.ms.protect.toFixed(0)} ms, ` +
-        `views ${stats.ms.views.toFixed(0)} ms, PNG encode ${stats.ms.encode.toFixed(0)} ms) | wasm memory ${(stats.heapBytes / 1048576).toFixed(0)} MB (goal <= 512)`);
+        `${(wall / 1000).toFixed(2)} s end to end, result shown after ${((stats.ms.decode + stats.ms.protect + stats.ms.views) / 1000).toFixed(2)} s (decode ${stats.ms.decode.toFixed(0)} ms, protect ${stats.ms.protect.toFixed(0)} ms, ` +
+        `views ${stats.ms.views.toFixed(0)} ms, then PNG encode ${stats.ms.encode.toFixed(0)} ms) | wasm memory ${(stats.heapBytes / 1048576).toFixed(0)} MB (goal <= 512)`);
     }
     result.photo = { width: W, height: H, runs };
   }
