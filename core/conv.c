@@ -435,11 +435,50 @@ static void conv_band(void *ctx, const float *xp, int oy, int r) {
     }
 }
 
+/* Few output channels: the weight gradient reads dY and the band in place (conv_dw kernels), blocks
+ * of dW shared out among the threads. */
+#ifndef DW_DIRECT_MAX_COUT
+#define DW_DIRECT_MAX_COUT 16
+#endif
+
+static int dweight_direct(const geom *g, const gemm_kinfo *ki) {
+    return ki->conv_dw && g->cout_g <= DW_DIRECT_MAX_COUT && g->stride <= 2;
+}
+
+typedef struct {
+    const pass *p;
+    const float *xp;
+    int oy, r, nbk, nblk; /* k blocks per group, blocks per group */
+} dw_job_t;
+
+static void dw_direct_run(void *ctx, int b0, int b1) {
+    const dw_job_t *j = ctx;
+    const geom *g = j->p->g;
+    const gemm_kinfo *ki = gemm_kinfo_active();
+    int ro[TILE_ROWS];
+    for (int b = b0; b < b1; b++) {
+        int gr = b / j->nblk, t = b - gr * j->nblk, co = t / j->nbk * ki->dw_mco, k = t % j->nbk * ki->dw_nk;
+        int nco = g->cout_g - co < ki->dw_mco ? g->cout_g - co : ki->dw_mco;
+        int nk = g->Kg - k < ki->dw_nk ? g->Kg - k : ki->dw_nk;
+        gemm_src B = col_src(j->xp, g->cin, gr * g->cin_g, g->kh, g->kw, g->stride, g->Wp, g->OW, 0);
+        gemm_col_rows(&B, k, nk, ro);
+        size_t c0 = (size_t)gr * g->cout_g + co;
+        ki->conv_dw(nco, nk, j->p->dy + c0 * g->P + (size_t)j->oy * g->OW, (size_t)g->P, B.p, ro, B.rs * g->stride, g->stride,
+                    j->r, g->OW, j->p->out + c0 * g->Kg + k, g->Kg);
+    }
+}
+
 /* dW += dY[band] * col(xp)^T */
 static void dweight_band(void *ctx, const float *xp, int oy, int r) {
     const pass *p = ctx;
     const geom *g = p->g;
     const gemm_kinfo *ki = gemm_kinfo_active();
+    if (dweight_direct(g, ki)) {
+        int nbk = (g->Kg + ki->dw_nk - 1) / ki->dw_nk, nbc = (g->cout_g + ki->dw_mco - 1) / ki->dw_mco;
+        dw_job_t j = {p, xp, oy, r, nbk, nbk * nbc};
+        df_parallel_for(g->groups * nbk * nbc, dw_direct_run, &j);
+        return;
+    }
     for (int gr = 0; gr < g->groups; gr++) {
         gemm_src A = gemm_src_matrix(p->dy + (size_t)gr * g->cout_g * g->P + (size_t)oy * g->OW, g->P, 0);
         gemm_src B = col_src(xp, g->cin, gr * g->cin_g, g->kh, g->kw, g->stride, g->Wp, g->OW, 0);

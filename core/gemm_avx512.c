@@ -64,4 +64,4 @@ static void ukr_direct(int kc, const float *a, const float *base, const int *ro,
     body(kc, a, NULL, base, ro, off, c, ldc, alpha, beta, bias);
 }
 
-const gemm_kinfo gemm_kinfo_avx512 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2, 16, ukr_direct};
+const gemm_kinfo gemm_kinfo_avx512 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2, 16, ukr_direct, conv_dw_avx512, 4, 6};

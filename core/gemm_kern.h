@@ -25,6 +25,12 @@ typedef void (*gemm_ukernel_direct)(int kc, const float *a, const float *base, c
 /* dst[v*P + j] = rows[j][v] for j < w, v < nv: the transposing step of packing. */
 typedef void (*gemm_tpack)(const float *const *rows, int w, int nv, int P, float *dst);
 
+/* Convolution weight gradient, direct (no packing; for few output channels): for co < nco <= dw_mco,
+ * k < nk <= dw_nk (of the kinfo):  dw[co*lddw + k] += sum over oy < R, ox < OW of
+ *   dy[co*ldy + oy*OW + ox] * xp[ro[k] + oy*rs + ox*stride]   (stride 1 or 2; rs: one output row down) */
+typedef void (*conv_dw_kernel)(int nco, int nk, const float *dy, size_t ldy, const float *xp, const int *ro, int rs,
+                               int stride, int R, int OW, float *dw, int lddw);
+
 typedef struct {
     int mr, nr;         /* micro tile */
     int kc, mc, nc;     /* cache blocks (mc multiple of mr, nc of nr) */
@@ -32,6 +38,8 @@ typedef struct {
     gemm_tpack tpack;
     int vlen;                        /* floats per vector (nr is a multiple) */
     gemm_ukernel_direct kern_direct; /* or NULL */
+    conv_dw_kernel conv_dw;          /* or NULL */
+    int dw_mco, dw_nk;               /* its block */
 } gemm_kinfo;
 
 /* Per-thread pack buffers (floats) and the largest micro tile; every kinfo must fit them. */
@@ -53,6 +61,10 @@ extern const gemm_kinfo gemm_kinfo_scalar;
 extern const gemm_kinfo gemm_kinfo_avx2;
 extern const gemm_kinfo gemm_kinfo_avx512;
 void gemm_tpack_avx2(const float *const *rows, int w, int nv, int P, float *dst); /* AVX2, used by both */
+void conv_dw_avx2(int nco, int nk, const float *dy, size_t ldy, const float *xp, const int *ro, int rs, int stride,
+                  int R, int OW, float *dw, int lddw);
+void conv_dw_avx512(int nco, int nk, const float *dy, size_t ldy, const float *xp, const int *ro, int rs,
+                    int stride, int R, int OW, float *dw, int lddw);
 #endif
 void gemm_tpack_scalar(const float *const *rows, int w, int nv, int P, float *dst);
 #if defined(__wasm_simd128__)

@@ -62,4 +62,4 @@ static void ukr_direct(int kc, const float *a, const float *base, const int *ro,
     body(kc, a, NULL, base, ro, off, c, ldc, alpha, beta, bias);
 }
 
-const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_scalar, 4, ukr_direct};
+const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_scalar, 4, ukr_direct, NULL, 0, 0};
