@@ -127,11 +127,12 @@ uint32_t df_plot_color(int i) {
 typedef struct {
     double lo, hi, step;
     int dec; /* decimals of the tick labels */
+    int log; /* values are log10 of the data: ticks label 10^v */
 } axis;
 
 /* Round ticks (1, 2, 5 x 10^k, about 5 of them) covering [lo, hi]. */
 static axis nice_axis(double lo, double hi) {
-    axis a;
+    axis a = {0};
     if (!isfinite(lo) || !isfinite(hi)) lo = 0, hi = 1;
     if (hi <= lo) hi = lo + (lo == 0 ? 1 : fabs(lo) * 0.1);
     double raw = (hi - lo) / 5, mag = pow(10, floor(log10(raw))), n = raw / mag;
@@ -155,16 +156,17 @@ static int xpix(const frame *f, double v) {
     return f->x0 + (int)lround((v - f->ax.lo) / (f->ax.hi - f->ax.lo) * (f->x1 - 1 - f->x0));
 }
 
-static int tick_label(char *buf, size_t n, double v, int dec) {
+static int tick_label(char *buf, size_t n, double v, const axis *a) {
+    if (a->log) return snprintf(buf, n, "%g", pow(10.0, round(v)));
     if (fabs(v) < 1e-12) v = 0;
-    return snprintf(buf, n, "%.*f", dec, v);
+    return snprintf(buf, n, "%.*f", a->dec, v);
 }
 
 static int y_label_width(axis a) {
     int w = 0;
     char buf[48];
     for (double v = a.lo; v <= a.hi + a.step * 0.5; v += a.step) {
-        tick_label(buf, sizeof buf, v, a.dec);
+        tick_label(buf, sizeof buf, v, &a);
         int t = df_text_width(buf, 1);
         if (t > w) w = t;
     }
@@ -177,11 +179,11 @@ static void draw_y(df_canvas *c, const frame *f) {
     for (double v = f->ay.lo; v <= f->ay.hi + f->ay.step * 0.5; v += f->ay.step) {
         int y = ypix(f, v);
         df_canvas_fill(c, f->x0, y, f->x1 - f->x0, 1, GRID_COLOR);
-        tick_label(buf, sizeof buf, v, f->ay.dec);
+        tick_label(buf, sizeof buf, v, &f->ay);
         df_canvas_text(c, f->x0 - 6 - df_text_width(buf, 1), y - 3, buf, TEXT_COLOR, 1);
     }
     df_canvas_fill(c, f->x0, f->y0, 1, f->y1 - f->y0, AXIS_COLOR);
-    if (f->ay.lo <= 0 && f->ay.hi >= 0) df_canvas_fill(c, f->x0, ypix(f, 0), f->x1 - f->x0, 1, AXIS_COLOR);
+    if (!f->ay.log && f->ay.lo <= 0 && f->ay.hi >= 0) df_canvas_fill(c, f->x0, ypix(f, 0), f->x1 - f->x0, 1, AXIS_COLOR);
     else df_canvas_fill(c, f->x0, f->y1 - 1, f->x1 - f->x0, 1, AXIS_COLOR);
 }
 
@@ -238,17 +240,24 @@ static void centred_label(df_canvas *c, int cx, int y, const char *s, int maxw) 
 df_status df_plot_bars(df_canvas *c, const df_bar_chart *b) {
     if (!c || !b || b->ngroups < 1 || b->nseries < 1 || !b->values || b->ngroups * b->nseries > 100000)
         return df_fail(DF_ERR_ARG, "plot: bar chart needs groups, series and values");
-    double lo = 0, hi = 0;
-    for (int i = 0; i < b->ngroups * b->nseries; i++)
-        if (isfinite(b->values[i])) {
-            if (b->values[i] < lo) lo = b->values[i];
-            if (b->values[i] > hi) hi = b->values[i];
-        }
-    axis ay = b->ymax > b->ymin ? (axis){b->ymin, b->ymax, 0, 0} : nice_axis(lo, hi);
-    if (b->ymax > b->ymin) {
-        axis t = nice_axis(b->ymin, b->ymax);
-        ay.step = t.step;
-        ay.dec = t.dec;
+    double lo = b->logy ? INFINITY : 0, hi = b->logy ? -INFINITY : 0;
+    for (int i = 0; i < b->ngroups * b->nseries; i++) {
+        double v = b->values[i];
+        if (!isfinite(v) || (b->logy && v <= 0)) continue;
+        if (b->logy) v = log10(v);
+        lo = fmin(lo, v), hi = fmax(hi, v);
+    }
+    axis ay;
+    if (b->logy) {
+        if (b->ymax > b->ymin && b->ymin > 0) lo = log10(b->ymin), hi = log10(b->ymax);
+        if (!isfinite(lo)) lo = 0, hi = 1;
+        ay = (axis){floor(lo), ceil(hi), 1, 0, 1};
+        if (ay.hi <= ay.lo) ay.hi = ay.lo + 1;
+    } else if (b->ymax > b->ymin) {
+        ay = nice_axis(b->ymin, b->ymax);
+        ay.lo = b->ymin, ay.hi = b->ymax;
+    } else {
+        ay = nice_axis(lo, hi);
     }
     int left = 16 + y_label_width(ay), right = 16, bottom = 2 * DF_TEXT_HEIGHT + 12;
     int barw = b->nseries > 1 ? 14 : 28, gw = b->nseries * barw + 18;
@@ -259,7 +268,7 @@ df_status df_plot_bars(df_canvas *c, const df_bar_chart *b) {
     if (s) return s;
     const char *const *legend_names = b->nseries > 1 || (b->series && b->series[0]) ? b->series : NULL;
     int top = header(c, b->title, b->ylabel, legend_names, b->nseries, 1);
-    frame f = {left, top, W - right, H - bottom, {0, 1, 1, 0}, ay};
+    frame f = {left, top, W - right, H - bottom, {0, 1, 1, 0, 0}, ay};
     if (f.y1 - f.y0 < 40) {
         df_canvas_free(c);
         return df_fail(DF_ERR_ARG, "plot: bar chart height %d too small for its header", H);
@@ -273,12 +282,12 @@ df_status df_plot_bars(df_canvas *c, const df_bar_chart *b) {
         for (int k = 0; k < b->nseries; k++) {
             double v = b->values[g * b->nseries + k];
             int x = gx + k * barw;
-            if (!isfinite(v)) {
+            if (!isfinite(v) || (ay.log && v <= 0)) {
                 if (barw >= 18) df_canvas_text(c, x, ypix(&f, ay.lo < 0 && ay.hi > 0 ? 0 : ay.lo) - 10, "n/a", 0x888888, 1);
                 continue;
             }
-            double base = ay.lo > 0 ? ay.lo : ay.hi < 0 ? ay.hi : 0;
-            double vc = v < ay.lo ? ay.lo : v > ay.hi ? ay.hi : v;
+            double base = ay.log || ay.lo > 0 ? ay.lo : ay.hi < 0 ? ay.hi : 0, p = ay.log ? log10(v) : v;
+            double vc = p < ay.lo ? ay.lo : p > ay.hi ? ay.hi : p;
             int y0 = ypix(&f, base), y1 = ypix(&f, vc);
             int top_y = y0 < y1 ? y0 : y1, h = abs(y1 - y0) + 1;
             df_canvas_fill(c, x, top_y, barw > 2 ? barw - 1 : barw, h, df_plot_color(k));
@@ -286,7 +295,7 @@ df_status df_plot_bars(df_canvas *c, const df_bar_chart *b) {
                 char buf[32];
                 snprintf(buf, sizeof buf, b->value_fmt, v);
                 int tw = df_text_width(buf, 1);
-                if (tw <= barw + 2) df_canvas_text(c, x + (barw - tw) / 2, v >= base ? y1 - 10 : y1 + 3, buf, TEXT_COLOR, 1);
+                if (tw <= barw + 2) df_canvas_text(c, x + (barw - tw) / 2, p >= base ? y1 - 10 : y1 + 3, buf, TEXT_COLOR, 1);
             }
         }
         centred_label(c, f.x0 + g * gw + gw / 2, f.y1 + 6, b->groups ? b->groups[g] : "", gw - 4);
@@ -323,7 +332,7 @@ df_status df_plot_lines(df_canvas *c, const df_line_chart *l) {
     for (double v = ax.lo; v <= ax.hi + ax.step * 0.5; v += ax.step) {
         int x = xpix(&f, v);
         df_canvas_fill(c, x, f.y1 - 1, 1, 4, AXIS_COLOR);
-        tick_label(buf, sizeof buf, v, ax.dec);
+        tick_label(buf, sizeof buf, v, &ax);
         df_canvas_text(c, x - df_text_width(buf, 1) / 2, f.y1 + 5, buf, TEXT_COLOR, 1);
     }
     if (l->xlabel) df_canvas_text(c, f.x1 - df_text_width(l->xlabel, 1), H - DF_TEXT_HEIGHT - 2, l->xlabel, TEXT_COLOR, 1);

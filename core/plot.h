@@ -34,7 +34,8 @@ void df_canvas_image(df_canvas *c, int x, int y, const float *img, int H, int W,
 uint32_t df_plot_color(int i);
 
 /* Grouped bar chart: values[g * nseries + s] is the bar of series s in group g (NAN: no bar, "n/a").
- * Auto y range when ymax <= ymin: [min(0, min), max(0, max)] widened to round ticks.  Value labels (format
+ * Auto y range when ymax <= ymin: [min(0, min), max(0, max)] widened to round ticks; with logy, a logarithmic
+ * axis over whole decades (values <= 0 get no bar; ymin/ymax, if given, are rounded out to decades).  Value labels (format
  * value_fmt, e.g. "%.2f"; NULL: none) are drawn above the bars when they fit.  The canvas is created here
  * (width 0: sized to the data; height 0: 420). */
 typedef struct {
@@ -46,6 +47,7 @@ typedef struct {
     double ymin, ymax;
     const char *value_fmt;
     int width, height;
+    int logy;
 } df_bar_chart;
 df_status df_plot_bars(df_canvas *c, const df_bar_chart *b);
 
@@ -64,7 +66,9 @@ typedef struct {
 df_status df_plot_lines(df_canvas *c, const df_line_chart *l);
 
 /* Image grid: rows x cols cells of planar [3, H, W] images in [-1, 1] (cells[r * cols + c], NULL: empty),
- * each shown at integer scale, with column titles above and row labels at the left (either may be NULL). */
+ * each shown at integer scale, with column titles above and row labels at the left (either may be NULL).
+ * Layout: 4-pixel margins and gaps; without title, titles and labels, cell (r, c) starts at
+ * (4 + c (W scale + 4), 4 + r (H scale + 4)) and the canvas is (4 + cols (W scale + 4)) x (4 + rows (H scale + 4)). */
 typedef struct {
     int rows, cols, H, W, scale;
     const float *const *cells;

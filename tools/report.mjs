@@ -154,7 +154,7 @@ at the models' 128 and upsampled, which is how a 256 upload has to be attacked t
 ${table(['protector', 'ms @128', 'ms @256'], timeLabels.map((l) => [`\`${l}\``, f(main[l].protection.ms_per_image, 2), f(t256[l]?.protection.ms_per_image, 2)]))}
 
 ${chart('time', 'bars', [['size', ...timeLabels], ['128x128', ...timeLabels.map((l) => main[l].protection.ms_per_image)],
-  ['256x256', ...timeLabels.map((l) => t256[l]?.protection.ms_per_image ?? null)]], ['--title', 'Protection time per face (native)', '--ylabel', 'ms'])}
+  ['256x256', ...timeLabels.map((l) => t256[l]?.protection.ms_per_image ?? null)]], ['--title', 'Protection time per face (native)', '--ylabel', 'ms (log scale)', '--log'])}
 
 Browser engine (WebAssembly in Node; Chromium timing: see the web page's own benchmark):
 

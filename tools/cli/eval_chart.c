@@ -25,6 +25,7 @@ static void help(void) {
            "  --title T, --xlabel T, --ylabel T\n"
            "  --ymin A --ymax B   fixed y range (default: from the data)\n"
            "  --fmt F         value labels above bars, printf format such as %%.2f (bars only; shown where they fit)\n"
+           "  --log           logarithmic y axis (bars only; values <= 0 get no bar)\n"
            "  --width W --height H   canvas size in pixels (default: from the data)\n");
 }
 
@@ -64,6 +65,7 @@ typedef struct {
     const char *bars, *lines, *out, *title, *xlabel, *ylabel, *fmt;
     double ymin, ymax;
     long width, height;
+    int logy;
 } chart_args;
 
 static df_status draw_bars(df_canvas *c, const chart_args *a, char *text) {
@@ -91,7 +93,7 @@ static df_status draw_bars(df_canvas *c, const chart_args *a, char *text) {
     }
     if (ns < 1 || ng < 1) return df_fail(DF_ERR_FORMAT, "no data rows");
     df_bar_chart b = {a->title, a->ylabel, ng, ns, groups, series, values, a->ymin, a->ymax, a->fmt,
-                      (int)a->width, (int)a->height};
+                      (int)a->width, (int)a->height, a->logy};
     return df_plot_bars(c, &b);
 }
 
@@ -142,6 +144,7 @@ int eval_chart_command(int argc, char **argv) {
         else if (!strcmp(o, "--xlabel") && has) a.xlabel = argv[++i];
         else if (!strcmp(o, "--ylabel") && has) a.ylabel = argv[++i];
         else if (!strcmp(o, "--fmt") && has) a.fmt = argv[++i];
+        else if (!strcmp(o, "--log")) a.logy = 1;
         else if (!strcmp(o, "--ymin") && has) bad = cli_parse_float(argv[++i], -1e300, 1e300, &a.ymin);
         else if (!strcmp(o, "--ymax") && has) bad = cli_parse_float(argv[++i], -1e300, 1e300, &a.ymax);
         else if (!strcmp(o, "--width") && has) bad = cli_parse_long(argv[++i], 64, 16384, &a.width);
