@@ -180,7 +180,7 @@ static gemm_src col_src(const float *xp, int C, int c0, int kh, int kw, int stri
     s.pack = by_pixel ? pack_col_pix : pack_col_k;
     s.p = xp + (size_t)c0 * Wp;
     s.kh = kh, s.kw = kw, s.stride = stride, s.cs = Wp, s.rs = C * Wp, s.OW = OW;
-    s.direct = by_pixel && stride == 1;
+    s.direct = by_pixel && stride <= 2;
     return s;
 }
 
@@ -284,8 +284,9 @@ static void run_bands(const band_view *b, float *ws, int parallel, band_fn fn, v
     size_t budget = band_ws(b);
     int nt = df_get_threads();
     if (parallel && nt > 1 && b->OH >= nt && nt * band_floats(b, 1) <= budget) {
-        int R = band_rows(b, budget / nt), per = (b->OH + nt - 1) / nt;
-        R = R < per ? R : per;
+        int R = band_rows(b, budget / nt), nb = (b->OH + R - 1) / R;
+        nb = (nb + nt - 1) / nt * nt; /* a multiple of the threads, each band as even as possible */
+        R = (b->OH + nb - 1) / nb;
         band_job j = {b, ws, budget / nt, R, (b->OH + R - 1) / R, nt, fn, ctx};
         df_parallel_for(nt, band_worker, &j);
         return;
@@ -563,13 +564,25 @@ static void bias_forward(float *out, const float *bias, int C, int P) {
         for (int i = 0; i < P; i++) out[(size_t)c * P + i] += bias[c];
 }
 
-static void bias_backward(float *dbias, const float *dout, int C, int P) {
-    for (int c = 0; c < C; c++) {
-        const float *d = dout + (size_t)c * P;
+typedef struct {
+    float *dbias;
+    const float *dout;
+    int P;
+} bias_job;
+
+static void bias_backward_run(void *ctx, int c0, int c1) {
+    const bias_job *j = ctx;
+    for (int c = c0; c < c1; c++) {
+        const float *d = j->dout + (size_t)c * j->P;
         double s = 0.0;
-        for (int i = 0; i < P; i++) s += d[i];
-        dbias[c] += (float)s;
+        for (int i = 0; i < j->P; i++) s += d[i];
+        j->dbias[c] += (float)s;
     }
+}
+
+static void bias_backward(float *dbias, const float *dout, int C, int P) {
+    bias_job j = {dbias, dout, P};
+    df_parallel_for(C, bias_backward_run, &j);
 }
 
 /* ------------------------------------------------------------------ conv2d

@@ -114,7 +114,7 @@ static void scale_c(const gemm_args *g) {
 static void direct_offsets(const gemm_src *s, int j, int nvec, int vlen, int nr, int *off) {
     for (int v = 0; v < nvec; v++) {
         int p = j + (v * vlen < nr ? v * vlen : 0), oy = p / s->OW, ox = p - oy * s->OW; /* past nr: any valid */
-        off[v] = oy * s->rs + ox;
+        off[v] = (oy * s->rs + ox) * s->stride;
     }
 }
 
@@ -152,8 +152,8 @@ static void gemm_block(const gemm_kinfo *ki, const gemm_args *g, int i0, int i1,
                         int full = mr == MR && nr == NR;
                         float *ct = full ? c : tile;
                         if (direct)
-                            ki->kern_direct(kc, ap, g->B->p, ro, off, ct, full ? ldc : NR, full ? g->alpha : 1.0f,
-                                            full ? beta : 0.0f, full ? bias : NULL);
+                            ki->kern_direct(kc, ap, g->B->p, ro, off, g->B->stride, ct, full ? ldc : NR,
+                                            full ? g->alpha : 1.0f, full ? beta : 0.0f, full ? bias : NULL);
                         else
                             ki->kern(kc, ap, bp, ct, full ? ldc : NR, full ? g->alpha : 1.0f, full ? beta : 0.0f,
                                      full ? bias : NULL);

@@ -13,8 +13,14 @@
 GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
 /* One body for both kernels: B packed (b, NR floats per k) or read in place (base + ro[k] + off[v]). */
+/* stride 2: elements 0, 2, 4, 6 of a load at x and 1, 3, 5, 7 of a load at x + 7 */
+static inline __m256 load_s2(const float *x) {
+    __m256 t = _mm256_shuffle_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 7), 0xd8);
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xd8));
+}
+
 static inline __attribute__((always_inline)) void body(int kc, const float *a, const float *b, const float *base,
-                                                       const int *ro, const int *off, float *c, int ldc,
+                                                       const int *ro, const int *off, int s2, float *c, int ldc,
                                                        float alpha, float beta, const float *bias) {
     __m256 acc[MR][NV];
 #pragma GCC unroll 8
@@ -27,7 +33,7 @@ static inline __attribute__((always_inline)) void body(int kc, const float *a, c
         if (base) {
             const float *r = base + ro[k];
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(r + off[v]);
+            for (int v = 0; v < NV; v++) bv[v] = s2 ? load_s2(r + off[v]) : _mm256_loadu_ps(r + off[v]);
         } else {
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++) bv[v] = _mm256_load_ps(b + 8 * v);
@@ -55,12 +61,15 @@ static inline __attribute__((always_inline)) void body(int kc, const float *a, c
 
 static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
                 const float *bias) {
-    body(kc, a, b, NULL, NULL, NULL, c, ldc, alpha, beta, bias);
+    body(kc, a, b, NULL, NULL, NULL, 0, c, ldc, alpha, beta, bias);
 }
 
-static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, float *c, int ldc,
-                       float alpha, float beta, const float *bias) {
-    body(kc, a, NULL, base, ro, off, c, ldc, alpha, beta, bias);
+static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, int stride, float *c,
+                       int ldc, float alpha, float beta, const float *bias) {
+    if (stride == 2)
+        body(kc, a, NULL, base, ro, off, 1, c, ldc, alpha, beta, bias);
+    else
+        body(kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);
 }
 
 /* 8 x 8 transposes: dst[v*P + j] = rows[j][v]; edges fall back to scalar. */

@@ -15,8 +15,10 @@ GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
 /* One body for both kernels: B packed (b, NR floats per k) or read in place (base + ro[k] + off[v]). */
 static inline __attribute__((always_inline)) void body(int kc, const float *a, const float *b, const float *base,
-                                                       const int *ro, const int *off, float *c, int ldc,
+                                                       const int *ro, const int *off, int s2, float *c, int ldc,
                                                        float alpha, float beta, const float *bias) {
+    /* stride 2: lanes 0, 2, .., 14 of a load at x and 1, 3, .., 15 of a load at x + 15 */
+    const __m512i even = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 14, 12, 10, 8, 6, 4, 2, 0);
     __m512 acc[MR][NV];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++)
@@ -28,7 +30,9 @@ static inline __attribute__((always_inline)) void body(int kc, const float *a, c
         if (base) {
             const float *r = base + ro[k];
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(r + off[v]);
+            for (int v = 0; v < NV; v++)
+                bv[v] = s2 ? _mm512_permutex2var_ps(_mm512_loadu_ps(r + off[v]), even, _mm512_loadu_ps(r + off[v] + 15))
+                           : _mm512_loadu_ps(r + off[v]);
         } else {
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
@@ -56,12 +60,15 @@ static inline __attribute__((always_inline)) void body(int kc, const float *a, c
 
 static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
                 const float *bias) {
-    body(kc, a, b, NULL, NULL, NULL, c, ldc, alpha, beta, bias);
+    body(kc, a, b, NULL, NULL, NULL, 0, c, ldc, alpha, beta, bias);
 }
 
-static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, float *c, int ldc,
-                       float alpha, float beta, const float *bias) {
-    body(kc, a, NULL, base, ro, off, c, ldc, alpha, beta, bias);
+static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, int stride, float *c,
+                       int ldc, float alpha, float beta, const float *bias) {
+    if (stride == 2)
+        body(kc, a, NULL, base, ro, off, 1, c, ldc, alpha, beta, bias);
+    else
+        body(kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);
 }
 
 const gemm_kinfo gemm_kinfo_avx512 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2, 16, ukr_direct, conv_dw_avx512, 4, 6};

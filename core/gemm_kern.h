@@ -18,9 +18,9 @@ typedef void (*gemm_ukernel)(int kc, const float *a, const float *b, float *c, i
                              const float *bias);
 
 /* The same with B read in place ("direct" convolution sources, see gemm_src): vector v of row k of the
- * B tile is the vlen floats at base + ro[k] + off[v]. */
+ * B tile is the vlen floats at base + ro[k] + off[v], every stride-th float (stride 1 or 2). */
 typedef void (*gemm_ukernel_direct)(int kc, const float *a, const float *base, const int *ro, const int *off,
-                                    float *c, int ldc, float alpha, float beta, const float *bias);
+                                    int stride, float *c, int ldc, float alpha, float beta, const float *bias);
 
 /* dst[v*P + j] = rows[j][v] for j < w, v < nv: the transposing step of packing. */
 typedef void (*gemm_tpack)(const float *const *rows, int w, int nv, int P, float *dst);
@@ -80,8 +80,8 @@ struct gemm_src {
     const float *p;
     int ld;
     /* implicit im2col of one padded image (see conv.c): element (k, pix) with k = (ci*kh + ky)*kw + kx,
-     * pix = oy*OW + ox is p[ci*cs + (oy*stride + ky)*rs + ox*stride + kx].  With direct != 0 (stride 1)
-     * the GEMM may read it in place instead of packing, when OW is a multiple of the vector length. */
+     * pix = oy*OW + ox is p[ci*cs + (oy*stride + ky)*rs + ox*stride + kx].  With direct != 0 (stride 1
+     * or 2) the GEMM may read it in place instead of packing, when OW is a multiple of the vector length. */
     int kh, kw, stride, cs, rs, OW, direct;
 };
 

@@ -13,8 +13,13 @@
 GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
 /* One body for both kernels: B packed (b, NR floats per k) or read in place (base + ro[k] + off[v]). */
+/* stride 2: elements 0, 2 of a load at x and 1, 3 of a load at x + 3 */
+static inline v128_t load_s2(const float *x) {
+    return wasm_i32x4_shuffle(wasm_v128_load(x), wasm_v128_load(x + 3), 0, 2, 5, 7);
+}
+
 static inline __attribute__((always_inline)) void body(int kc, const float *a, const float *b, const float *base,
-                                                       const int *ro, const int *off, float *c, int ldc,
+                                                       const int *ro, const int *off, int s2, float *c, int ldc,
                                                        float alpha, float beta, const float *bias) {
     v128_t acc[MR][NV];
 #pragma clang loop unroll(full)
@@ -26,7 +31,7 @@ static inline __attribute__((always_inline)) void body(int kc, const float *a, c
         if (base) {
             const float *r = base + ro[k];
 #pragma clang loop unroll(full)
-            for (int v = 0; v < NV; v++) bv[v] = wasm_v128_load(r + off[v]);
+            for (int v = 0; v < NV; v++) bv[v] = s2 ? load_s2(r + off[v]) : wasm_v128_load(r + off[v]);
         } else {
 #pragma clang loop unroll(full)
             for (int v = 0; v < NV; v++) bv[v] = wasm_v128_load(b + 4 * v);
@@ -54,12 +59,15 @@ static inline __attribute__((always_inline)) void body(int kc, const float *a, c
 
 static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
                 const float *bias) {
-    body(kc, a, b, NULL, NULL, NULL, c, ldc, alpha, beta, bias);
+    body(kc, a, b, NULL, NULL, NULL, 0, c, ldc, alpha, beta, bias);
 }
 
-static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, float *c, int ldc,
-                       float alpha, float beta, const float *bias) {
-    body(kc, a, NULL, base, ro, off, c, ldc, alpha, beta, bias);
+static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, int stride, float *c,
+                       int ldc, float alpha, float beta, const float *bias) {
+    if (stride == 2)
+        body(kc, a, NULL, base, ro, off, 1, c, ldc, alpha, beta, bias);
+    else
+        body(kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);
 }
 
 const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_scalar, 4, ukr_direct, NULL, 0, 0};

@@ -285,6 +285,8 @@ int main(void) {
         conv_case("3x3 s1 direct", 5, 7, 3, 1, 1, 1, Z, 2, 9, 32),
         conv_case("3x3 s1 direct groups reflect", 4, 6, 3, 1, 1, 2, R, 2, 7, 30),
         conv_case("5x5 s1 p2 direct", 3, 4, 5, 1, 2, 1, Z, 1, 6, 48),
+        conv_case("3x3 s2 direct", 5, 9, 3, 2, 1, 1, Z, 2, 9, 64),
+        conv_case("4x4 s2 direct reflect", 4, 6, 4, 2, 1, 1, R, 1, 8, 32),
         conv_case("3x3 many bands (input)", 100, 3, 3, 1, 1, 1, Z, 1, 48, 48),
         conv_case("3x3 s2 many bands reflect", 100, 3, 3, 2, 1, 1, R, 1, 48, 40),
         conv_case("3x3 many bands (gradient) reflect", 3, 100, 3, 1, 1, 1, R, 1, 48, 44),
@@ -293,6 +295,7 @@ int main(void) {
         convT_case("convT 3x3 s1 p1", 5, 4, 3, 1, 1, 0, 2, 6, 7),
         convT_case("convT 1x1", 6, 3, 1, 1, 0, 0, 2, 4, 5),
         convT_case("convT 3x3 s1 p1 direct", 4, 5, 3, 1, 1, 0, 2, 5, 16),
+        convT_case("convT 4x4 s2 p1 direct", 5, 4, 4, 2, 1, 0, 1, 4, 16),
         convT_case("convT 5x5 s3 p2 op2", 3, 4, 5, 3, 2, 2, 2, 4, 3),
         convT_case("convT 4x4 s2 p1 wide", 70, 33, 4, 2, 1, 0, 1, 6, 5),
     };
