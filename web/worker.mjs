@@ -39,6 +39,10 @@ async function ensureEngine() {
   if (!cfg.genBytes) cfg.genBytes = await fetchBytes(cfg.genUrl, 'Gen weights');
   gen = e.loadGen(cfg.genBytes);
   engine = e;
+  // Warm-up: browsers first run wasm in a baseline tier and optimise hot functions later; a few small passes
+  // (a few ms each) get the kernels optimised before the user's photo arrives.
+  const x = new Float32Array(3 * 64 * 64);
+  for (let i = 0; i < 4; i++) e.genForward(gen, x, 64, 64);
 }
 
 async function ensureZoo() {
