@@ -5,6 +5,7 @@
 #   2. the same in Chromium, a 12 MP photo through the page end to end with its wasm memory, and (with
 #      --faces N) the large-photo experiment                                          -> tools/bench/web_bench.mjs
 #   tools/bench/web.sh [--runs N] [--faces N] [--no-build]       (results also in build/bench-web-*.json)
+# The large-photo experiment needs trained weights/gen.dfw, weights/zoo*.dfw and the CelebA subset.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"

@@ -7,6 +7,7 @@
 //     and downsized to 128 x 128 for the deepfake model, against the same faces protected at their own size.
 //
 //   node tools/bench/web_bench.mjs [--sizes 256,512] [--runs N] [--mp 12] [--faces N] [--data DIR] [--json OUT]
+// Weights: --weights (default weights/gen.dfw), --zoo (default the first weights/zoo*.dfw).
 // Environment: DF_WASM_DIR (default build-wasm/wasm), DF_BUILD_DIR (default build), CHROMIUM.
 import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -27,7 +28,9 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--faces') opt.faces = Number(v);
   else if (a === '--data') opt.data = v;
   else if (a === '--json') opt.json = v;
-  else { console.error(`usage: node tools/bench/web_bench.mjs [--sizes 256,512|0] [--runs N] [--mp 12|0] [--faces N] [--data DIR] [--json OUT] (got '${a}')`); process.exit(2); }
+  else if (a === '--weights') opt.weights = v;
+  else if (a === '--zoo') opt.zoo = v;
+  else { console.error(`usage: node tools/bench/web_bench.mjs [--sizes 256,512|0] [--runs N] [--mp 12|0] [--faces N] [--data DIR] [--weights GEN.dfw] [--zoo ZOO.dfw] [--json OUT] (got '${a}')`); process.exit(2); }
 }
 const wasmDir = process.env.DF_WASM_DIR || join(root, 'build-wasm', 'wasm');
 const buildDir = process.env.DF_BUILD_DIR || join(root, 'build');
@@ -35,23 +38,25 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const { chromium } = require('playwright-core');
 
 const tmp = mkdtempSync(join(tmpdir(), 'dadfi-webbench-'));
-let weights = join(root, 'weights', 'gen.dfw');
-if (!existsSync(weights)) {
+let weights = opt.weights || join(root, 'weights', 'gen.dfw');
+const trained = existsSync(weights);
+if (!trained) {
   weights = join(tmp, 'gen.dfw');
   const r = spawnSync(join(buildDir, 'dadfi'), ['gen-init', '--width', '16', '--seed', '1', weights], { encoding: 'utf8' });
   if (r.status !== 0) { console.error(`no weights/gen.dfw and no ${buildDir}/dadfi to make random ones`); process.exit(1); }
   console.log('(random width-16 Gen weights: speed does not depend on the values)');
 }
-const zooName = existsSync(join(root, 'weights')) && readdirSync(join(root, 'weights')).find(f => /^zoo.*\.dfw$/.test(f));
+const zooFound = existsSync(join(root, 'weights')) && readdirSync(join(root, 'weights')).find(f => /^zoo.*\.dfw$/.test(f));
+const zooPath = opt.zoo || (zooFound && join(root, 'weights', zooFound)), zooName = zooPath && 'zoo.dfw';
 writeFileSync(join(tmp, 'manifest.json'), JSON.stringify({ module: 'dadfi-wasm.mjs', gen: 'gen.dfw', zoo: [] }));
 const mounts = {
   '/lib/gen.dfw': weights, '/lib/manifest.json': join(tmp, 'manifest.json'), '/lib/': wasmDir,
   '/bench/': join(root, 'tools', 'bench'), '/ort/': join(root, 'tools', 'node_modules', 'onnxruntime-web', 'dist'),
   '/tfjs/': join(root, 'tools', 'node_modules', '@tensorflow'),
 };
-if (zooName) mounts[`/lib/${zooName}`] = join(root, 'weights', zooName);
+if (zooPath) mounts['/lib/zoo.dfw'] = zooPath;
 if (opt.faces) {
-  if (!zooName || weights.startsWith(tmp) || !existsSync(join(opt.data, 'labels.csv'))) {
+  if (!zooPath || !trained || !existsSync(join(opt.data, 'labels.csv'))) {
     console.log('large-photo experiment skipped: it needs trained weights/gen.dfw, weights/zoo*.dfw and the CelebA subset (--data)');
     opt.faces = 0;
   } else {

@@ -44,12 +44,13 @@ async function largePhotoExperiment(engine, gen, zoo, faces, scale) {
 
 (async () => {
   try {
-    const sizes = (q.get('sizes') || '256,512').split(',').map(Number), runs = Number(q.get('runs') || 7);
+    const sizes = (q.has('sizes') ? q.get('sizes') : '256,512').split(',').filter(Boolean).map(Number);
+    const runs = Number(q.get('runs') || 7);
     const engine = await loadEngine({ moduleUrl: '/lib/dadfi-wasm.mjs' });
     const bytes = await fetchBytes('/lib/gen.dfw'), dfw = readDfw(bytes), gen = engine.loadGen(bytes);
     log(`${engine.version}; Gen width ${dfw.meta.width}; ${navigator.userAgent}`);
     const out = {};
-    if (sizes.length && sizes[0]) {
+    if (sizes.length) {
       ort.env.wasm.numThreads = 1;
       ort.env.wasm.wasmPaths = '/ort/';
       ort.env.logLevel = 'error';
