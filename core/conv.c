@@ -311,11 +311,16 @@ static band_view dinp_band(const geom *g, const float *dy) {
     return make_band(dy, g->cout, g->OH, g->OW, qh, qw, DF_PAD_ZERO, g->kh, g->kw, 1);
 }
 
+/* Row length of dY transposed for the 3x3 weight-gradient kernels (see dweight_dwt). */
+static int dwt_ld(const geom *g) { return (g->cout_g + 15) / 16 * 16; }
+
 static size_t ws_floats(const geom *g) {
     size_t dpad = (size_t)g->cin * g->Hp * g->Wp;
     if (is_depthwise(g)) return dpad + 16; /* the whole padded image, or its gradient */
     band_view f = fwd_band(g, NULL);
     size_t need = band_ws(&f), d;
+    if (g->kh == 3 && g->kw == 3 && g->cout_g <= 32) /* room for dY transposed (dweight_dwt) */
+        need = (need + 15) / 16 * 16 + (size_t)band_rows(&f, band_ws(&f)) * g->OW * dwt_ld(g);
     if (dinp_as_conv(g)) {
         band_view b = dinp_band(g, NULL);
         d = band_ws(&b) + (g->mode == DF_PAD_REFLECT ? dpad : 0);
@@ -410,6 +415,7 @@ typedef struct {
     float *out, beta;
     int flip; /* the input gradient as a convolution: weights flipped and transposed */
     int TW, plane; /* output row width and plane size */
+    float *scratch; /* the workspace (dweight: transposed dY after the band) */
 } pass;
 
 /* out[cout, P] (+)= conv(xp) + bias, or with flip: target[cin, ...] (+)= conv(dY band, W flipped) */
@@ -469,11 +475,56 @@ static void dw_direct_run(void *ctx, int b0, int b1) {
     }
 }
 
+/* 3x3 kernels with 8..32 output channels: vectors over output channels (conv_dwt kernels) against a
+ * transposed copy of the band's dY, stored after the band in the workspace. */
+static int dweight_dwt(const geom *g, const gemm_kinfo *ki) {
+    return ki->conv_dwt && g->kh == 3 && g->kw == 3 && g->stride <= 2 && g->cout_g >= 8 && g->cout_g <= 32;
+}
+
+typedef struct {
+    const pass *p;
+    const float *xp;
+    float *dyt;
+    int gr, oy, r, nch;
+} dwt_job;
+
+static void dwt_transpose_run(void *ctx, int i0, int i1) { /* pixels [i0*64, i1*64) of the band */
+    const dwt_job *j = ctx;
+    const geom *g = j->p->g;
+    const float *rows[TILE_ROWS];
+    int ld = dwt_ld(g), n = j->r * g->OW, p0 = i0 * 64, p1 = i1 * 64 < n ? i1 * 64 : n;
+    for (int c = 0; c < g->cout_g; c++) rows[c] = j->p->dy + ((size_t)j->gr * g->cout_g + c) * g->P + (size_t)j->oy * g->OW + p0;
+    gemm_kinfo_active()->tpack(rows, g->cout_g, p1 - p0, ld, j->dyt + (size_t)p0 * ld);
+    gemm_pack_zero_tail(g->cout_g, p1 - p0, ld, j->dyt + (size_t)p0 * ld);
+}
+
+static void dwt_run(void *ctx, int t0, int t1) {
+    const dwt_job *j = ctx;
+    const geom *g = j->p->g;
+    for (int t = t0; t < t1; t++) {
+        int c = t * j->nch, nch = g->cin_g - c < j->nch ? g->cin_g - c : j->nch;
+        gemm_kinfo_active()->conv_dwt(nch, dwt_ld(g) / 16, j->xp + ((size_t)j->gr * g->cin_g + c) * g->Wp,
+                                      (size_t)g->Wp, (size_t)g->cin * g->Wp, g->stride, j->r, g->OW, j->dyt,
+                                      dwt_ld(g), j->p->out + (size_t)j->gr * g->cout_g * g->Kg + c * 9, g->cout_g,
+                                      g->Kg);
+    }
+}
+
 /* dW += dY[band] * col(xp)^T */
 static void dweight_band(void *ctx, const float *xp, int oy, int r) {
     const pass *p = ctx;
     const geom *g = p->g;
     const gemm_kinfo *ki = gemm_kinfo_active();
+    if (dweight_dwt(g, ki)) {
+        band_view b = fwd_band(g, NULL);
+        float *dyt = p->scratch + (band_ws(&b) + 15) / 16 * 16;
+        for (int gr = 0; gr < g->groups; gr++) {
+            dwt_job j = {p, xp, dyt, gr, oy, r, dwt_ld(g) == 16 ? 2 : 1};
+            df_parallel_for((r * g->OW + 63) / 64, dwt_transpose_run, &j);
+            df_parallel_for((g->cin_g + j.nch - 1) / j.nch, dwt_run, &j);
+        }
+        return;
+    }
     if (dweight_direct(g, ki)) {
         int nbk = (g->Kg + ki->dw_nk - 1) / ki->dw_nk, nbc = (g->cout_g + ki->dw_mco - 1) / ki->dw_mco;
         dw_job_t j = {p, xp, oy, r, nbk, nbk * nbc};
@@ -493,14 +544,14 @@ static void dweight_band(void *ctx, const float *xp, int oy, int r) {
 static void conv_image(float *out, const float *x, const float *weight, const float *bias, const geom *g,
                        float beta, float *ws) {
     band_view b = fwd_band(g, x);
-    pass p = {g, weight, bias, NULL, out, beta, 0, g->OW, g->P};
+    pass p = {g, weight, bias, NULL, out, beta, 0, g->OW, g->P, ws};
     run_bands(&b, ws, 1, conv_band, &p);
 }
 
 /* dW += dY * col(x)^T  (bands run one after another: they all add into dW) */
 static void dweight_image(float *dweight, const float *dy, const float *x, const geom *g, float *ws) {
     band_view b = fwd_band(g, x);
-    pass p = {g, NULL, NULL, dy, dweight, 1.0f, 0, g->OW, g->P};
+    pass p = {g, NULL, NULL, dy, dweight, 1.0f, 0, g->OW, g->P, ws};
     run_bands(&b, ws, 0, dweight_band, &p);
 }
 
@@ -536,7 +587,7 @@ static void dinp_image(float *dx, const float *dy, const float *weight, const ge
         int TH = reflect ? g->Hp : g->H, TW = reflect ? g->Wp : g->W; /* gradient target */
         float *target = reflect ? ws : dx;
         band_view b = dinp_band(g, dy);
-        pass p = {g, weight, NULL, NULL, target, reflect ? 0.0f : 1.0f, 1, TW, TH * TW};
+        pass p = {g, weight, NULL, NULL, target, reflect ? 0.0f : 1.0f, 1, TW, TH * TW, ws};
         run_bands(&b, reflect ? ws + (size_t)g->cin * TH * TW : ws, 1, conv_band, &p);
         if (reflect) fold_image(dx, target, g->cin, g->H, g->W, g->pad, g->pad, DF_PAD_REFLECT);
         return;

@@ -52,3 +52,60 @@ void conv_dw_avx512(int nco, int nk, const float *dy, size_t ldy, const float *x
     for (int i = 0; i < nco; i++)
         for (int j = 0; j < nk; j++) dw[(size_t)i * lddw + j] += sum[i][j];
 }
+
+/* Weight gradient of 3x3 convolutions with vectors over output channels (see conv_dwt_kernel in
+ * gemm_kern.h): taps of NCH input channels x NVC vectors of 16 output channels stay in registers; each
+ * input pixel is broadcast from the padded band straight into the FMAs; dY comes transposed. */
+static inline __attribute__((always_inline)) void dwt_body(int NCH, int NVC, const float *xp, size_t cs, size_t rs,
+                                                           int stride, int R, int OW, const float *dyt, int ldt,
+                                                           float *dw, int nco, int lddw) {
+    __m512 acc[2][9][2];
+#pragma GCC unroll 2
+    for (int c = 0; c < NCH; c++)
+#pragma GCC unroll 9
+        for (int t = 0; t < 9; t++)
+#pragma GCC unroll 2
+            for (int v = 0; v < NVC; v++) acc[c][t][v] = _mm512_setzero_ps();
+    for (int oy = 0; oy < R; oy++) {
+        const float *row[2][3];
+#pragma GCC unroll 2
+        for (int c = 0; c < NCH; c++)
+#pragma GCC unroll 3
+            for (int ky = 0; ky < 3; ky++) row[c][ky] = xp + c * cs + ((size_t)oy * stride + ky) * rs;
+        const float *d = dyt + (size_t)oy * OW * ldt;
+        for (int ox = 0; ox < OW; ox++, d += ldt) {
+            __m512 dv[2];
+#pragma GCC unroll 2
+            for (int v = 0; v < NVC; v++) dv[v] = _mm512_loadu_ps(d + 16 * v);
+            int x = ox * stride;
+#pragma GCC unroll 2
+            for (int c = 0; c < NCH; c++)
+#pragma GCC unroll 9
+                for (int t = 0; t < 9; t++) {
+                    __m512 a = _mm512_set1_ps(row[c][t / 3][x + t % 3]);
+#pragma GCC unroll 2
+                    for (int v = 0; v < NVC; v++) acc[c][t][v] = _mm512_fmadd_ps(a, dv[v], acc[c][t][v]);
+                }
+        }
+    }
+    float out[2][9][32] __attribute__((aligned(64)));
+#pragma GCC unroll 2
+    for (int c = 0; c < NCH; c++)
+#pragma GCC unroll 9
+        for (int t = 0; t < 9; t++)
+#pragma GCC unroll 2
+            for (int v = 0; v < NVC; v++) _mm512_store_ps(out[c][t] + 16 * v, acc[c][t][v]);
+    for (int co = 0; co < nco; co++)
+        for (int c = 0; c < NCH; c++)
+            for (int t = 0; t < 9; t++) dw[(size_t)co * lddw + c * 9 + t] += out[c][t][co];
+}
+
+void conv_dwt_avx512(int nch, int nvc, const float *xp, size_t cs, size_t rs, int stride, int R, int OW,
+                     const float *dyt, int ldt, float *dw, int nco, int lddw) {
+    if (nch == 2 && nvc == 1)
+        dwt_body(2, 1, xp, cs, rs, stride, R, OW, dyt, ldt, dw, nco, lddw);
+    else if (nvc == 1)
+        dwt_body(1, 1, xp, cs, rs, stride, R, OW, dyt, ldt, dw, nco, lddw);
+    else
+        dwt_body(1, 2, xp, cs, rs, stride, R, OW, dyt, ldt, dw, nco, lddw);
+}

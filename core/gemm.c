@@ -29,7 +29,7 @@ void gemm_tpack_scalar(const float *const *rows, int w, int nv, int P, float *ds
     }
 }
 
-const gemm_kinfo gemm_kinfo_scalar = {SMR, SNR, 256, 128, 1024, ukr_scalar, gemm_tpack_scalar, 1, NULL, NULL, 0, 0};
+const gemm_kinfo gemm_kinfo_scalar = {SMR, SNR, 256, 128, 1024, ukr_scalar, gemm_tpack_scalar, 1, NULL, NULL, 0, 0, NULL};
 GEMM_CHECK_BLOCKS(SMR, SNR, 256, 128, 1024);
 
 const gemm_kinfo *gemm_kinfo_active(void) {

@@ -109,4 +109,4 @@ void gemm_tpack_avx2(const float *const *rows, int w, int nv, int P, float *dst)
     if (j < w) gemm_tpack_scalar(rows + j, w - j, nv, P, dst + j);
 }
 
-const gemm_kinfo gemm_kinfo_avx2 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2, 8, ukr_direct, conv_dw_avx2, 2, 6};
+const gemm_kinfo gemm_kinfo_avx2 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2, 8, ukr_direct, conv_dw_avx2, 2, 6, NULL};

@@ -71,4 +71,4 @@ static void ukr_direct(int kc, const float *a, const float *base, const int *ro,
         body(kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);
 }
 
-const gemm_kinfo gemm_kinfo_avx512 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2, 16, ukr_direct, conv_dw_avx512, 4, 6};
+const gemm_kinfo gemm_kinfo_avx512 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2, 16, ukr_direct, conv_dw_avx512, 4, 6, conv_dwt_avx512};

@@ -31,6 +31,14 @@ typedef void (*gemm_tpack)(const float *const *rows, int w, int nv, int P, float
 typedef void (*conv_dw_kernel)(int nco, int nk, const float *dy, size_t ldy, const float *xp, const int *ro, int rs,
                                int stride, int R, int OW, float *dw, int lddw);
 
+/* Weight gradient of a 3x3 convolution, vectors over output channels: for c < nch (1, or 2 with nvc 1)
+ * input channels, taps t = ky*3 + kx, co < nco <= 16*nvc (nvc 1 or 2):
+ *   dw[co*lddw + c*9 + t] += sum over oy < R, ox < OW of
+ *     xp[c*cs + (oy*stride + ky)*rs + ox*stride + kx] * dyt[(oy*OW + ox)*ldt + co]
+ * dyt is dY transposed, ldt a multiple of 16, lanes past the channels zero. */
+typedef void (*conv_dwt_kernel)(int nch, int nvc, const float *xp, size_t cs, size_t rs, int stride, int R, int OW,
+                                const float *dyt, int ldt, float *dw, int nco, int lddw);
+
 typedef struct {
     int mr, nr;         /* micro tile */
     int kc, mc, nc;     /* cache blocks (mc multiple of mr, nc of nr) */
@@ -40,6 +48,7 @@ typedef struct {
     gemm_ukernel_direct kern_direct; /* or NULL */
     conv_dw_kernel conv_dw;          /* or NULL */
     int dw_mco, dw_nk;               /* its block */
+    conv_dwt_kernel conv_dwt;        /* or NULL */
 } gemm_kinfo;
 
 /* Per-thread pack buffers (floats) and the largest micro tile; every kinfo must fit them. */
@@ -65,6 +74,8 @@ void conv_dw_avx2(int nco, int nk, const float *dy, size_t ldy, const float *xp,
                   int R, int OW, float *dw, int lddw);
 void conv_dw_avx512(int nco, int nk, const float *dy, size_t ldy, const float *xp, const int *ro, int rs,
                     int stride, int R, int OW, float *dw, int lddw);
+void conv_dwt_avx512(int nch, int nvc, const float *xp, size_t cs, size_t rs, int stride, int R, int OW,
+                     const float *dyt, int ldt, float *dw, int nco, int lddw);
 #endif
 void gemm_tpack_scalar(const float *const *rows, int w, int nv, int P, float *dst);
 #if defined(__wasm_simd128__)

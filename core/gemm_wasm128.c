@@ -70,4 +70,4 @@ static void ukr_direct(int kc, const float *a, const float *base, const int *ro,
         body(kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);
 }
 
-const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_scalar, 4, ukr_direct, NULL, 0, 0};
+const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_scalar, 4, ukr_direct, NULL, 0, 0, NULL};

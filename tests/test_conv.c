@@ -97,11 +97,11 @@ static double ref_loss(const layer *L, const double *x, const double *w, const d
     return s;
 }
 
-/* Central differences of L wrt every element of p (or 24 spread ones for big tensors); NAN = unchecked. */
+/* Central differences of L wrt every element of p (or 16 spread ones for big tensors); NAN = unchecked. */
 static void fd_grad(const layer *L, double *g, double *p, size_t n, const double *x, const double *w,
                     const double *b, const double *R, double *y) {
     const double h = 0.25; /* L is linear in each argument: any step is exact up to rounding */
-    size_t stride = n <= 200 ? 1 : n / 24 + 1;
+    size_t stride = n <= 200 ? 1 : n / 16 + 1;
     for (size_t i = 0; i < n; i++) g[i] = NAN;
     for (size_t i = (n > 200 ? 7 : 0); i < n; i += stride) {
         double v = p[i];
@@ -287,6 +287,11 @@ int main(void) {
         conv_case("5x5 s1 p2 direct", 3, 4, 5, 1, 2, 1, Z, 1, 6, 48),
         conv_case("3x3 s2 direct", 5, 9, 3, 2, 1, 1, Z, 2, 9, 64),
         conv_case("4x4 s2 direct reflect", 4, 6, 4, 2, 1, 1, R, 1, 8, 32),
+        /* 3x3 with 8..32 output channels: weight gradient with vectors over output channels */
+        conv_case("3x3 dW 16 out", 5, 16, 3, 1, 1, 1, Z, 2, 9, 20),
+        conv_case("3x3 s2 dW 12 out reflect", 4, 12, 3, 2, 1, 1, R, 1, 11, 13),
+        conv_case("3x3 dW 24 out groups 2", 6, 48, 3, 1, 1, 2, Z, 1, 7, 9),
+        conv_case("3x3 dW 8 out, two bands", 64, 8, 3, 1, 1, 1, Z, 1, 44, 44),
         conv_case("3x3 many bands (input)", 100, 3, 3, 1, 1, 1, Z, 1, 48, 48),
         conv_case("3x3 s2 many bands reflect", 100, 3, 3, 2, 1, 1, R, 1, 48, 40),
         conv_case("3x3 many bands (gradient) reflect", 3, 100, 3, 1, 1, 1, R, 1, 48, 44),
