@@ -443,6 +443,7 @@ static float bce(prot_trainer *t, float *dlogit, float *loss_b, const float *log
  * with grad, writes dy (overwritten) and the feature gradient.  Returns the components through *cmp. */
 typedef struct {
     double idey, direct, feat;
+    double gen_terms; /* what Gen minimises from the direct and feature terms (capped direct) */
 } comp;
 
 static df_status model_loss(prot_trainer *t, int i, const float *y, float *loss_b, int grad, comp *cmp) {
@@ -463,6 +464,7 @@ static df_status model_loss(prot_trainer *t, int i, const float *y, float *loss_
         for (int b = 0; b < B; b++) {
             cmp->direct += t->lb2[b] / B;
             float l = t->lb2[b] < o->direct_cap ? t->lb2[b] : o->direct_cap;
+            cmp->gen_terms -= o->w_direct * l / B;
             if (loss_b) loss_b[b] -= o->w_direct * l;
             if (grad && t->lb2[b] < o->direct_cap)
                 pgd_disruption_loss(dy + b * img1, NULL, y + b * img1, t->yc[i] + b * img1, t->wm[i] + b * hw, 1, S,
@@ -477,6 +479,7 @@ static df_status model_loss(prot_trainer *t, int i, const float *y, float *loss_
         for (int b = 0; b < B; b++) {
             float l = df_mse_loss(grad ? t->dfe[i] + b * nf : NULL, f + b * nf, t->fc[i] + b * nf, nf, -o->w_feat / B);
             cmp->feat += l / B;
+            cmp->gen_terms -= o->w_feat * l / B;
             if (loss_b) loss_b[b] -= o->w_feat * l;
         }
     }
@@ -493,7 +496,7 @@ static df_status oracle(void *ctx, float *loss_b, const float *x, int B) {
     memset(loss_b, 0, (size_t)B * sizeof(float));
     for (int i = 0; i < t->n; i++) {
         df_status s = zoo_gen_forward(t->m[i], 1, t->ytmp, x, t->src, t->trg[i], t->z[i], B);
-        comp c = {0, 0, 0};
+        comp c = {0, 0, 0, 0};
         if (!s) s = model_loss(t, i, t->ytmp, loss_b, 0, &c);
         if (s) return s;
     }
@@ -517,19 +520,22 @@ static pgd_opts label_opts(const prot_trainer *t, uint64_t seed) {
 }
 
 /* ------------------------------------------------------------------ the training step */
-df_status prot_step(prot_trainer *t, const float *x, const float *src, prot_losses *out) {
+/* One step with the randomness of `step`.  train: update the discriminators, then Gen.  Otherwise only Gen's
+ * loss and its parameter gradient (overwritten) are computed, against the current discriminators. */
+static df_status step_impl(prot_trainer *t, const float *x, const float *src, long step, int train,
+                           prot_losses *out) {
     const prot_opts *o = &t->o;
     int B = t->B, S = t->S, n = t->n;
     size_t img = (size_t)B * 3 * S * S, per = (size_t)3 * S * S;
     df_status s;
     df_rng rng;
-    df_rng_seed(&rng, mix(t->seed, 1000 + (uint64_t)t->step));
+    df_rng_seed(&rng, mix(t->seed, 1000 + (uint64_t)step));
     prot_losses L;
     memset(&L, 0, sizeof L);
     t->src = src;
 
     /* eps schedule */
-    float f = o->eps_ramp > 0 ? 1.0f - (float)t->step / (float)o->eps_ramp : 0.0f;
+    float f = o->eps_ramp > 0 ? 1.0f - (float)step / (float)o->eps_ramp : 0.0f;
     t->eps_t = o->eps + (o->eps_start - o->eps) * (f > 0 ? f : 0.0f);
     t->r_t = t->eps_t / o->eps;
 
@@ -585,7 +591,7 @@ df_status prot_step(prot_trainer *t, const float *x, const float *src, prot_loss
     }
 
     /* discriminators first (fakes detached) */
-    if (o->idex) {
+    if (train && o->idex) {
         patchgan *d = t->ix;
         df_params_zero_grad(patchgan_params(d));
         if ((s = patchgan_forward(d, t->logit, x, B, S, S))) return s;
@@ -596,9 +602,9 @@ df_status prot_step(prot_trainer *t, const float *x, const float *src, prot_loss
         memset(t->dlogit, 0, (size_t)B * t->P * sizeof(float));
         L.d_idex += bce(t, t->dlogit, NULL, t->logit, 0, 1.0f);
         if ((s = patchgan_backward(d, NULL, t->dlogit, 1))) return s;
-        adam(patchgan_params(d), o->lr_d, t->step + 1);
+        adam(patchgan_params(d), o->lr_d, step + 1);
     }
-    if (o->idey) {
+    if (train && o->idey) {
         patchgan *d = t->iy;
         df_params_zero_grad(patchgan_params(d));
         for (int i = 0; i < n; i++)
@@ -608,7 +614,7 @@ df_status prot_step(prot_trainer *t, const float *x, const float *src, prot_loss
                 L.d_idey += bce(t, t->dlogit, NULL, t->logit, real, 1.0f);
                 if ((s = patchgan_backward(d, NULL, t->dlogit, 1))) return s;
             }
-        adam(patchgan_params(d), o->lr_d, t->step + 1);
+        adam(patchgan_params(d), o->lr_d, step + 1);
     }
 
     /* Gen's losses */
@@ -620,7 +626,7 @@ df_status prot_step(prot_trainer *t, const float *x, const float *src, prot_loss
         L.g_idex = bce(t, t->dlogit, NULL, t->logit, 1, 1.0f);
         if ((s = patchgan_backward(t->ix, t->dxadv, t->dlogit, 0))) return s;
     }
-    comp c = {0, 0, 0};
+    comp c = {0, 0, 0, 0};
     int model_terms = o->idey || (o->recipe == PROT_OURS && (o->w_direct > 0 || o->w_feat > 0));
     if (model_terms) {
         memset(t->dxin, 0, img * sizeof(float));
@@ -656,9 +662,7 @@ df_status prot_step(prot_trainer *t, const float *x, const float *src, prot_loss
             }
         }
     }
-    double dir_term = 0;
-    if (o->recipe == PROT_OURS) dir_term = -o->w_direct * c.direct - o->w_feat * c.feat; /* (uncapped, for display) */
-    L.total = (float)(L.g_idex + L.g_idey + o->mu * L.hinge + dir_term + o->w_energy * L.energy);
+    L.total = (float)(L.g_idex + L.g_idey + o->mu * L.hinge + c.gen_terms + o->w_energy * L.energy);
 
     /* through the pixel clip and the schedule into Gen */
     for (size_t k = 0; k < img; k++) {
@@ -669,10 +673,21 @@ df_status prot_step(prot_trainer *t, const float *x, const float *src, prot_loss
     df_params *gp = gen_params(t->g);
     df_params_zero_grad(gp);
     if ((s = gen_backward(t->g, NULL, t->ddelta))) return s;
-    adam(gp, o->lr_g, t->step + 1);
-    t->step++;
+    if (train) {
+        adam(gp, o->lr_g, step + 1);
+        t->step = step + 1;
+    }
     if (out) *out = L;
     return DF_OK;
+}
+
+df_status prot_step(prot_trainer *t, const float *x, const float *src, prot_losses *out) {
+    return step_impl(t, x, src, t->step, 1, out);
+}
+
+df_status prot_gen_objective(prot_trainer *t, const float *x, const float *src, long step, prot_losses *out) {
+    if (t->o.blackbox) return df_fail(DF_ERR_ARG, "protector: no exact gradient in black-box mode");
+    return step_impl(t, x, src, step, 0, out);
 }
 
 /* ------------------------------------------------------------------ universal perturbations */

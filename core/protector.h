@@ -94,7 +94,7 @@ typedef struct {
     float feat;             /* mean feature distance (ours, w_feat > 0) */
     float energy;           /* unweighted energy hinge (ours) */
     float linf;             /* max |delta| over the batch */
-    float total;            /* Gen's total loss */
+    float total;            /* Gen's total loss (with the capped direct term it minimises) */
 } prot_losses;
 
 typedef struct prot_trainer prot_trainer;
@@ -123,6 +123,9 @@ df_status prot_checkpoint_seed(const dfw_file *f, uint64_t *seed);
 
 /* One training step (increments the step count). */
 df_status prot_step(prot_trainer *t, const float *x, const float *src, prot_losses *out);
+/* Gen's total loss (out->total) with the randomness of step `step` against the current discriminators, and its
+ * gradient in Gen's parameter gradients (overwritten); nothing is updated.  White box only.  For tests. */
+df_status prot_gen_objective(prot_trainer *t, const float *x, const float *src, long step, prot_losses *out);
 
 /* Universal perturbation of model i: o.adv_iters sign steps on batch (x, src) (bounded by eps); targets
  * drawn from (seed, batch_index).  *loss (may be NULL): the disruption loss before the last step.

@@ -493,6 +493,79 @@ static void test_training_run(void) {
     free(xv), free(sv);
 }
 
+/* Gen's objective (clip, transforms, zoo models, discriminators, hinge, energy, capped direct and feature
+ * terms, eps schedule) against finite differences on Gen's parameters, one term at a time (so that a small
+ * term's error is not drowned by the others) and all together: per tensor (every other one), the entry with
+ * the largest gradient if that is >= 2% of the largest of all, at steps 1e-3 / 3e-4 / 1e-4 (one must agree
+ * within 5%); 90% of them must pass. */
+static void test_objective_gradient(void) {
+    const int B = 2;
+    size_t n = (size_t)B * 3 * S * S;
+    float *x = malloc(n * 4), *src = malloc(B * 5 * 4);
+    faces(x, src, B, 31);
+    const char *names[] = {"Ide_x", "Ide_y", "direct", "feature", "energy", "hinge", "all (ours)", "all (paper)"};
+    for (int variant = 0; variant < 8; variant++) {
+        prot_opts o = tiny_opts(variant == 5 || variant == 7 ? PROT_PAPER : PROT_OURS);
+        int only = variant < 6;
+        if (o.recipe == PROT_OURS) {
+            o.p_diversity = o.p_resize = o.p_blur = 1.0f, o.p_jpeg = 0; /* linear transforms: exact gradients */
+            o.w_feat = 0.3f, o.psnr_target = 60, o.w_energy = 0.5f, o.direct_cap = 0.02f;
+            o.eps_start = 0.07f, o.eps_ramp = 10;
+        } else {
+            o.out_scale = 0.3f; /* the hinge is active */
+        }
+        if (only) {
+            o.idex = variant == 0, o.idey = variant == 1;
+            o.w_direct = variant == 2 ? 10.0f : 0, o.w_feat = variant == 3 ? 1.0f : 0;
+            o.w_energy = variant == 4 ? 1.0f : 0, o.mu = variant == 5 ? 0.5f : 0;
+        }
+        prot_trainer *t;
+        CHECK(prot_create(&t, &o, models, 3, B, 5) == DF_OK, "create: %s", df_errmsg());
+        boost_gen(t, 6);
+        for (int i = 0; i < 3; i++) prot_universal_update(t, i, x, src, 0, NULL);
+        prot_losses L;
+        CHECK(prot_gen_objective(t, x, src, 2, &L) == DF_OK, "objective: %s", df_errmsg());
+        float active[6] = {L.g_idex, L.g_idey, L.direct, L.feat, L.energy, L.hinge};
+        if (only) CHECK(active[variant] > 0, "%s: term inactive", names[variant]);
+        df_params *p = gen_params(prot_gen(t));
+        float *g = malloc(p->total * 4);
+        memcpy(g, p->grad, p->total * 4);
+        int bad = 0, tried = 0;
+        float gmax = 0;
+        for (size_t j = 0; j < p->total; j++) gmax = fmaxf(gmax, fabsf(g[j]));
+        for (int k = variant % 2; k < p->n; k += 2) {
+            size_t i = p->info[k].offset;
+            for (size_t j = i; j < p->info[k].offset + p->info[k].count; j++)
+                if (fabsf(g[j]) > fabsf(g[i])) i = j;
+            if (fabsf(g[i]) < 0.02f * gmax) continue; /* below the loss's float resolution */
+            float keep = p->data[i];
+            double fd = 0;
+            int ok = 0;
+            for (double h = 1e-3; h > 5e-5 && !ok; h *= 0.3) {
+                prot_losses lp, lm;
+                p->data[i] = keep + (float)h;
+                prot_gen_objective(t, x, src, 2, &lp);
+                p->data[i] = keep - (float)h;
+                prot_gen_objective(t, x, src, 2, &lm);
+                p->data[i] = keep;
+                fd = ((double)lp.total - lm.total) / (2 * h);
+                ok = fabs(fd - g[i]) <= 0.05 * fmax(fabs(fd), fabs(g[i])) + 1e-5;
+            }
+            tried++;
+            if (!ok) {
+                bad++;
+                fprintf(stderr, "  objective %s d%s: fd %.6g vs backward %.6g\n", names[variant], p->info[k].name, fd,
+                        g[i]);
+            }
+        }
+        CHECK(tried >= 6 && bad * 10 <= tried, "%s: %d of %d Gen tensors disagree with finite differences",
+              names[variant], bad, tried);
+        free(g);
+        prot_free(t);
+    }
+    free(x), free(src);
+}
+
 /* Train k steps from the trainer's current state on deterministic batches. */
 static void run_steps(prot_trainer *t, int k) {
     const int B = 2;
@@ -577,6 +650,7 @@ int main(void) {
     test_nes();
     test_hinge_and_budget();
     test_training_run();
+    test_objective_gradient();
     test_resume();
     for (int i = 0; i < 3; i++) zoo_free(models[i]);
     return check_summary("test_protector");
