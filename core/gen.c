@@ -198,10 +198,13 @@ void gen_free(gen_model *g) {
 const gen_config *gen_get_config(const gen_model *g) { return &g->cfg; }
 df_params *gen_params(gen_model *g) { return &g->p; }
 
-/* Walk the layers, computing sizes and (when the arena is live) pointing the activation buffers. */
+/* Walk the layers, computing sizes and (when the arena is live) pointing the activation buffers.
+ * Training keeps every activation for backward.  Inference needs only three rotating buffers (a layer's input,
+ * its output -- conv, norm and activation run in place -- and a residual block's skip) plus one for upsampling,
+ * so memory grows with the largest layer, not with the depth. */
 static void point(gen_model *g, int B, int H, int W, int training) {
     df_arena *a = &g->arena;
-    size_t ws = 0;
+    size_t ws = 0, max_out = 0, max_up = 0;
     int h = H, w = W;
     for (int i = 0; i < g->nl; i++) {
         gen_layer *l = &g->L[i];
@@ -213,20 +216,42 @@ static void point(gen_model *g, int B, int H, int W, int training) {
         l->OW = df_conv_out(l->CW, 3, l->cv.stride, 1);
         size_t nin = (size_t)B * l->cv.cin * l->CH * l->CW;
         size_t nout = (size_t)B * l->cv.cout * l->OH * l->OW;
-        l->upo = l->up ? df_arena_floats(a, nin) : NULL;
-        l->conv = df_arena_floats(a, nout);
+        if (nout > max_out) max_out = nout;
+        if (l->up && nin > max_up) max_up = nin;
         l->mean = l->norm ? df_arena_floats(a, (size_t)B * l->cv.cout) : NULL;
         l->rstd = l->norm ? df_arena_floats(a, (size_t)B * l->cv.cout) : NULL;
-        l->norm_out = l->norm ? df_arena_floats(a, nout) : NULL;
-        l->out = df_arena_floats(a, nout);
-        l->dup = (training && l->up) ? df_arena_floats(a, nin) : NULL;
-        l->dconv = training ? df_arena_floats(a, nout) : NULL;
-        l->dnorm = (training && l->norm) ? df_arena_floats(a, nout) : NULL;
-        l->dout = training ? df_arena_floats(a, nout) : NULL;
+        if (training) {
+            l->upo = l->up ? df_arena_floats(a, nin) : NULL;
+            l->conv = df_arena_floats(a, nout);
+            l->norm_out = l->norm ? df_arena_floats(a, nout) : NULL;
+            l->out = df_arena_floats(a, nout);
+            l->dup = l->up ? df_arena_floats(a, nin) : NULL;
+            l->dconv = df_arena_floats(a, nout);
+            l->dnorm = l->norm ? df_arena_floats(a, nout) : NULL;
+            l->dout = df_arena_floats(a, nout);
+        }
         size_t cw = df_conv2d_workspace(&l->cv, l->CH, l->CW);
         if (cw > ws) ws = cw;
         h = l->OH;
         w = l->OW;
+    }
+    if (!training) {
+        float *buf[3], *up = max_up ? df_arena_floats(a, max_up) : NULL;
+        for (int k = 0; k < 3; k++) buf[k] = df_arena_floats(a, max_out);
+        int cur = -1, live_skip = -1;
+        for (int i = 0; i < g->nl; i++) {
+            gen_layer *l = &g->L[i];
+            int k = 0;
+            while (k == cur || k == live_skip) k++;
+            l->upo = l->up ? up : NULL;
+            l->conv = l->out = buf[k];
+            l->norm_out = l->norm ? buf[k] : NULL;
+            l->dup = l->dconv = l->dnorm = l->dout = NULL;
+            if (l->skip >= 0) live_skip = -1; /* consumed by this layer's add */
+            for (int j = i + 1; j < g->nl; j++)
+                if (g->L[j].skip == i) live_skip = k;
+            cur = k;
+        }
     }
     g->ws = df_arena_floats(a, ws ? ws : 1);
 }
@@ -456,8 +481,27 @@ df_status gen_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W,
     }
     if (progress) progress(pctx, 0.8f);
     for (size_t k = 0; k < nw; k++) ds[k] = clampf(ds[k], -eps, eps);
-    /* Bilinear (half-pixel centres) upsampling of the delta, computed on the fly per output pixel. */
+    /* Bilinear (half-pixel centres) upsampling of the delta: column taps computed once, the two source rows
+     * a destination row needs interpolated horizontally once (cached while consecutive rows share them),
+     * then one vertical lerp per value. */
+    int *tx0 = malloc(sizeof(int) * 2 * (size_t)W);
+    float *tax = malloc(sizeof(float) * (size_t)W), *rows = malloc(sizeof(float) * 6 * (size_t)W);
+    if (!tx0 || !tax || !rows) {
+        free(tx0), free(tax), free(rows), free(xs);
+        return df_fail(DF_ERR_NOMEM, "protect: out of memory for the upsampling rows");
+    }
+    int *tx1 = tx0 + W;
     double sx = (double)w / W, sy = (double)h / H;
+    for (int x = 0; x < W; x++) {
+        double fx = (x + 0.5) * sx - 0.5;
+        if (fx < 0) fx = 0;
+        int x0 = (int)fx;
+        if (x0 > w - 1) x0 = w - 1;
+        tx0[x] = x0;
+        tx1[x] = x0 + 1 < w ? x0 + 1 : w - 1;
+        tax[x] = (float)(fx - x0);
+    }
+    int have[2] = {-1, -1};
     for (int y = 0; y < H; y++) {
         double fy = (y + 0.5) * sy - 0.5;
         if (fy < 0) fy = 0;
@@ -465,26 +509,36 @@ df_status gen_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W,
         if (y0 > h - 1) y0 = h - 1;
         int y1 = y0 + 1 < h ? y0 + 1 : h - 1;
         float ay = (float)(fy - y0);
-        for (int x = 0; x < W; x++) {
-            double fx = (x + 0.5) * sx - 0.5;
-            if (fx < 0) fx = 0;
-            int x0 = (int)fx;
-            if (x0 > w - 1) x0 = w - 1;
-            int x1 = x0 + 1 < w ? x0 + 1 : w - 1;
-            float ax = (float)(fx - x0);
-            size_t pi = ((size_t)y * W + x) * stride_px;
-            for (int c = 0; c < 3; c++) {
-                const float *d = ds + (size_t)c * h * w;
-                float top = d[(size_t)y0 * w + x0] * (1 - ax) + d[(size_t)y0 * w + x1] * ax;
-                float bot = d[(size_t)y1 * w + x0] * (1 - ax) + d[(size_t)y1 * w + x1] * ax;
-                float dv = clampf(top * (1 - ay) + bot * ay, -eps, eps);
-                float v = in[pi + c] + dv * 127.5f;
-                out[pi + c] = (uint8_t)lrintf(clampf(v, 0.0f, 255.0f));
+        int want[2] = {y0, y1};
+        for (int k = 0; k < 2; k++) {
+            float *r = rows + (size_t)k * 3 * W;
+            if (have[k] == want[k]) continue;
+            if (k == 0 && have[1] == want[0]) {
+                memcpy(r, rows + 3 * (size_t)W, sizeof(float) * 3 * (size_t)W);
+            } else {
+                for (int c = 0; c < 3; c++) {
+                    const float *d = ds + (size_t)c * h * w + (size_t)want[k] * w;
+                    float *o = r + (size_t)c * W;
+                    for (int x = 0; x < W; x++) o[x] = d[tx0[x]] * (1 - tax[x]) + d[tx1[x]] * tax[x];
+                }
             }
-            if (stride_px == 4) out[pi + 3] = in[pi + 3];
+            have[k] = want[k];
         }
+        const uint8_t *ip = in + (size_t)y * W * stride_px;
+        uint8_t *op = out + (size_t)y * W * stride_px;
+        for (int c = 0; c < 3; c++) {
+            const float *top = rows + (size_t)c * W, *bot = rows + (size_t)(3 + c) * W;
+            for (int x = 0; x < W; x++) {
+                float dv = clampf(top[x] * (1 - ay) + bot[x] * ay, -eps, eps);
+                float v = ip[(size_t)x * stride_px + c] + dv * 127.5f;
+                op[(size_t)x * stride_px + c] = (uint8_t)lrintf(clampf(v, 0.0f, 255.0f));
+            }
+        }
+        if (stride_px == 4)
+            for (int x = 0; x < W; x++) op[(size_t)x * 4 + 3] = ip[(size_t)x * 4 + 3];
         if (progress && (y & 255) == 0) progress(pctx, 0.8f + 0.2f * (float)y / H);
     }
+    free(tx0), free(tax), free(rows);
     if (progress) progress(pctx, 1.0f);
     free(xs);
     return DF_OK;

@@ -151,7 +151,37 @@ static void test_save_load_flops(void) {
     gen_free(g);
 }
 
+/* Inference reuses a few buffers; its output must equal the training path's (which keeps everything and is
+ * checked against tfjs in tests/js/golden.test.mjs). */
+static void test_inference_plan(void) {
+    gen_config cfg = {4, 0.5f};
+    gen_model *tr, *inf;
+    uint8_t *buf;
+    size_t len;
+    CHECK(gen_create(&tr, &cfg, 21, 1) == DF_OK, "create");
+    df_params *p = gen_params(tr);
+    df_rng rng;
+    df_rng_seed(&rng, 4);
+    for (int t = 0; t < p->n; t++) /* non-trivial norms and biases */
+        if (!strstr(p->info[t].name, ".w"))
+            for (size_t i = 0; i < p->info[t].count; i++) p->data[p->info[t].offset + i] += 0.3f * df_rng_normal(&rng);
+    CHECK(gen_save(tr, 0, 0, &buf, &len) == DF_OK, "save");
+    CHECK(gen_load(&inf, buf, len, 0) == DF_OK, "load");
+    const int B = 2, H = 40, W = 24;
+    size_t n = (size_t)B * 3 * H * W;
+    float *x = malloc(n * 4), *d1 = malloc(n * 4), *d2 = malloc(n * 4);
+    check_fill(x, n, 8);
+    CHECK(gen_forward(tr, d1, x, B, H, W) == DF_OK, "training forward");
+    CHECK(gen_forward(inf, d2, x, B, H, W) == DF_OK, "inference forward");
+    CHECK(memcmp(d1, d2, n * 4) == 0, "inference plan changes the output (max diff %g)", check_maxrel(d2, d1, n));
+    CHECK(gen_backward(inf, NULL, d1) != DF_OK, "backward on an inference model is refused");
+    free(x), free(d1), free(d2), free(buf);
+    gen_free(tr);
+    gen_free(inf);
+}
+
 int main(void) {
+    test_inference_plan();
     test_gradients();
     test_protect_budget();
     test_save_load_flops();
