@@ -6,8 +6,9 @@
  * For one image and group g (Kg = cin_g*kh*kw, P = OH*OW):
  *   forward : out[cout_g, P]  = W_g[cout_g, Kg] * col(xp)[Kg, P]
  *   dweight : dW_g[cout_g, Kg] += dY[cout_g, P] * col(xp)^T
- *   dinp    : stride 1: dinp = conv(dY padded by k-1-pad, W flipped and transposed)  (the adjoint as a conv)
- *             otherwise: dcol = W_g^T * dY, then col2im (scatter-add) into a padded gradient
+ *   dinp    : the adjoint as convolutions: stride 1: dinp = conv(dY padded by k-1-pad, W flipped and
+ *             transposed); stride s: each of the s*s phases (y % s, x % s) of the padded gradient is a
+ *             stride-1 convolution of dY with the taps of W in that phase, flipped and transposed
  *   reflect padding: gradients of the padded border are folded back onto their source pixels.
  * Depthwise convolutions (groups == cin == cout) use direct loops.  Transposed convolution is the
  * adjoint: its forward is conv's input gradient, its input gradient is conv's forward. */
@@ -23,14 +24,14 @@ static int reflect_index(int i, int n) {
 }
 
 typedef struct {
-    float *xp;          /* pad: rows [y0, ...) of [H + 2ph][C][W + 2pw] (HCW);  fold: [C][H + 2ph][W + 2pw] */
+    float *xp;          /* pad: rows [y0, ...) of [..][C][Wp] (HCW);  fold: [C][H + 2ph][W + 2pw] */
     const float *x;     /* [C, H, W] */
-    int C, H, W, ph, pw, mode, y0;
+    int C, H, W, ph, pw, Wp, mode, y0; /* pad: top and left padding, padded row length */
 } pad_job;
 
 static void pad_run(void *ctx, int t0, int t1) {
     const pad_job *j = ctx;
-    int Wp = j->W + 2 * j->pw;
+    int Wp = j->Wp, a = j->pw > 0 ? j->pw : 0, n = (j->pw + j->W < Wp ? j->pw + j->W : Wp) - a;
     for (int t = t0; t < t1; t++) {
         int sy = j->y0 + t - j->ph;
         for (int c = 0; c < j->C; c++) {
@@ -39,22 +40,25 @@ static void pad_run(void *ctx, int t0, int t1) {
             if (j->mode == DF_PAD_REFLECT) {
                 const float *src = x + (size_t)reflect_index(sy, j->H) * j->W;
                 for (int i = 0; i < j->pw; i++) row[i] = src[reflect_index(i - j->pw, j->W)];
-                memcpy(row + j->pw, src, sizeof(float) * (size_t)j->W);
-                for (int i = j->pw + j->W; i < Wp; i++) row[i] = src[reflect_index(i - j->pw, j->W)];
-            } else if (sy < 0 || sy >= j->H) {
+                memcpy(row + j->pw, src, sizeof(float) * (size_t)n);
+                for (int i = j->pw + n; i < Wp; i++) row[i] = src[reflect_index(i - j->pw, j->W)];
+            } else if (sy < 0 || sy >= j->H || n <= 0) {
                 memset(row, 0, sizeof(float) * (size_t)Wp);
-            } else {
-                memset(row, 0, sizeof(float) * (size_t)j->pw);
-                memcpy(row + j->pw, x + (size_t)sy * j->W, sizeof(float) * (size_t)j->W);
-                memset(row + j->pw + j->W, 0, sizeof(float) * (size_t)j->pw);
+            } else { /* pw < 0 (zero padding only): the row starts -pw pixels in */
+                int a = j->pw > 0 ? j->pw : 0;
+                memset(row, 0, sizeof(float) * (size_t)a);
+                memcpy(row + a, x + (size_t)sy * j->W + (a - j->pw), sizeof(float) * (size_t)n);
+                memset(row + a + n, 0, sizeof(float) * (size_t)(Wp - a - n));
             }
         }
     }
 }
 
-/* xp[t][C][W + 2pw] = row y0 + t of x[C, H, W] padded by (ph, pw) (zero or reflect), t < ny. */
-static void pad_rows(float *xp, const float *x, int C, int H, int W, int ph, int pw, int mode, int y0, int ny) {
-    pad_job j = {xp, x, C, H, W, ph, pw, mode, y0};
+/* xp[t][C][Wp] = row y0 + t of x[C, H, W] padded by ph rows above, pw columns left and whatever Wp and
+ * the rows below need (zero or reflect), t < ny.  Zero padding allows ph, pw < 0 (a crop). */
+static void pad_rows(float *xp, const float *x, int C, int H, int W, int ph, int pw, int Wp, int mode, int y0,
+                     int ny) {
+    pad_job j = {xp, x, C, H, W, ph, pw, Wp, mode, y0};
     df_parallel_for(ny, pad_run, &j);
 }
 
@@ -80,7 +84,7 @@ static void fold_run(void *ctx, int c0, int c1) {
 }
 
 static void fold_image(float *dx, const float *dxp, int C, int H, int W, int ph, int pw, int mode) {
-    pad_job j = {(float *)dxp, dx, C, H, W, ph, pw, mode, 0};
+    pad_job j = {(float *)dxp, dx, C, H, W, ph, pw, W + 2 * pw, mode, 0};
     df_parallel_for(C, fold_run, &j);
 }
 
@@ -156,20 +160,23 @@ static void pack_col_k(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, 
     for (int pu = 0; pu < nu; pu += P, dst += (size_t)P * nv) gemm_pack_zero_tail(nu - pu < P ? nu - pu : P, nv, P, dst);
 }
 
-/* Flipped, transposed weights for the stride-1 input gradient: Y(u = ci, v = co*kk + t) =
- * W[co, ci, kk-1-t] with W [cout_g, cin_g (= s->ld), kk]. */
+/* Flipped, transposed weights of one phase (py, px) of a stride-s kernel, for the input gradient:
+ * Y(u = ci, v = (co*khp + ty)*kwp + tx) = W[co, ci, py + s*(khp-1-ty), px + s*(kwp-1-tx)], with the
+ * phase's taps khp x kwp (s->kh, s->kw), W [cout_g, cin_g (= s->ld), fkh, fkw]. */
 static void pack_wflip(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, int v0, int nv, int P,
                        float *dst) {
-    int kk = s->kh * s->kw, cin = s->ld;
+    int off[MAX_KC], fkk = s->fkh * s->fkw, cin = s->ld, kk = s->kh * s->kw;
+    for (int v = 0; v < nv; v++) {
+        int k = v0 + v, co = k / kk, t = k - co * kk, ty = t / s->kw, tx = t - ty * s->kw;
+        off[v] = co * cin * fkk + (s->py + s->stride * (s->kh - 1 - ty)) * s->fkw + s->px + s->stride * (s->kw - 1 - tx);
+    }
     for (int pu = 0; pu < nu; pu += P, dst += (size_t)P * nv) {
         int w = nu - pu < P ? nu - pu : P;
-        for (int j = 0; j < P; j++) {
-            int ci = u0 + pu + j;
-            for (int v = 0; v < nv; v++) {
-                int k = v0 + v, co = k / kk, t = k - co * kk;
-                dst[(size_t)v * P + j] = j < w ? s->p[((size_t)co * cin + ci) * kk + kk - 1 - t] : 0.0f;
-            }
+        for (int j = 0; j < w; j++) {
+            const float *wc = s->p + (size_t)(u0 + pu + j) * fkk;
+            for (int v = 0; v < nv; v++) dst[(size_t)v * P + j] = wc[off[v]];
         }
+        gemm_pack_zero_tail(w, nv, P, dst);
     }
 }
 
@@ -204,38 +211,27 @@ static geom make_geom(const df_conv *c, int H, int W) {
 
 static int is_depthwise(const geom *g) { return g->groups > 1 && g->groups == g->cin && g->groups == g->cout; }
 
-/* The stride-1 input gradient runs as a convolution of dY padded by (kh-1-pad, kw-1-pad); with
- * reflect padding by (kh-1, kw-1) into a padded gradient that is folded afterwards. */
-static int dinp_as_conv(const geom *g) { return g->stride == 1 && g->pad <= g->kh - 1 && g->pad <= g->kw - 1; }
-
-/* col2im tile: whole output rows, at most ~2^19 floats unless one row needs more. */
-static int col_tile_rows(const geom *g) {
-    size_t row = (size_t)g->Kg * g->OW;
-    int r = (int)((1u << 19) / (row ? row : 1));
-    return r < 1 ? 1 : r > g->OH ? g->OH : r;
-}
-
 /* The GEMM passes read the padded image one band of output rows at a time: the band's padded input
  * rows, (R-1)*stride + kh of them, are copied into the workspace just before use (and stay in cache).
  * With several threads each thread pads and computes whole bands of its own (no hand-off per band),
  * when the workspace holds a band per thread. */
 typedef struct {
-    const float *x;                            /* [C, H, W] */
-    int C, H, W, ph, pw, mode, kh, kw, stride; /* padding and kernel */
-    int OH, OW;                                /* output size */
+    const float *x;                                /* [C, H, W] */
+    int C, H, W, ph, pw, Wq, mode, kh, kw, stride; /* padding (top, left), padded row length, kernel */
+    int OH, OW;                                    /* output size */
 } band_view;
 
 #define BAND_FLOATS (128 * 1024)
 
 static band_view make_band(const float *x, int C, int H, int W, int ph, int pw, int mode, int kh, int kw,
                            int stride) {
-    band_view b = {x, C, H, W, ph, pw, mode, kh, kw, stride, 0, 0};
+    band_view b = {x, C, H, W, ph, pw, W + 2 * pw, mode, kh, kw, stride, 0, 0};
     b.OH = (H + 2 * ph - kh) / stride + 1, b.OW = (W + 2 * pw - kw) / stride + 1;
     return b;
 }
 
 static size_t band_floats(const band_view *b, int R) {
-    return ((size_t)(R - 1) * b->stride + b->kh) * b->C * (b->W + 2 * b->pw);
+    return ((size_t)(R - 1) * b->stride + b->kh) * b->C * b->Wq;
 }
 
 /* Output rows per band when a band may use `budget` floats (at least 1). */
@@ -252,7 +248,8 @@ static size_t band_ws(const band_view *b) {
 
 /* Pad the input rows of the band of output rows [oy0, oy0 + r) into xp. */
 static void band_fill(float *xp, const band_view *b, int oy0, int r) {
-    pad_rows(xp, b->x, b->C, b->H, b->W, b->ph, b->pw, b->mode, oy0 * b->stride, (r - 1) * b->stride + b->kh);
+    pad_rows(xp, b->x, b->C, b->H, b->W, b->ph, b->pw, b->Wq, b->mode, oy0 * b->stride,
+             (r - 1) * b->stride + b->kh);
 }
 
 typedef void (*band_fn)(void *ctx, const float *xp, int oy0, int r);
@@ -303,29 +300,74 @@ static band_view fwd_band(const geom *g, const float *x) {
     return make_band(x, g->cin, g->H, g->W, g->pad, g->pad, g->mode, g->kh, g->kw, g->stride);
 }
 
-/* dY padded by (kh-1-pad, kw-1-pad) (zero padding: the target is dinp itself) or by (kh-1, kw-1)
- * (reflect: the target is the padded gradient, folded afterwards). */
+/* Stride 1, zero padding, pad < k: dinp itself is the convolution of dY padded by (kh-1-pad, kw-1-pad). */
+static int dinp_direct(const geom *g) {
+    return g->stride == 1 && g->mode == DF_PAD_ZERO && g->pad <= g->kh - 1 && g->pad <= g->kw - 1;
+}
+
 static band_view dinp_band(const geom *g, const float *dy) {
-    int reflect = g->mode == DF_PAD_REFLECT;
-    int qh = reflect ? g->kh - 1 : g->kh - 1 - g->pad, qw = reflect ? g->kw - 1 : g->kw - 1 - g->pad;
-    return make_band(dy, g->cout, g->OH, g->OW, qh, qw, DF_PAD_ZERO, g->kh, g->kw, 1);
+    return make_band(dy, g->cout, g->OH, g->OW, g->kh - 1 - g->pad, g->kw - 1 - g->pad, DF_PAD_ZERO, g->kh, g->kw,
+                     1);
+}
+
+/* Otherwise phase (py, px) of the padded gradient, the pixels (py + s*Y, px + s*X), is the convolution
+ * of dY padded by (khp-1, kwp-1) with the phase's khp x kwp taps.  Only Y in [Y0, Y0 + Hn), X in
+ * [X0, X0 + Wn) are computed: all of them with reflect padding, those inside the image with zero
+ * padding; rows are computed Wr >= Wn wide (a multiple of the vector length when that wastes little). */
+typedef struct {
+    int khp, kwp, Y0, X0, Hn, Wn, Wr;
+} phase;
+
+static void phase_range(int p, int s, int pad, int n, int np, int reflect, int *first, int *count) {
+    int lo = reflect ? 0 : pad, hi = reflect ? np : pad + n; /* padded coordinates wanted */
+    int a = lo > p ? (lo - p + s - 1) / s : 0, b = hi > p ? (hi - p + s - 1) / s : 0;
+    *first = a, *count = b > a ? b - a : 0;
+}
+
+static phase make_phase(const geom *g, int py, int px) {
+    int s = g->stride, reflect = g->mode == DF_PAD_REFLECT;
+    phase f = {(g->kh - py + s - 1) / s, (g->kw - px + s - 1) / s, 0, 0, 0, 0, 0};
+    phase_range(py, s, g->pad, g->H, g->Hp, reflect, &f.Y0, &f.Hn);
+    phase_range(px, s, g->pad, g->W, g->Wp, reflect, &f.X0, &f.Wn);
+    int r16 = (f.Wn + 15) / 16 * 16;
+    f.Wr = r16 - f.Wn <= f.Wn / 8 ? r16 : f.Wn;
+    return f;
+}
+
+static band_view phase_band(const geom *g, const phase *f, const float *dy) {
+    band_view b = {dy, g->cout, g->OH, g->OW, f->khp - 1 - f->Y0, f->kwp - 1 - f->X0, f->Wr + f->kwp - 1,
+                   DF_PAD_ZERO, f->khp, f->kwp, 1, f->Hn, f->Wr};
+    return b;
+}
+
+/* Floats for the phase pass: the padded gradient, one phase's output, the band. */
+static size_t phase_ws(const geom *g) {
+    size_t most = 0;
+    for (int py = 0; py < g->stride; py++)
+        for (int px = 0; px < g->stride; px++) {
+            phase f = make_phase(g, py, px);
+            if (f.khp <= 0 || f.kwp <= 0 || f.Hn <= 0 || f.Wn <= 0) continue;
+            band_view b = phase_band(g, &f, NULL);
+            size_t n = ((size_t)g->cin * f.Hn * f.Wr + 15) / 16 * 16 + band_ws(&b);
+            if (n > most) most = n;
+        }
+    return ((size_t)g->cin * g->Hp * g->Wp + 15) / 16 * 16 + most;
 }
 
 /* Row length of dY transposed for the 3x3 weight-gradient kernels (see dweight_dwt). */
 static int dwt_ld(const geom *g) { return (g->cout_g + 15) / 16 * 16; }
 
 static size_t ws_floats(const geom *g) {
-    size_t dpad = (size_t)g->cin * g->Hp * g->Wp;
-    if (is_depthwise(g)) return dpad + 16; /* the whole padded image, or its gradient */
+    if (is_depthwise(g)) return (size_t)g->cin * g->Hp * g->Wp + 16; /* the whole padded image, or its gradient */
     band_view f = fwd_band(g, NULL);
     size_t need = band_ws(&f), d;
     if (g->kh == 3 && g->kw == 3 && g->cout_g <= 32) /* room for dY transposed (dweight_dwt) */
         need = (need + 15) / 16 * 16 + (size_t)band_rows(&f, band_ws(&f)) * g->OW * dwt_ld(g);
-    if (dinp_as_conv(g)) {
+    if (dinp_direct(g)) {
         band_view b = dinp_band(g, NULL);
-        d = band_ws(&b) + (g->mode == DF_PAD_REFLECT ? dpad : 0);
+        d = band_ws(&b);
     } else {
-        d = dpad + (size_t)g->Kg * g->OW * col_tile_rows(g);
+        d = phase_ws(g);
     }
     return (d > need ? d : need) + 16;
 }
@@ -411,32 +453,33 @@ static void dw_dinp_run(void *ctx, int c0, int c1) {
 /* One band of a convolution pass: GEMMs per group against the padded band xp. */
 typedef struct {
     const geom *g;
+    const band_view *b;            /* the convolution run over the bands */
     const float *weight, *bias, *dy;
     float *out, beta;
-    int flip; /* the input gradient as a convolution: weights flipped and transposed */
-    int TW, plane; /* output row width and plane size */
-    float *scratch; /* the workspace (dweight: transposed dY after the band) */
+    int flip, py, px;              /* input gradient: weights of phase (py, px) flipped and transposed */
+    int plane;                     /* output plane size (rows of TW = b->OW) */
+    float *scratch;                /* the workspace (dweight: transposed dY after the band) */
 } pass;
 
 /* out[cout, P] (+)= conv(xp) + bias, or with flip: target[cin, ...] (+)= conv(dY band, W flipped) */
 static void conv_band(void *ctx, const float *xp, int oy, int r) {
     const pass *p = ctx;
     const geom *g = p->g;
+    const band_view *b = p->b;
     const gemm_kinfo *ki = gemm_kinfo_active();
-    int M = p->flip ? g->cin_g : g->cout_g, Cin = p->flip ? g->cout : g->cin, cg = p->flip ? g->cout_g : g->cin_g;
-    int stride = p->flip ? 1 : g->stride, Wp = p->flip ? p->TW + g->kw - 1 : g->Wp;
+    int M = p->flip ? g->cin_g : g->cout_g, cg = p->flip ? g->cout_g : g->cin_g;
     for (int gr = 0; gr < g->groups; gr++) {
         gemm_src A;
         if (p->flip) {
             memset(&A, 0, sizeof A);
             A.pack = pack_wflip, A.p = p->weight + (size_t)gr * g->cout_g * g->Kg, A.ld = g->cin_g;
-            A.kh = g->kh, A.kw = g->kw;
+            A.kh = b->kh, A.kw = b->kw, A.stride = g->stride, A.fkh = g->kh, A.fkw = g->kw, A.py = p->py, A.px = p->px;
         } else {
             A = gemm_src_matrix(p->weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 0);
         }
-        gemm_src B = col_src(xp, Cin, gr * cg, g->kh, g->kw, stride, Wp, p->TW, 1);
-        gemm_args a = {&A, &B, M, r * p->TW, cg * g->kk, 1.0f, p->beta,
-                       p->out + (size_t)gr * M * p->plane + (size_t)oy * p->TW, p->plane,
+        gemm_src B = col_src(xp, b->C, gr * cg, b->kh, b->kw, b->stride, b->Wq, b->OW, 1);
+        gemm_args a = {&A, &B, M, r * b->OW, cg * b->kh * b->kw, 1.0f, p->beta,
+                       p->out + (size_t)gr * M * p->plane + (size_t)oy * b->OW, p->plane,
                        p->bias ? p->bias + gr * M : NULL};
         gemm_parallel(ki, &a);
     }
@@ -544,68 +587,62 @@ static void dweight_band(void *ctx, const float *xp, int oy, int r) {
 static void conv_image(float *out, const float *x, const float *weight, const float *bias, const geom *g,
                        float beta, float *ws) {
     band_view b = fwd_band(g, x);
-    pass p = {g, weight, bias, NULL, out, beta, 0, g->OW, g->P, ws};
+    pass p = {g, &b, weight, bias, NULL, out, beta, 0, 0, 0, g->P, ws};
     run_bands(&b, ws, 1, conv_band, &p);
 }
 
 /* dW += dY * col(x)^T  (bands run one after another: they all add into dW) */
 static void dweight_image(float *dweight, const float *dy, const float *x, const geom *g, float *ws) {
     band_view b = fwd_band(g, x);
-    pass p = {g, NULL, NULL, dy, dweight, 1.0f, 0, g->OW, g->P, ws};
+    pass p = {g, &b, NULL, NULL, dy, dweight, 1.0f, 0, 0, 0, g->P, ws};
     run_bands(&b, ws, 0, dweight_band, &p);
 }
 
 typedef struct {
     const geom *g;
+    const phase *f;
     float *dxp;
-    const float *dcol;
-    int ci0, p0, np;
-} col2im_job;
+    const float *T;
+    int py, px;
+} scatter_job;
 
-static void col2im_run(void *ctx, int c0, int c1) {
-    const col2im_job *j = ctx;
+/* dxp[c][py + s*(Y0 + Y)][px + s*(X0 + X)] = T[c][Y][X] (or 0 when T is NULL) */
+static void scatter_run(void *ctx, int c0, int c1) {
+    const scatter_job *j = ctx;
     const geom *g = j->g;
-    for (int c = c0; c < c1; c++) {
-        float *dxp = j->dxp + (size_t)(j->ci0 + c) * g->Hp * g->Wp;
-        for (int t = 0; t < g->kk; t++) {
-            int ky = t / g->kw, kx = t - ky * g->kw;
-            const float *d = j->dcol + ((size_t)c * g->kk + t) * j->np;
-            int oy = j->p0 / g->OW, ox = j->p0 - oy * g->OW;
-            for (int i = 0; i < j->np; i++) {
-                dxp[(size_t)(oy * g->stride + ky) * g->Wp + ox * g->stride + kx] += d[i];
-                if (++ox == g->OW) ox = 0, oy++;
-            }
+    const phase *f = j->f;
+    int s = g->stride;
+    for (int c = c0; c < c1; c++)
+        for (int Y = 0; Y < f->Hn; Y++) {
+            float *d = j->dxp + ((size_t)c * g->Hp + j->py + (size_t)s * (f->Y0 + Y)) * g->Wp + j->px + s * f->X0;
+            const float *t = j->T ? j->T + ((size_t)c * f->Hn + Y) * f->Wr : NULL;
+            for (int X = 0; X < f->Wn; X++) d[(size_t)s * X] = t ? t[X] : 0.0f;
         }
-    }
 }
 
 /* dx += conv^T(dy) */
 static void dinp_image(float *dx, const float *dy, const float *weight, const geom *g, float *ws) {
-    const gemm_kinfo *ki = gemm_kinfo_active();
-    if (dinp_as_conv(g)) {
-        int reflect = g->mode == DF_PAD_REFLECT;
-        int TH = reflect ? g->Hp : g->H, TW = reflect ? g->Wp : g->W; /* gradient target */
-        float *target = reflect ? ws : dx;
+    if (dinp_direct(g)) {
         band_view b = dinp_band(g, dy);
-        pass p = {g, weight, NULL, NULL, target, reflect ? 0.0f : 1.0f, 1, TW, TH * TW, ws};
-        run_bands(&b, reflect ? ws + (size_t)g->cin * TH * TW : ws, 1, conv_band, &p);
-        if (reflect) fold_image(dx, target, g->cin, g->H, g->W, g->pad, g->pad, DF_PAD_REFLECT);
+        pass p = {g, &b, weight, NULL, NULL, dx, 1.0f, 1, 0, 0, g->H * g->W, ws};
+        run_bands(&b, ws, 1, conv_band, &p);
         return;
     }
-    float *dxp = ws, *dcol = ws + (size_t)g->cin * g->Hp * g->Wp;
-    memset(dxp, 0, sizeof(float) * (size_t)g->cin * g->Hp * g->Wp);
-    int rows = col_tile_rows(g);
-    for (int gr = 0; gr < g->groups; gr++) {
-        gemm_src A = gemm_src_matrix(weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 1);
-        for (int oy = 0; oy < g->OH; oy += rows) {
-            int p0 = oy * g->OW, np = (g->OH - oy < rows ? g->OH - oy : rows) * g->OW;
-            gemm_src B = gemm_src_matrix(dy + (size_t)gr * g->cout_g * g->P + p0, g->P, 1);
-            gemm_args a = {&A, &B, g->Kg, np, g->cout_g, 1.0f, 0.0f, dcol, np, NULL};
-            gemm_parallel(ki, &a);
-            col2im_job j = {g, dxp, dcol, gr * g->cin_g, p0, np};
-            df_parallel_for(g->cin_g, col2im_run, &j);
+    float *dxp = ws; /* [cin][Hp][Wp]: each element that the fold reads is written by one phase */
+    float *T = ws + ((size_t)g->cin * g->Hp * g->Wp + 15) / 16 * 16;
+    for (int py = 0; py < g->stride; py++)
+        for (int px = 0; px < g->stride; px++) {
+            phase f = make_phase(g, py, px);
+            scatter_job j = {g, &f, dxp, NULL, py, px};
+            if (f.Hn <= 0 || f.Wn <= 0) continue;
+            if (f.khp > 0 && f.kwp > 0) {
+                band_view b = phase_band(g, &f, dy);
+                pass p = {g, &b, weight, NULL, NULL, T, 0.0f, 1, py, px, f.Hn * f.Wr, ws};
+                run_bands(&b, T + ((size_t)g->cin * f.Hn * f.Wr + 15) / 16 * 16, 1, conv_band, &p);
+                j.T = T;
+            }
+            df_parallel_for(g->cin, scatter_run, &j);
         }
-    }
     fold_image(dx, dxp, g->cin, g->H, g->W, g->pad, g->pad, g->mode);
 }
 
@@ -645,7 +682,7 @@ void df_conv2d_forward(float *out, const float *inp, const float *weight, const 
         const float *x = inp + (size_t)b * g.cin * H * W;
         float *o = out + (size_t)b * g.cout * g.P;
         if (is_depthwise(&g)) {
-            pad_rows(ws, x, g.cin, H, W, g.pad, g.pad, g.mode, 0, g.Hp);
+            pad_rows(ws, x, g.cin, H, W, g.pad, g.pad, g.Wp, g.mode, 0, g.Hp);
             dw_job j = {&g, o, ws, weight};
             df_parallel_for(g.cin, dw_forward_run, &j);
             if (bias) bias_forward(o, bias, g.cout, g.P);
@@ -664,7 +701,7 @@ void df_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
         if (dbias) bias_backward(dbias, dy, g.cout, g.P);
         if (dweight) {
             if (is_depthwise(&g)) {
-                pad_rows(ws, x, g.cin, H, W, g.pad, g.pad, g.mode, 0, g.Hp);
+                pad_rows(ws, x, g.cin, H, W, g.pad, g.pad, g.Wp, g.mode, 0, g.Hp);
                 dw_job j = {&g, dweight, ws, dy};
                 df_parallel_for(g.cin, dw_dweight_run, &j);
             } else {

@@ -94,6 +94,7 @@ struct gemm_src {
      * pix = oy*OW + ox is p[ci*cs + (oy*stride + ky)*rs + ox*stride + kx].  With direct != 0 (stride 1
      * or 2) the GEMM may read it in place instead of packing, when OW is a multiple of the vector length. */
     int kh, kw, stride, cs, rs, OW, direct;
+    int fkh, fkw, py, px; /* flipped weights (conv.c): full kernel and phase */
 };
 
 /* Zero dst[v*P + j] for w <= j < P (the padding of a last, partial panel). */
