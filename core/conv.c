@@ -1,15 +1,18 @@
 /* 2-D convolution and transposed convolution, forward and backward, as GEMMs over an implicit im2col
- * view of a padded copy of the image (no column matrix is materialised).  The padded copy is stored
- * row-interleaved, xp[y][c][x] ("HCW"): the rows that a band of output rows needs, for all channels,
- * are one contiguous stretch of memory, which the packing streams through.
+ * view of a padded copy of the image (no column matrix is materialised).  The padded copy is made one
+ * band of rows at a time (it stays in cache) and stored row-interleaved, xp[y][c][x] ("HCW"): the rows
+ * that a band of output rows needs, for all channels, are one contiguous stretch of memory.  For stride
+ * 1 and 2 the GEMM micro-kernels read the band in place (no packing of the image operand).
  *
  * For one image and group g (Kg = cin_g*kh*kw, P = OH*OW):
- *   forward : out[cout_g, P]  = W_g[cout_g, Kg] * col(xp)[Kg, P]
- *   dweight : dW_g[cout_g, Kg] += dY[cout_g, P] * col(xp)^T
+ *   forward : out[cout_g, P]  = W_g[cout_g, Kg] * col(xp)[Kg, P] + bias
+ *   dweight : dW_g[cout_g, Kg] += dY[cout_g, P] * col(xp)^T  (GEMM; or, for few output channels, direct
+ *             kernels: dot products along pixels, or for 3x3 vectors over output channels)
  *   dinp    : the adjoint as convolutions: stride 1: dinp = conv(dY padded by k-1-pad, W flipped and
  *             transposed); stride s: each of the s*s phases (y % s, x % s) of the padded gradient is a
  *             stride-1 convolution of dY with the taps of W in that phase, flipped and transposed
  *   reflect padding: gradients of the padded border are folded back onto their source pixels.
+ * With several threads each thread takes whole bands (forward, dinp) or blocks of dW.
  * Depthwise convolutions (groups == cin == cout) use direct loops.  Transposed convolution is the
  * adjoint: its forward is conv's input gradient, its input gradient is conv's forward. */
 #include <string.h>

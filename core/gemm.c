@@ -29,7 +29,9 @@ void gemm_tpack_scalar(const float *const *rows, int w, int nv, int P, float *ds
     }
 }
 
-const gemm_kinfo gemm_kinfo_scalar = {SMR, SNR, 256, 128, 1024, ukr_scalar, gemm_tpack_scalar, 1, NULL, NULL, 0, 0, NULL};
+const gemm_kinfo gemm_kinfo_scalar = {
+    .mr = SMR, .nr = SNR, .kc = 256, .mc = 128, .nc = 1024,
+    .kern = ukr_scalar, .tpack = gemm_tpack_scalar, .vlen = 1};
 GEMM_CHECK_BLOCKS(SMR, SNR, 256, 128, 1024);
 
 const gemm_kinfo *gemm_kinfo_active(void) {

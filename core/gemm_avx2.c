@@ -1,4 +1,5 @@
-/* AVX2+FMA GEMM micro-kernel: 4 x 24 tile (12 ymm accumulators; per k: 3 loads of B, 4 broadcasts of A).
+/* AVX2+FMA GEMM micro-kernels: 4 x 24 tile (12 ymm accumulators; per k: 3 loads of B, 4 broadcasts of
+ * A), B packed or read in place from a padded image (stride 1 or 2); 8 x 8 transposing pack.
  * MR = 4 divides the channel counts of the networks, so convolutions rarely hit row tails. */
 #include <immintrin.h>
 
@@ -59,18 +60,7 @@ static inline __attribute__((always_inline)) void body(int kc, const float *a, c
         }
 }
 
-static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
-                const float *bias) {
-    body(kc, a, b, NULL, NULL, NULL, 0, c, ldc, alpha, beta, bias);
-}
-
-static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, int stride, float *c,
-                       int ldc, float alpha, float beta, const float *bias) {
-    if (stride == 2)
-        body(kc, a, NULL, base, ro, off, 1, c, ldc, alpha, beta, bias);
-    else
-        body(kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);
-}
+GEMM_UKERNELS(body)
 
 /* 8 x 8 transposes: dst[v*P + j] = rows[j][v]; edges fall back to scalar. */
 void gemm_tpack_avx2(const float *const *rows, int w, int nv, int P, float *dst) {
@@ -109,4 +99,7 @@ void gemm_tpack_avx2(const float *const *rows, int w, int nv, int P, float *dst)
     if (j < w) gemm_tpack_scalar(rows + j, w - j, nv, P, dst + j);
 }
 
-const gemm_kinfo gemm_kinfo_avx2 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2, 8, ukr_direct, conv_dw_avx2, 2, 6, NULL};
+const gemm_kinfo gemm_kinfo_avx2 = {
+    .mr = MR, .nr = NR, .kc = KC, .mc = MC, .nc = NC,
+    .kern = ukr, .tpack = gemm_tpack_avx2, .vlen = 8,
+    .kern_direct = ukr_direct, .conv_dw = conv_dw_avx2, .dw_mco = 2, .dw_nk = 6};

@@ -1,15 +1,14 @@
-/* AVX-512 GEMM micro-kernel: 8 x 48 tile (24 zmm accumulators; per k: 3 loads of B, 8 broadcasts of A). */
+/* AVX-512 GEMM micro-kernels: 8 x 48 tile (24 zmm accumulators; per k: 3 loads of B, 8 broadcasts of
+ * A), B packed or read in place from a padded image (stride 1 or 2). */
 #include <immintrin.h>
 
 #include "gemm_kern.h"
 
-#ifndef MR
 #define MR 8
 #define NV 3
 #define KC 256
 #define MC 128
 #define NC 960
-#endif
 #define NR (16 * NV)
 GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
@@ -58,17 +57,10 @@ static inline __attribute__((always_inline)) void body(int kc, const float *a, c
         }
 }
 
-static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
-                const float *bias) {
-    body(kc, a, b, NULL, NULL, NULL, 0, c, ldc, alpha, beta, bias);
-}
+GEMM_UKERNELS(body)
 
-static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, int stride, float *c,
-                       int ldc, float alpha, float beta, const float *bias) {
-    if (stride == 2)
-        body(kc, a, NULL, base, ro, off, 1, c, ldc, alpha, beta, bias);
-    else
-        body(kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);
-}
-
-const gemm_kinfo gemm_kinfo_avx512 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_avx2, 16, ukr_direct, conv_dw_avx512, 4, 6, conv_dwt_avx512};
+const gemm_kinfo gemm_kinfo_avx512 = {
+    .mr = MR, .nr = NR, .kc = KC, .mc = MC, .nc = NC,
+    .kern = ukr, .tpack = gemm_tpack_avx2, .vlen = 16,
+    .kern_direct = ukr_direct, .conv_dw = conv_dw_avx512, .dw_mco = 4, .dw_nk = 6,
+    .conv_dwt = conv_dwt_avx512};

@@ -22,6 +22,22 @@ typedef void (*gemm_ukernel)(int kc, const float *a, const float *b, float *c, i
 typedef void (*gemm_ukernel_direct)(int kc, const float *a, const float *base, const int *ro, const int *off,
                                     int stride, float *c, int ldc, float alpha, float beta, const float *bias);
 
+/* Each instruction-set file writes one always-inline body(kc, a, b, base, ro, off, s2, c, ldc, alpha, beta,
+ * bias) (B packed when base == NULL, else read in place, stride 2 when s2) and gets both micro-kernels,
+ * ukr and ukr_direct, from this macro (constant arguments let the compiler specialise each). */
+#define GEMM_UKERNELS(body)                                                                                 \
+    static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,     \
+                    const float *bias) {                                                                    \
+        body(kc, a, b, NULL, NULL, NULL, 0, c, ldc, alpha, beta, bias);                                     \
+    }                                                                                                       \
+    static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off,        \
+                           int stride, float *c, int ldc, float alpha, float beta, const float *bias) {     \
+        if (stride == 2)                                                                                    \
+            body(kc, a, NULL, base, ro, off, 1, c, ldc, alpha, beta, bias);                                 \
+        else                                                                                                \
+            body(kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);                                 \
+    }
+
 /* dst[v*P + j] = rows[j][v] for j < w, v < nv: the transposing step of packing. */
 typedef void (*gemm_tpack)(const float *const *rows, int w, int nv, int P, float *dst);
 

@@ -1,4 +1,5 @@
-/* wasm SIMD128 GEMM micro-kernel: 4 x 8 tile (8 v128 accumulators; no FMA: mul + add).
+/* wasm SIMD128 GEMM micro-kernels: 4 x 8 tile (8 v128 accumulators; no FMA: mul + add), B packed or
+ * read in place from a padded image (stride 1 or 2).
  * Broadcasts use wasm_f32x4_splat (clang-14 does not fold lane-by-lane construction). */
 #include <wasm_simd128.h>
 
@@ -57,17 +58,9 @@ static inline __attribute__((always_inline)) void body(int kc, const float *a, c
         }
 }
 
-static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
-                const float *bias) {
-    body(kc, a, b, NULL, NULL, NULL, 0, c, ldc, alpha, beta, bias);
-}
+GEMM_UKERNELS(body)
 
-static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off, int stride, float *c,
-                       int ldc, float alpha, float beta, const float *bias) {
-    if (stride == 2)
-        body(kc, a, NULL, base, ro, off, 1, c, ldc, alpha, beta, bias);
-    else
-        body(kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);
-}
-
-const gemm_kinfo gemm_kinfo_wasm128 = {MR, NR, KC, MC, NC, ukr, gemm_tpack_scalar, 4, ukr_direct, NULL, 0, 0, NULL};
+const gemm_kinfo gemm_kinfo_wasm128 = {
+    .mr = MR, .nr = NR, .kc = KC, .mc = MC, .nc = NC,
+    .kern = ukr, .tpack = gemm_tpack_scalar, .vlen = 4,
+    .kern_direct = ukr_direct};
