@@ -26,6 +26,16 @@ static int reflect_index(int i, int n) {
     return i;
 }
 
+static inline void copy_floats(float *d, const float *s, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) memcpy(d + i, s + i, 64);
+    for (; i < n; i++) d[i] = s[i];
+}
+
+static inline void zero_floats(float *d, int n) {
+    for (int i = 0; i < n; i++) d[i] = 0.0f;
+}
+
 typedef struct {
     float *xp;          /* pad: rows [y0, ...) of [..][C][Wp] (HCW);  fold: [C][H + 2ph][W + 2pw] */
     const float *x;     /* [C, H, W] */
@@ -43,15 +53,15 @@ static void pad_run(void *ctx, int t0, int t1) {
             if (j->mode == DF_PAD_REFLECT) {
                 const float *src = x + (size_t)reflect_index(sy, j->H) * j->W;
                 for (int i = 0; i < j->pw; i++) row[i] = src[reflect_index(i - j->pw, j->W)];
-                memcpy(row + j->pw, src, sizeof(float) * (size_t)n);
+                copy_floats(row + j->pw, src, n);
                 for (int i = j->pw + n; i < Wp; i++) row[i] = src[reflect_index(i - j->pw, j->W)];
             } else if (sy < 0 || sy >= j->H || n <= 0) {
-                memset(row, 0, sizeof(float) * (size_t)Wp);
+                zero_floats(row, Wp);
             } else { /* pw < 0 (zero padding only): the row starts -pw pixels in */
                 int a = j->pw > 0 ? j->pw : 0;
-                memset(row, 0, sizeof(float) * (size_t)a);
-                memcpy(row + a, x + (size_t)sy * j->W + (a - j->pw), sizeof(float) * (size_t)n);
-                memset(row + a + n, 0, sizeof(float) * (size_t)(Wp - a - n));
+                zero_floats(row, a);
+                copy_floats(row + a, x + (size_t)sy * j->W + (a - j->pw), n);
+                zero_floats(row + a + n, Wp - a - n);
             }
         }
     }
@@ -95,12 +105,6 @@ static void fold_image(float *dx, const float *dxp, int C, int H, int W, int ph,
  * col(k, pix) = xp[ci*cs + (oy*s + ky)*rs + ox*s + kx],  k = (ci*kh + ky)*kw + kx,  pix = oy*OW + ox. */
 #define MAX_PANEL TILE_ROWS
 #define MAX_KC GEMM_MAX_BLOCK
-
-static inline void copy_floats(float *d, const float *s, int n) {
-    int i = 0;
-    for (; i + 16 <= n; i += 16) memcpy(d + i, s + i, 64);
-    for (; i < n; i++) d[i] = s[i];
-}
 
 /* Forward: Y(u = pix, v = k).  Each panel of P pixels is cut into runs along output rows. */
 static void pack_col_pix(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, int v0, int nv, int P,
@@ -361,9 +365,13 @@ static size_t phase_ws(const geom *g) {
 static int dwt_ld(const geom *g) { return (g->cout_g + 15) / 16 * 16; }
 
 static size_t ws_floats(const geom *g) {
-    if (is_depthwise(g)) return (size_t)g->cin * g->Hp * g->Wp + 16; /* the whole padded image, or its gradient */
     band_view f = fwd_band(g, NULL);
     size_t need = band_ws(&f), d;
+    if (is_depthwise(g)) { /* bands; the padded gradient of the scatter path */
+        band_view b = dinp_band(g, NULL);
+        d = dinp_direct(g) ? band_ws(&b) : (size_t)g->cin * g->Hp * g->Wp;
+        return (d > need ? d : need) + 16;
+    }
     if (g->kh == 3 && g->kw == 3 && g->cout_g <= 32) /* room for dY transposed (dweight_dwt) */
         need = (need + 15) / 16 * 16 + (size_t)band_rows(&f, band_ws(&f)) * g->OW * dwt_ld(g);
     if (dinp_direct(g)) {
@@ -380,62 +388,100 @@ size_t df_conv2d_workspace(const df_conv *c, int H, int W) {
     return ws_floats(&g);
 }
 
-/* ------------------------------------------------------------------ depthwise (direct) */
-typedef struct {
-    const geom *g;
-    float *out;              /* forward: out; dweight: dW; dinp: padded gradient */
-    const float *a, *b;      /* forward/dweight: xp, weight or dY; dinp: dY, weight */
-} dw_job;
-
-static void dw_forward_run(void *ctx, int c0, int c1) {
-    const dw_job *j = ctx;
-    const geom *g = j->g;
-    for (int c = c0; c < c1; c++) {
-        const float *xp = j->a + (size_t)c * g->Wp, *w = j->b + (size_t)c * g->kk;
-        float *out = j->out + (size_t)c * g->P;
-        size_t rs = (size_t)g->cin * g->Wp;
-        for (int oy = 0; oy < g->OH; oy++) {
-            float *o = out + (size_t)oy * g->OW;
-            for (int ox = 0; ox < g->OW; ox++) o[ox] = 0.0f;
-            for (int ky = 0; ky < g->kh; ky++)
-                for (int kx = 0; kx < g->kw; kx++) {
-                    float wv = w[ky * g->kw + kx];
-                    const float *xr = xp + (oy * g->stride + ky) * rs + kx;
-                    if (g->stride == 1)
-                        for (int ox = 0; ox < g->OW; ox++) o[ox] += wv * xr[ox];
-                    else
-                        for (int ox = 0; ox < g->OW; ox++) o[ox] += wv * xr[ox * g->stride];
-                }
-        }
-    }
-}
-
-static void dw_dweight_run(void *ctx, int c0, int c1) {
-    const dw_job *j = ctx;
-    const geom *g = j->g;
-    for (int c = c0; c < c1; c++) {
-        const float *xp = j->a + (size_t)c * g->Wp, *dy = j->b + (size_t)c * g->P;
-        size_t rs = (size_t)g->cin * g->Wp;
-        for (int ky = 0; ky < g->kh; ky++)
-            for (int kx = 0; kx < g->kw; kx++) {
-                double s = 0.0;
-                for (int oy = 0; oy < g->OH; oy++) {
-                    const float *xr = xp + (oy * g->stride + ky) * rs + kx, *d = dy + (size_t)oy * g->OW;
-                    float r = 0.0f;
-                    for (int ox = 0; ox < g->OW; ox++) r += d[ox] * xr[ox * g->stride];
-                    s += r;
-                }
-                j->out[(size_t)c * g->kk + ky * g->kw + kx] += (float)s;
+/* ------------------------------------------------------------------ depthwise (direct)
+ * One channel at a time from the padded image xp[Hp][C][Wp] (row step rs = C*Wp); ISA kernels where the
+ * kinfo has them, else these loops. */
+static void dwc_plane_c(float *out, const float *xp, size_t rs, const float *w, int kh, int kw, int stride, int OH,
+                        int OW, int accumulate, float bias) {
+    for (int oy = 0; oy < OH; oy++) {
+        float *o = out + (size_t)oy * OW;
+        if (!accumulate)
+            for (int ox = 0; ox < OW; ox++) o[ox] = bias;
+        for (int ky = 0; ky < kh; ky++)
+            for (int kx = 0; kx < kw; kx++) {
+                float wv = w[ky * kw + kx];
+                const float *xr = xp + (size_t)(oy * stride + ky) * rs + kx;
+                for (int ox = 0; ox < OW; ox++) o[ox] += wv * xr[ox * stride];
             }
     }
 }
 
-static void dw_dinp_run(void *ctx, int c0, int c1) {
+static void dwc_dw_c(float *dw, const float *dy, const float *xp, size_t rs, int kh, int kw, int stride, int OH,
+                     int OW) {
+    for (int t = 0; t < kh * kw; t++) {
+        double s = 0.0;
+        for (int oy = 0; oy < OH; oy++) {
+            const float *xr = xp + (size_t)(oy * stride + t / kw) * rs + t % kw, *d = dy + (size_t)oy * OW;
+            float r = 0.0f;
+            for (int ox = 0; ox < OW; ox++) r += d[ox] * xr[ox * stride];
+            s += r;
+        }
+        dw[t] += (float)s;
+    }
+}
+
+/* Bands of the padded image (see run_bands), all channels: forward, weight gradient, and for stride 1
+ * with zero padding the input gradient (dY padded, kernel flipped). */
+typedef struct {
+    const geom *g;
+    float *out;                  /* out, dW, dx */
+    const float *w, *bias, *dy;
+    const float *xp;             /* the band (weight gradient: channels shared out) */
+    int oy, r, mode;             /* mode 0 forward, 1 weight gradient, 2 input gradient */
+} dw_job;
+
+static void dw_channels_run(void *ctx, int c0, int c1) {
     const dw_job *j = ctx;
     const geom *g = j->g;
+    const gemm_kinfo *ki = gemm_kinfo_active();
+    conv_dwc_kernel plane = ki->conv_dwc ? ki->conv_dwc : dwc_plane_c;
+    float wf[64];
     for (int c = c0; c < c1; c++) {
-        float *dxp = j->out + (size_t)c * g->Hp * g->Wp;
-        const float *dy = j->a + (size_t)c * g->P, *w = j->b + (size_t)c * g->kk;
+        const float *w = j->w + (size_t)c * g->kk;
+        if (j->mode == 0) {
+            float *o = j->out + (size_t)c * g->P + (size_t)j->oy * g->OW;
+            plane(o, j->xp + (size_t)c * g->Wp, (size_t)g->cin * g->Wp, w, g->kh, g->kw, g->stride, j->r, g->OW, 0,
+                  j->bias ? j->bias[c] : 0.0f);
+        } else if (j->mode == 1) {
+            (ki->conv_dwc_dw ? ki->conv_dwc_dw : dwc_dw_c)(j->out + (size_t)c * g->kk,
+                                                           j->dy + (size_t)c * g->P + (size_t)j->oy * g->OW,
+                                                           j->xp + (size_t)c * g->Wp, (size_t)g->cin * g->Wp, g->kh,
+                                                           g->kw, g->stride, j->r, g->OW);
+        } else {
+            int Wq = g->OW + 2 * (g->kw - 1 - g->pad);
+            for (int t = 0; t < g->kk; t++) wf[t] = w[g->kk - 1 - t];
+            plane(j->out + (size_t)c * g->H * g->W + (size_t)j->oy * g->W, j->xp + (size_t)c * Wq,
+                  (size_t)g->cout * Wq, wf, g->kh, g->kw, 1, j->r, g->W, 1, 0.0f);
+        }
+    }
+}
+
+/* One band: every channel (forward, input gradient: the bands may run concurrently), or the channels
+ * shared out among the threads (weight gradient: the bands add into the same dW). */
+static void dw_band(void *ctx, const float *xp, int oy, int r) {
+    dw_job j = *(const dw_job *)ctx;
+    j.xp = xp, j.oy = oy, j.r = r;
+    if (j.mode == 1)
+        df_parallel_for(j.g->cin, dw_channels_run, &j);
+    else
+        dw_channels_run(&j, 0, j.g->cin);
+}
+
+static int dw_dinp_gather(const geom *g) { return dinp_direct(g) && g->kk <= 64; }
+
+/* Otherwise: scatter into the padded gradient [C][Hp][Wp], folded afterwards. */
+typedef struct {
+    const geom *g;
+    float *dxp;
+    const float *dy, *w;
+} dw_scatter_job;
+
+static void dw_dinp_run(void *ctx, int c0, int c1) {
+    const dw_scatter_job *j = ctx;
+    const geom *g = j->g;
+    for (int c = c0; c < c1; c++) {
+        float *dxp = j->dxp + (size_t)c * g->Hp * g->Wp;
+        const float *dy = j->dy + (size_t)c * g->P, *w = j->w + (size_t)c * g->kk;
         memset(dxp, 0, sizeof(float) * (size_t)g->Hp * g->Wp);
         for (int oy = 0; oy < g->OH; oy++) {
             const float *d = dy + (size_t)oy * g->OW;
@@ -443,10 +489,7 @@ static void dw_dinp_run(void *ctx, int c0, int c1) {
                 for (int kx = 0; kx < g->kw; kx++) {
                     float wv = w[ky * g->kw + kx];
                     float *xr = dxp + (size_t)(oy * g->stride + ky) * g->Wp + kx;
-                    if (g->stride == 1)
-                        for (int ox = 0; ox < g->OW; ox++) xr[ox] += wv * d[ox];
-                    else
-                        for (int ox = 0; ox < g->OW; ox++) xr[ox * g->stride] += wv * d[ox];
+                    for (int ox = 0; ox < g->OW; ox++) xr[ox * g->stride] += wv * d[ox];
                 }
         }
     }
@@ -685,10 +728,9 @@ void df_conv2d_forward(float *out, const float *inp, const float *weight, const 
         const float *x = inp + (size_t)b * g.cin * H * W;
         float *o = out + (size_t)b * g.cout * g.P;
         if (is_depthwise(&g)) {
-            pad_rows(ws, x, g.cin, H, W, g.pad, g.pad, g.Wp, g.mode, 0, g.Hp);
-            dw_job j = {&g, o, ws, weight};
-            df_parallel_for(g.cin, dw_forward_run, &j);
-            if (bias) bias_forward(o, bias, g.cout, g.P);
+            band_view bv = fwd_band(&g, x);
+            dw_job j = {&g, o, weight, bias, NULL, NULL, 0, 0, 0};
+            run_bands(&bv, ws, 1, dw_band, &j);
         } else {
             conv_image(o, x, weight, bias, &g, 0.0f, ws);
         }
@@ -704,16 +746,20 @@ void df_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
         if (dbias) bias_backward(dbias, dy, g.cout, g.P);
         if (dweight) {
             if (is_depthwise(&g)) {
-                pad_rows(ws, x, g.cin, H, W, g.pad, g.pad, g.Wp, g.mode, 0, g.Hp);
-                dw_job j = {&g, dweight, ws, dy};
-                df_parallel_for(g.cin, dw_dweight_run, &j);
+                band_view bv = fwd_band(&g, x);
+                dw_job j = {&g, dweight, weight, NULL, dy, NULL, 0, 0, 1};
+                run_bands(&bv, ws, 0, dw_band, &j);
             } else {
                 dweight_image(dweight, dy, x, &g, ws);
             }
         }
         if (dx) {
-            if (is_depthwise(&g)) {
-                dw_job j = {&g, ws, dy, weight};
+            if (is_depthwise(&g) && dw_dinp_gather(&g)) {
+                band_view bv = dinp_band(&g, dy);
+                dw_job j = {&g, dx, weight, NULL, NULL, NULL, 0, 0, 2};
+                run_bands(&bv, ws, 1, dw_band, &j);
+            } else if (is_depthwise(&g)) {
+                dw_scatter_job j = {&g, ws, dy, weight};
                 df_parallel_for(g.cin, dw_dinp_run, &j);
                 fold_image(dx, ws, g.cin, H, W, g.pad, g.pad, g.mode);
             } else {

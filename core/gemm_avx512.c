@@ -63,4 +63,4 @@ const gemm_kinfo gemm_kinfo_avx512 = {
     .mr = MR, .nr = NR, .kc = KC, .mc = MC, .nc = NC,
     .kern = ukr, .tpack = gemm_tpack_avx2, .vlen = 16,
     .kern_direct = ukr_direct, .conv_dw = conv_dw_avx512, .dw_mco = 4, .dw_nk = 6,
-    .conv_dwt = conv_dwt_avx512};
+    .conv_dwt = conv_dwt_avx512, .conv_dwc = conv_dwc_avx512, .conv_dwc_dw = conv_dwc_dw_avx512};

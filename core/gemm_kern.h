@@ -55,6 +55,15 @@ typedef void (*conv_dw_kernel)(int nco, int nk, const float *dy, size_t ldy, con
 typedef void (*conv_dwt_kernel)(int nch, int nvc, const float *xp, size_t cs, size_t rs, int stride, int R, int OW,
                                 const float *dyt, int ldt, float *dw, int nco, int lddw);
 
+/* Depthwise convolution, one channel (stride 1 or 2):
+ *   plane: out[oy*OW + ox] = (accumulate ? out[..] : bias) + sum_t w[t] * xp[(oy*stride + ky)*rs + ox*stride + kx],
+ *          t = ky*kw + kx
+ *   dw:    dw[t] += sum over oy, ox of dy[oy*OW + ox] * xp[(oy*stride + ky)*rs + ox*stride + kx] */
+typedef void (*conv_dwc_kernel)(float *out, const float *xp, size_t rs, const float *w, int kh, int kw, int stride,
+                                int OH, int OW, int accumulate, float bias);
+typedef void (*conv_dwc_dw_kernel)(float *dw, const float *dy, const float *xp, size_t rs, int kh, int kw,
+                                   int stride, int OH, int OW);
+
 typedef struct {
     int mr, nr;         /* micro tile */
     int kc, mc, nc;     /* cache blocks (mc multiple of mr, nc of nr) */
@@ -65,6 +74,8 @@ typedef struct {
     conv_dw_kernel conv_dw;          /* or NULL */
     int dw_mco, dw_nk;               /* its block */
     conv_dwt_kernel conv_dwt;        /* or NULL */
+    conv_dwc_kernel conv_dwc;        /* or NULL: plain C in conv.c */
+    conv_dwc_dw_kernel conv_dwc_dw;  /* or NULL */
 } gemm_kinfo;
 
 /* Per-thread pack buffers (floats) and the largest micro tile; every kinfo must fit them. */
@@ -92,6 +103,10 @@ void conv_dw_avx512(int nco, int nk, const float *dy, size_t ldy, const float *x
                     int stride, int R, int OW, float *dw, int lddw);
 void conv_dwt_avx512(int nch, int nvc, const float *xp, size_t cs, size_t rs, int stride, int R, int OW,
                      const float *dyt, int ldt, float *dw, int nco, int lddw);
+void conv_dwc_avx512(float *out, const float *xp, size_t rs, const float *w, int kh, int kw, int stride, int OH,
+                     int OW, int accumulate, float bias);
+void conv_dwc_dw_avx512(float *dw, const float *dy, const float *xp, size_t rs, int kh, int kw, int stride, int OH,
+                        int OW);
 #endif
 void gemm_tpack_scalar(const float *const *rows, int w, int nv, int P, float *dst);
 #if defined(__wasm_simd128__)
