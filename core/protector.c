@@ -61,7 +61,7 @@ prot_opts prot_default_opts(int recipe) {
     o.d_width = 16;
     o.d_layers = 3;
     if (recipe == PROT_OURS) {
-        o.w_direct = 10.0f;
+        o.w_direct = 100.0f;
         o.direct_cap = 0.2f;
         o.mask_soft = 0.1f;
         o.w_energy = 1.0f;
@@ -70,6 +70,8 @@ prot_opts prot_default_opts(int recipe) {
         o.p_resize = 0.25f;
         o.p_blur = 0.2f;
         o.p_jpeg = 0.4f;
+        o.aug_start = 400;
+        o.aug_ramp = 800;
     }
     o.eps_start = o.eps;
     return o;
@@ -88,7 +90,8 @@ static const opt_field FIELDS[] = {
     OF(gen_width, 'i'),   OF(out_scale, 'f'),    OF(d_width, 'i'),     OF(d_layers, 'i'),    OF(w_direct, 'f'),
     OF(direct_cap, 'f'),  OF(mask_soft, 'f'),    OF(w_feat, 'f'),      OF(w_energy, 'f'),    OF(psnr_target, 'f'),
     OF(p_diversity, 'f'), OF(p_resize, 'f'),     OF(p_blur, 'f'),      OF(p_jpeg, 'f'),      OF(eps_start, 'f'),
-    OF(eps_ramp, 'l'),    OF(adv_iters, 'i'),    OF(adv_step, 'f'),    OF(adv_momentum, 'f'),
+    OF(eps_ramp, 'l'),    OF(adv_iters, 'i'),    OF(adv_step, 'f'),    OF(adv_momentum, 'f'),  OF(aug_start, 'l'),
+    OF(aug_ramp, 'l'),
 };
 #define NFIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
 
@@ -145,6 +148,7 @@ static df_status check_opts(const prot_opts *o) {
     if (o->recipe != PROT_PAPER && o->recipe != PROT_OURS) return df_fail(DF_ERR_ARG, "protector: unknown recipe");
     if (!(o->eps > 0 && o->eps <= 1) || !(o->eps_start > 0 && o->eps_start <= 1) || o->eps_ramp < 0)
         return df_fail(DF_ERR_ARG, "protector: eps and eps_start must be in (0, 1], eps_ramp >= 0");
+    if (o->aug_start < 0 || o->aug_ramp < 0) return df_fail(DF_ERR_ARG, "protector: aug_start, aug_ramp >= 0");
     if (!(o->out_scale > 0 && o->out_scale <= 2)) return df_fail(DF_ERR_ARG, "protector: out_scale in (0, 2]");
     if (!(o->lr_g >= 0) || !(o->lr_d >= 0) || !(o->mu >= 0)) return df_fail(DF_ERR_ARG, "protector: lr, mu >= 0");
     if (o->pgd_iters < 0 || !(o->pgd_step >= 0) || !(o->pgd_momentum >= 0) || o->adv_iters < 0 ||
@@ -401,9 +405,12 @@ static void aug_chain_backward(prot_trainer *t, float *dx, float *dy) {
         for (size_t i = 0; i < n; i++) dx[i] += dy[i];
 }
 
-static df_status draw_augs(prot_trainer *t, df_rng *rng) {
+static df_status draw_augs(prot_trainer *t, long step, df_rng *rng) {
     const prot_opts *o = &t->o;
-    const float p[NAUG] = {o->p_diversity, o->p_resize, o->p_blur, o->p_jpeg};
+    float ramp = step < o->aug_start ? 0.0f
+                 : o->aug_ramp > 0   ? fminf(1.0f, (float)(step - o->aug_start + 1) / (float)o->aug_ramp)
+                                     : 1.0f;
+    const float p[NAUG] = {ramp * o->p_diversity, ramp * o->p_resize, ramp * o->p_blur, ramp * o->p_jpeg};
     const aug_kind kinds[NAUG] = {AUG_DIVERSITY, AUG_RESIZE, AUG_BLUR, AUG_JPEG};
     t->naug = 0;
     for (int k = 0; k < NAUG; k++) {
@@ -540,7 +547,7 @@ static df_status step_impl(prot_trainer *t, const float *x, const float *src, lo
     t->r_t = t->eps_t / o->eps;
 
     for (int i = 0; i < n; i++) prot_random_targets(t->trg[i], t->z[i], src, B, zdim_of(t->m[i]), &rng);
-    if ((s = draw_augs(t, &rng))) return s;
+    if ((s = draw_augs(t, step, &rng))) return s;
     uint64_t pgd_seed = df_rng_u32(&rng);
 
     /* Gen */

@@ -68,13 +68,17 @@ typedef struct {
     float out_scale;     /* Gen's tanh scale (paper: 0.1, hinge-bounded; ours: eps) */
     int d_width, d_layers; /* PatchGAN (16, 3) */
     /* ours */
-    float w_direct;      /* 10 */
+    float w_direct;      /* 100 */
     float direct_cap;    /* 0.2 */
     float mask_soft;     /* 0.1 */
     float w_feat;        /* 0 */
     float w_energy;      /* 1 */
     float psnr_target;   /* 38 dB */
     float p_diversity, p_resize, p_blur, p_jpeg; /* probabilities of each transform (0.3 0.25 0.2 0.4) */
+    long aug_start, aug_ramp; /* curriculum: no transforms before step aug_start, then the probabilities ramp
+                               * up linearly over aug_ramp steps (400, 800): a Gen that first learns to
+                               * disrupt at all, then to disrupt robustly, ends up stronger than one that
+                               * starts against blur and JPEG (it settles on smooth colour blobs) */
     float eps_start;     /* eps schedule: eps_t goes linearly from eps_start to eps ... (= eps: off) */
     long eps_ramp;       /* ... over this many steps */
 } prot_opts;

@@ -345,6 +345,7 @@ static prot_opts tiny_opts(int recipe) {
     o.d_width = 4;
     o.d_layers = 3;
     o.pgd_iters = 2;
+    o.aug_start = o.aug_ramp = 0; /* transforms from the first step */
     return o;
 }
 
