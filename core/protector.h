@@ -48,7 +48,7 @@ typedef struct {
     int recipe;          /* PROT_PAPER | PROT_OURS */
     float eps;           /* budget = the hinge's lim (0.05) */
     float mu;            /* hinge weight (0.5) */
-    float lr_g, lr_d;    /* Adam learning rates (2e-4, 2e-4) */
+    float lr_g, lr_d;    /* Adam learning rates (paper 2e-4, ours 5e-4; 2e-4) */
     int idex, idey;      /* use Ide_x / Ide_y (1, 1); idey 0 = the paper's ablation */
     int universal;       /* adv_i: universal (1) or per-image PGD each step (0) */
     int blackbox;        /* query-only zoo models (0) */
