@@ -66,7 +66,7 @@ prot_opts prot_default_opts(int recipe) {
         o.direct_cap = 0.2f;
         o.mask_soft = 0.1f;
         o.w_energy = 1.0f;
-        o.psnr_target = 38.0f;
+        o.psnr_target = 37.5f;
         o.p_diversity = 0.3f;
         o.p_resize = 0.25f;
         o.p_blur = 0.2f;

@@ -73,7 +73,7 @@ typedef struct {
     float mask_soft;     /* 0.1 */
     float w_feat;        /* 0 */
     float w_energy;      /* 1 */
-    float psnr_target;   /* 38 dB */
+    float psnr_target;   /* 37.5 dB */
     float p_diversity, p_resize, p_blur, p_jpeg; /* probabilities of each transform (0.3 0.25 0.2 0.4) */
     long aug_start, aug_ramp; /* curriculum: no transforms before step aug_start, then the probabilities ramp
                                * up linearly over aug_ramp steps (400, 800): a Gen that first learns to
