@@ -364,9 +364,15 @@ static size_t phase_ws(const geom *g) {
 /* Row length of dY transposed for the 3x3 weight-gradient kernels (see dweight_dwt). */
 static int dwt_ld(const geom *g) { return (g->cout_g + 15) / 16 * 16; }
 
+/* Floats to hold the packed weights of all groups, forward or input gradient. */
+static size_t prepack_floats(const geom *g) {
+    size_t f = GEMM_PREPACK_FLOATS(g->cout_g, g->Kg), b = GEMM_PREPACK_FLOATS(g->cin_g, g->cout_g * g->kk);
+    return (f > b ? f : b) * g->groups;
+}
+
 static size_t ws_floats(const geom *g) {
     band_view f = fwd_band(g, NULL);
-    size_t need = band_ws(&f), d;
+    size_t need = band_ws(&f), d, pk = prepack_floats(g) + 16;
     if (is_depthwise(g)) { /* bands; the padded gradient of the scatter path */
         band_view b = dinp_band(g, NULL);
         d = dinp_direct(g) ? band_ws(&b) : (size_t)g->cin * g->Hp * g->Wp;
@@ -380,7 +386,8 @@ static size_t ws_floats(const geom *g) {
     } else {
         d = phase_ws(g);
     }
-    return (d > need ? d : need) + 16;
+    need = need > pk + band_ws(&f) ? need : pk + band_ws(&f); /* forward: weights packed, then bands */
+    return (d + pk > need ? d + pk : need) + 16;
 }
 
 size_t df_conv2d_workspace(const df_conv *c, int H, int W) {
@@ -505,7 +512,51 @@ typedef struct {
     int flip, py, px;              /* input gradient: weights of phase (py, px) flipped and transposed */
     int plane;                     /* output plane size (rows of TW = b->OW) */
     float *scratch;                /* the workspace (dweight: transposed dY after the band) */
+    const float *packed;           /* the weights of each group packed for the GEMM (see prepack) */
+    size_t packed_stride;
+    int packed_m;
 } pass;
+
+/* The GEMM's A operand of group gr: the weights, or (flip) those of the phase flipped and transposed. */
+static gemm_src pass_weights(const pass *p, int gr) {
+    const geom *g = p->g;
+    gemm_src A;
+    if (p->flip) {
+        memset(&A, 0, sizeof A);
+        A.pack = pack_wflip, A.p = p->weight + (size_t)gr * g->cout_g * g->Kg, A.ld = g->cin_g;
+        A.kh = p->b->kh, A.kw = p->b->kw, A.stride = g->stride, A.fkh = g->kh, A.fkw = g->kw, A.py = p->py,
+        A.px = p->px;
+    } else {
+        A = gemm_src_matrix(p->weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 0);
+    }
+    return A;
+}
+
+static int pass_m(const pass *p) { return p->flip ? p->g->cin_g : p->g->cout_g; }
+static int pass_k(const pass *p) { return (p->flip ? p->g->cout_g : p->g->cin_g) * p->b->kh * p->b->kw; }
+
+typedef struct {
+    pass *p;
+    const gemm_kinfo *ki;
+    float *dst;
+} prepack_job;
+
+static void prepack_run(void *ctx, int g0, int g1) {
+    const prepack_job *j = ctx;
+    for (int gr = g0; gr < g1; gr++) {
+        gemm_src A = pass_weights(j->p, gr);
+        gemm_src s = gemm_prepack(j->ki, &A, pass_m(j->p), pass_k(j->p), j->dst + (size_t)gr * j->p->packed_stride);
+        j->p->packed_m = s.packed_m;
+    }
+}
+
+/* Pack every group's weights once into dst (the bands then share them); returns the floats used. */
+static size_t prepack(pass *p, float *dst) {
+    prepack_job j = {p, gemm_kinfo_active(), dst};
+    p->packed = dst, p->packed_stride = GEMM_PREPACK_FLOATS(pass_m(p), pass_k(p));
+    df_parallel_for(p->g->groups, prepack_run, &j);
+    return (p->packed_stride * p->g->groups + 15) / 16 * 16;
+}
 
 /* out[cout, P] (+)= conv(xp) + bias, or with flip: target[cin, ...] (+)= conv(dY band, W flipped) */
 static void conv_band(void *ctx, const float *xp, int oy, int r) {
@@ -513,16 +564,11 @@ static void conv_band(void *ctx, const float *xp, int oy, int r) {
     const geom *g = p->g;
     const band_view *b = p->b;
     const gemm_kinfo *ki = gemm_kinfo_active();
-    int M = p->flip ? g->cin_g : g->cout_g, cg = p->flip ? g->cout_g : g->cin_g;
+    int M = pass_m(p), cg = p->flip ? g->cout_g : g->cin_g;
     for (int gr = 0; gr < g->groups; gr++) {
         gemm_src A;
-        if (p->flip) {
-            memset(&A, 0, sizeof A);
-            A.pack = pack_wflip, A.p = p->weight + (size_t)gr * g->cout_g * g->Kg, A.ld = g->cin_g;
-            A.kh = b->kh, A.kw = b->kw, A.stride = g->stride, A.fkh = g->kh, A.fkw = g->kw, A.py = p->py, A.px = p->px;
-        } else {
-            A = gemm_src_matrix(p->weight + (size_t)gr * g->cout_g * g->Kg, g->Kg, 0);
-        }
+        memset(&A, 0, sizeof A);
+        A.packed = p->packed + gr * p->packed_stride, A.packed_m = p->packed_m;
         gemm_src B = col_src(xp, b->C, gr * cg, b->kh, b->kw, b->stride, b->Wq, b->OW, 1);
         gemm_args a = {&A, &B, M, r * b->OW, cg * b->kh * b->kw, 1.0f, p->beta,
                        p->out + (size_t)gr * M * p->plane + (size_t)oy * b->OW, p->plane,
@@ -633,14 +679,14 @@ static void dweight_band(void *ctx, const float *xp, int oy, int r) {
 static void conv_image(float *out, const float *x, const float *weight, const float *bias, const geom *g,
                        float beta, float *ws) {
     band_view b = fwd_band(g, x);
-    pass p = {g, &b, weight, bias, NULL, out, beta, 0, 0, 0, g->P, ws};
-    run_bands(&b, ws, 1, conv_band, &p);
+    pass p = {g, &b, weight, bias, NULL, out, beta, 0, 0, 0, g->P, ws, NULL, 0, 0};
+    run_bands(&b, ws + prepack(&p, ws), 1, conv_band, &p);
 }
 
 /* dW += dY * col(x)^T  (bands run one after another: they all add into dW) */
 static void dweight_image(float *dweight, const float *dy, const float *x, const geom *g, float *ws) {
     band_view b = fwd_band(g, x);
-    pass p = {g, &b, NULL, NULL, dy, dweight, 1.0f, 0, 0, 0, g->P, ws};
+    pass p = {g, &b, NULL, NULL, dy, dweight, 1.0f, 0, 0, 0, g->P, ws, NULL, 0, 0};
     run_bands(&b, ws, 0, dweight_band, &p);
 }
 
@@ -670,8 +716,8 @@ static void scatter_run(void *ctx, int c0, int c1) {
 static void dinp_image(float *dx, const float *dy, const float *weight, const geom *g, float *ws) {
     if (dinp_direct(g)) {
         band_view b = dinp_band(g, dy);
-        pass p = {g, &b, weight, NULL, NULL, dx, 1.0f, 1, 0, 0, g->H * g->W, ws};
-        run_bands(&b, ws, 1, conv_band, &p);
+        pass p = {g, &b, weight, NULL, NULL, dx, 1.0f, 1, 0, 0, g->H * g->W, ws, NULL, 0, 0};
+        run_bands(&b, ws + prepack(&p, ws), 1, conv_band, &p);
         return;
     }
     float *dxp = ws; /* [cin][Hp][Wp]: each element that the fold reads is written by one phase */
@@ -683,8 +729,9 @@ static void dinp_image(float *dx, const float *dy, const float *weight, const ge
             if (f.Hn <= 0 || f.Wn <= 0) continue;
             if (f.khp > 0 && f.kwp > 0) {
                 band_view b = phase_band(g, &f, dy);
-                pass p = {g, &b, weight, NULL, NULL, T, 0.0f, 1, py, px, f.Hn * f.Wr, ws};
-                run_bands(&b, T + ((size_t)g->cin * f.Hn * f.Wr + 15) / 16 * 16, 1, conv_band, &p);
+                pass p = {g, &b, weight, NULL, NULL, T, 0.0f, 1, py, px, f.Hn * f.Wr, ws, NULL, 0, 0};
+                float *pk = T + ((size_t)g->cin * f.Hn * f.Wr + 15) / 16 * 16;
+                run_bands(&b, pk + prepack(&p, pk), 1, conv_band, &p);
                 j.T = T;
             }
             df_parallel_for(g->cin, scatter_run, &j);

@@ -11,14 +11,14 @@ static _Thread_local float pack_b[PACK_B_FLOATS] __attribute__((aligned(64)));
 /* ------------------------------------------------------------------ scalar micro-kernel, 4 x 8 */
 #define SMR 4
 #define SNR 8
-static void ukr_scalar(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
-                       const float *bias) {
+static void ukr_scalar(int kc, const float *a, const float *b, int nvec, float *c, int ldc, float alpha,
+                       float beta, const float *bias) {
     float acc[SMR][SNR] = {{0}};
     for (int k = 0; k < kc; k++, a += SMR, b += SNR)
         for (int i = 0; i < SMR; i++)
             for (int j = 0; j < SNR; j++) acc[i][j] += a[i] * b[j];
     for (int i = 0; i < SMR; i++)
-        for (int j = 0; j < SNR; j++)
+        for (int j = 0; j < nvec; j++)
             c[i * ldc + j] = (beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[i * ldc + j]) +
                              (bias ? bias[i] : 0.0f);
 }
@@ -95,6 +95,18 @@ void gemm_col_rows(const gemm_src *s, int v0, int nv, int *ro) {
     }
 }
 
+gemm_src gemm_prepack(const gemm_kinfo *ki, const gemm_src *A, int M, int K, float *dst) {
+    gemm_src s;
+    memset(&s, 0, sizeof s);
+    s.packed = dst;
+    s.packed_m = (M + ki->mr - 1) / ki->mr * ki->mr;
+    for (int pc = 0; pc < K; pc += ki->kc) {
+        int kc = K - pc < ki->kc ? K - pc : ki->kc;
+        A->pack(ki, A, 0, M, pc, kc, ki->mr, dst + (size_t)pc * s.packed_m);
+    }
+    return s;
+}
+
 gemm_src gemm_src_matrix(const float *p, int ld, int u_contiguous) {
     gemm_src s;
     memset(&s, 0, sizeof s);
@@ -121,12 +133,13 @@ static void direct_offsets(const gemm_src *s, int j, int nvec, int vlen, int nr,
 }
 
 /* Rows [i0, i1) and columns [j0, j1) of C.  Loops: columns (nc) > depth (kc) > rows (mc) > micro tiles.
- * When all of A's rows [i0, i1) fit the pack buffer they are packed once, on the first column block.
+ * When all of A's rows [i0, i1) fit the pack buffer they are packed once, on the first column block
+ * (unless A comes packed already).
  * A direct B source is not packed: the micro-kernel reads it in place through row offsets. */
 static void gemm_block(const gemm_kinfo *ki, const gemm_args *g, int i0, int i1, int j0, int j1) {
     const int MR = ki->mr, NR = ki->nr, KC = ki->kc, MC = ki->mc, NC = ki->nc, K = g->K, ldc = g->ldc;
     const size_t Mr = (size_t)(i1 - i0 + MR - 1) / MR * MR;
-    const int once = Mr * (size_t)K <= PACK_A_FLOATS, nvec = NR / ki->vlen;
+    const int once = Mr * (size_t)K <= PACK_A_FLOATS, nvec_all = NR / ki->vlen;
     const int direct = g->B->direct && ki->kern_direct && g->B->OW % ki->vlen == 0 && j0 % ki->vlen == 0;
     float tile[TILE_FLOATS] __attribute__((aligned(64)));
     int ro[GEMM_MAX_BLOCK], off[TILE_ROWS];
@@ -141,24 +154,31 @@ static void gemm_block(const gemm_kinfo *ki, const gemm_args *g, int i0, int i1,
                 g->B->pack(ki, g->B, jc, nc, pc, kc, NR, pack_b);
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = i1 - ic < MC ? i1 - ic : MC;
-                float *pa = once ? pack_a + (size_t)pc * Mr + (size_t)(ic - i0) * kc : pack_a;
-                if (!once || jc == j0) g->A->pack(ki, g->A, ic, mc, pc, kc, MR, pa);
+                const float *pa;
+                if (g->A->packed) {
+                    pa = g->A->packed + (size_t)pc * g->A->packed_m + (size_t)ic * kc;
+                } else {
+                    float *dst = once ? pack_a + (size_t)pc * Mr + (size_t)(ic - i0) * kc : pack_a;
+                    if (!once || jc == j0) g->A->pack(ki, g->A, ic, mc, pc, kc, MR, dst);
+                    pa = dst;
+                }
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
                     const float *bp = pack_b + (size_t)jr * kc;
-                    if (direct) direct_offsets(g->B, jc + jr, nvec, ki->vlen, nr, off);
+                    if (direct) direct_offsets(g->B, jc + jr, nvec_all, ki->vlen, nr, off);
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? mc - ir : MR;
                         const float *ap = pa + (size_t)ir * kc, *bias = pc == 0 && g->bias ? g->bias + ic + ir : NULL;
                         float *c = g->C + (size_t)(ic + ir) * ldc + jc + jr;
-                        int full = mr == MR && nr == NR;
+                        /* whole rows and whole vectors go straight to C, narrower when nr < NR */
+                        int full = mr == MR && nr % ki->vlen == 0, nvec = full ? nr / ki->vlen : nvec_all;
                         float *ct = full ? c : tile;
                         if (direct)
-                            ki->kern_direct(kc, ap, g->B->p, ro, off, g->B->stride, ct, full ? ldc : NR,
+                            ki->kern_direct(kc, ap, g->B->p, ro, off, g->B->stride, nvec, ct, full ? ldc : NR,
                                             full ? g->alpha : 1.0f, full ? beta : 0.0f, full ? bias : NULL);
                         else
-                            ki->kern(kc, ap, bp, ct, full ? ldc : NR, full ? g->alpha : 1.0f, full ? beta : 0.0f,
-                                     full ? bias : NULL);
+                            ki->kern(kc, ap, bp, nvec, ct, full ? ldc : NR, full ? g->alpha : 1.0f,
+                                     full ? beta : 0.0f, full ? bias : NULL);
                         if (full) continue;
                         for (int i = 0; i < mr; i++) {
                             float bi = bias ? bias[i] : 0.0f;

@@ -20,38 +20,38 @@ static inline __m256 load_s2(const float *x) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xd8));
 }
 
-static inline __attribute__((always_inline)) void body(int kc, const float *a, const float *b, const float *base,
+static inline __attribute__((always_inline)) void body(int nvec, int kc, const float *a, const float *b, const float *base,
                                                        const int *ro, const int *off, int s2, float *c, int ldc,
                                                        float alpha, float beta, const float *bias) {
     __m256 acc[MR][NV];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
+        for (int v = 0; v < nvec; v++) acc[i][v] = _mm256_setzero_ps();
 #pragma GCC unroll 2
     for (int k = 0; k < kc; k++, a += MR) {
         __m256 bv[NV];
         if (base) {
             const float *r = base + ro[k];
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) bv[v] = s2 ? load_s2(r + off[v]) : _mm256_loadu_ps(r + off[v]);
+            for (int v = 0; v < nvec; v++) bv[v] = s2 ? load_s2(r + off[v]) : _mm256_loadu_ps(r + off[v]);
         } else {
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) bv[v] = _mm256_load_ps(b + 8 * v);
+            for (int v = 0; v < nvec; v++) bv[v] = _mm256_load_ps(b + 8 * v);
             b += NR;
         }
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i);
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+            for (int v = 0; v < nvec; v++) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
         }
     }
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) {
+        for (int v = 0; v < nvec; v++) {
             float *ci = c + (size_t)i * ldc + 8 * v;
             __m256 r = _mm256_mul_ps(va, acc[i][v]);
             if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r);

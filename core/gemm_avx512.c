@@ -13,7 +13,7 @@
 GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
 /* One body for both kernels: B packed (b, NR floats per k) or read in place (base + ro[k] + off[v]). */
-static inline __attribute__((always_inline)) void body(int kc, const float *a, const float *b, const float *base,
+static inline __attribute__((always_inline)) void body(int nvec, int kc, const float *a, const float *b, const float *base,
                                                        const int *ro, const int *off, int s2, float *c, int ldc,
                                                        float alpha, float beta, const float *bias) {
     /* stride 2: lanes 0, 2, .., 14 of a load at x and 1, 3, .., 15 of a load at x + 15 */
@@ -22,33 +22,33 @@ static inline __attribute__((always_inline)) void body(int kc, const float *a, c
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+        for (int v = 0; v < nvec; v++) acc[i][v] = _mm512_setzero_ps();
 #pragma GCC unroll 2
     for (int k = 0; k < kc; k++, a += MR) {
         __m512 bv[NV];
         if (base) {
             const float *r = base + ro[k];
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
+            for (int v = 0; v < nvec; v++)
                 bv[v] = s2 ? _mm512_permutex2var_ps(_mm512_loadu_ps(r + off[v]), even, _mm512_loadu_ps(r + off[v] + 15))
                            : _mm512_loadu_ps(r + off[v]);
         } else {
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+            for (int v = 0; v < nvec; v++) bv[v] = _mm512_load_ps(b + 16 * v);
             b += NR;
         }
 #pragma GCC unroll 16
         for (int i = 0; i < MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+            for (int v = 0; v < nvec; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         }
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) {
+        for (int v = 0; v < nvec; v++) {
             float *ci = c + (size_t)i * ldc + 16 * v;
             __m512 r = _mm512_mul_ps(va, acc[i][v]);
             if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), r);

@@ -12,30 +12,42 @@
 
 #include "df.h"
 
-/* c[MR x NR] (row stride ldc) = alpha * a * b + beta * c (+ bias[i] on row i if bias != NULL);
- * beta == 0: c is not read. */
-typedef void (*gemm_ukernel)(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,
-                             const float *bias);
+/* c[MR x nvec*vlen] (row stride ldc) = alpha * a * b + beta * c (+ bias[i] on row i if bias != NULL), the
+ * first nvec vectors of the tile (nvec <= NR/vlen); beta == 0: c is not read. */
+typedef void (*gemm_ukernel)(int kc, const float *a, const float *b, int nvec, float *c, int ldc, float alpha,
+                             float beta, const float *bias);
 
 /* The same with B read in place ("direct" convolution sources, see gemm_src): vector v of row k of the
  * B tile is the vlen floats at base + ro[k] + off[v], every stride-th float (stride 1 or 2). */
 typedef void (*gemm_ukernel_direct)(int kc, const float *a, const float *base, const int *ro, const int *off,
-                                    int stride, float *c, int ldc, float alpha, float beta, const float *bias);
+                                    int stride, int nvec, float *c, int ldc, float alpha, float beta,
+                                    const float *bias);
 
-/* Each instruction-set file writes one always-inline body(kc, a, b, base, ro, off, s2, c, ldc, alpha, beta,
- * bias) (B packed when base == NULL, else read in place, stride 2 when s2) and gets both micro-kernels,
- * ukr and ukr_direct, from this macro (constant arguments let the compiler specialise each). */
+/* Each instruction-set file writes one always-inline body(nvec, kc, a, b, base, ro, off, s2, c, ldc, alpha,
+ * beta, bias) (B packed when base == NULL, else read in place, stride 2 when s2; nvec vectors of the
+ * tile, at most its NV) and gets both micro-kernels, ukr and ukr_direct, from this macro (constant
+ * arguments let the compiler specialise each: narrower tiles serve the tails). */
+#define GEMM_BODY_NVEC(nvec, ...)                                                                            \
+    do {                                                                                                     \
+        if ((nvec) == 1)                                                                                     \
+            body(1, __VA_ARGS__);                                                                            \
+        else if ((nvec) == 2 && NV > 2)                                                                      \
+            body(2, __VA_ARGS__);                                                                            \
+        else                                                                                                 \
+            body(NV, __VA_ARGS__);                                                                           \
+    } while (0)
 #define GEMM_UKERNELS(body)                                                                                 \
-    static void ukr(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta,     \
-                    const float *bias) {                                                                    \
-        body(kc, a, b, NULL, NULL, NULL, 0, c, ldc, alpha, beta, bias);                                     \
+    static void ukr(int kc, const float *a, const float *b, int nvec, float *c, int ldc, float alpha,       \
+                    float beta, const float *bias) {                                                        \
+        GEMM_BODY_NVEC(nvec, kc, a, b, NULL, NULL, NULL, 0, c, ldc, alpha, beta, bias);                     \
     }                                                                                                       \
     static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off,        \
-                           int stride, float *c, int ldc, float alpha, float beta, const float *bias) {     \
+                           int stride, int nvec, float *c, int ldc, float alpha, float beta,                \
+                           const float *bias) {                                                             \
         if (stride == 2)                                                                                    \
-            body(kc, a, NULL, base, ro, off, 1, c, ldc, alpha, beta, bias);                                 \
+            GEMM_BODY_NVEC(nvec, kc, a, NULL, base, ro, off, 1, c, ldc, alpha, beta, bias);                 \
         else                                                                                                \
-            body(kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);                                 \
+            GEMM_BODY_NVEC(nvec, kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);                 \
     }
 
 /* dst[v*P + j] = rows[j][v] for j < w, v < nv: the transposing step of packing. */
@@ -87,7 +99,7 @@ typedef struct {
 #define GEMM_CHECK_BLOCKS(mr, nr, kc, mc, nc)                                                       \
     _Static_assert((mc) % (mr) == 0 && (nc) % (nr) == 0 && (mc) * (kc) <= PACK_A_FLOATS &&         \
                        (nc) * (kc) <= PACK_B_FLOATS && (mr) * (nr) <= TILE_FLOATS &&               \
-                       (mr) <= TILE_ROWS && (nr) <= TILE_ROWS && (kc) <= GEMM_MAX_BLOCK &&         \
+                       (mr) <= GEMM_MAX_MR && (nr) <= TILE_ROWS && (kc) <= GEMM_MAX_BLOCK &&       \
                        (nc) <= GEMM_MAX_BLOCK,                                                     \
                    "GEMM blocking does not fit the pack buffers")
 
@@ -126,10 +138,20 @@ struct gemm_src {
      * or 2) the GEMM may read it in place instead of packing, when OW is a multiple of the vector length. */
     int kh, kw, stride, cs, rs, OW, direct;
     int fkh, fkw, py, px; /* flipped weights (conv.c): full kernel and phase */
+    /* A operand packed beforehand (gemm_prepack): per block of kc: all rows in panels of MR, rows rounded up
+     * to packed_m; pack is then unused */
+    const float *packed;
+    int packed_m;
 };
 
 /* Zero dst[v*P + j] for w <= j < P (the padding of a last, partial panel). */
 void gemm_pack_zero_tail(int w, int nv, int P, float *dst);
+
+/* Pack all of A (M x K, as Y(i, k)) for ki into dst, GEMM_PREPACK_FLOATS(M, K) floats; returns the
+ * source that reads it.  Worth it when one A meets many B blocks (convolution weights and bands). */
+#define GEMM_MAX_MR 8
+#define GEMM_PREPACK_FLOATS(M, K) ((size_t)((M) + GEMM_MAX_MR - 1) / GEMM_MAX_MR * GEMM_MAX_MR * (size_t)(K))
+gemm_src gemm_prepack(const gemm_kinfo *ki, const gemm_src *A, int M, int K, float *dst);
 
 /* Offsets of the rows k = v0 .. v0+nv of an im2col source. */
 void gemm_col_rows(const gemm_src *s, int v0, int nv, int *ro);

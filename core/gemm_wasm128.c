@@ -19,37 +19,37 @@ static inline v128_t load_s2(const float *x) {
     return wasm_i32x4_shuffle(wasm_v128_load(x), wasm_v128_load(x + 3), 0, 2, 5, 7);
 }
 
-static inline __attribute__((always_inline)) void body(int kc, const float *a, const float *b, const float *base,
+static inline __attribute__((always_inline)) void body(int nvec, int kc, const float *a, const float *b, const float *base,
                                                        const int *ro, const int *off, int s2, float *c, int ldc,
                                                        float alpha, float beta, const float *bias) {
     v128_t acc[MR][NV];
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; i++)
 #pragma clang loop unroll(full)
-        for (int v = 0; v < NV; v++) acc[i][v] = wasm_f32x4_splat(0.0f);
+        for (int v = 0; v < nvec; v++) acc[i][v] = wasm_f32x4_splat(0.0f);
     for (int k = 0; k < kc; k++, a += MR) {
         v128_t bv[NV];
         if (base) {
             const float *r = base + ro[k];
 #pragma clang loop unroll(full)
-            for (int v = 0; v < NV; v++) bv[v] = s2 ? load_s2(r + off[v]) : wasm_v128_load(r + off[v]);
+            for (int v = 0; v < nvec; v++) bv[v] = s2 ? load_s2(r + off[v]) : wasm_v128_load(r + off[v]);
         } else {
 #pragma clang loop unroll(full)
-            for (int v = 0; v < NV; v++) bv[v] = wasm_v128_load(b + 4 * v);
+            for (int v = 0; v < nvec; v++) bv[v] = wasm_v128_load(b + 4 * v);
             b += NR;
         }
 #pragma clang loop unroll(full)
         for (int i = 0; i < MR; i++) {
             v128_t ai = wasm_f32x4_splat(a[i]);
 #pragma clang loop unroll(full)
-            for (int v = 0; v < NV; v++) acc[i][v] = wasm_f32x4_add(acc[i][v], wasm_f32x4_mul(ai, bv[v]));
+            for (int v = 0; v < nvec; v++) acc[i][v] = wasm_f32x4_add(acc[i][v], wasm_f32x4_mul(ai, bv[v]));
         }
     }
     v128_t va = wasm_f32x4_splat(alpha), vb = wasm_f32x4_splat(beta);
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; i++)
 #pragma clang loop unroll(full)
-        for (int v = 0; v < NV; v++) {
+        for (int v = 0; v < nvec; v++) {
             float *ci = c + (size_t)i * ldc + 4 * v;
             v128_t r = wasm_f32x4_mul(va, acc[i][v]);
             if (beta != 0.0f) r = wasm_f32x4_add(r, wasm_f32x4_mul(vb, wasm_v128_load(ci)));
