@@ -11,13 +11,13 @@ static _Thread_local float pack_b[PACK_B_FLOATS] __attribute__((aligned(64)));
 /* ------------------------------------------------------------------ scalar micro-kernel, 4 x 8 */
 #define SMR 4
 #define SNR 8
-static void ukr_scalar(int kc, const float *a, const float *b, int nvec, float *c, int ldc, float alpha,
-                       float beta, const float *bias) {
+static void ukr_scalar(int kc, const float *a, const float *b, int mrows, int nvec, float *c, int ldc,
+                       float alpha, float beta, const float *bias) {
     float acc[SMR][SNR] = {{0}};
     for (int k = 0; k < kc; k++, a += SMR, b += SNR)
         for (int i = 0; i < SMR; i++)
             for (int j = 0; j < SNR; j++) acc[i][j] += a[i] * b[j];
-    for (int i = 0; i < SMR; i++)
+    for (int i = 0; i < mrows; i++)
         for (int j = 0; j < nvec; j++)
             c[i * ldc + j] = (beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[i * ldc + j]) +
                              (bias ? bias[i] : 0.0f);
@@ -170,14 +170,16 @@ static void gemm_block(const gemm_kinfo *ki, const gemm_args *g, int i0, int i1,
                         int mr = mc - ir < MR ? mc - ir : MR;
                         const float *ap = pa + (size_t)ir * kc, *bias = pc == 0 && g->bias ? g->bias + ic + ir : NULL;
                         float *c = g->C + (size_t)(ic + ir) * ldc + jc + jr;
-                        /* whole rows and whole vectors go straight to C, narrower when nr < NR */
-                        int full = mr == MR && nr % ki->vlen == 0, nvec = full ? nr / ki->vlen : nvec_all;
+                        /* whole vectors of MR (or MR/2) rows go straight to C, narrower when nr < NR; other
+                         * edges through the tile buffer, computing MR/2 rows when that is enough */
+                        int half = (MR / 2) * (mr <= MR / 2), full = (mr == MR || mr == half) && nr % ki->vlen == 0;
+                        int mrows = half ? half : MR, nvec = full ? nr / ki->vlen : nvec_all;
                         float *ct = full ? c : tile;
                         if (direct)
-                            ki->kern_direct(kc, ap, g->B->p, ro, off, g->B->stride, nvec, ct, full ? ldc : NR,
+                            ki->kern_direct(kc, ap, g->B->p, ro, off, g->B->stride, mrows, nvec, ct, full ? ldc : NR,
                                             full ? g->alpha : 1.0f, full ? beta : 0.0f, full ? bias : NULL);
                         else
-                            ki->kern(kc, ap, bp, nvec, ct, full ? ldc : NR, full ? g->alpha : 1.0f,
+                            ki->kern(kc, ap, bp, mrows, nvec, ct, full ? ldc : NR, full ? g->alpha : 1.0f,
                                      full ? beta : 0.0f, full ? bias : NULL);
                         if (full) continue;
                         for (int i = 0; i < mr; i++) {

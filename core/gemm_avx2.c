@@ -20,12 +20,12 @@ static inline __m256 load_s2(const float *x) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xd8));
 }
 
-static inline __attribute__((always_inline)) void body(int nvec, int kc, const float *a, const float *b, const float *base,
+static inline __attribute__((always_inline)) void body(int mrows, int nvec, int kc, const float *a, const float *b, const float *base,
                                                        const int *ro, const int *off, int s2, float *c, int ldc,
                                                        float alpha, float beta, const float *bias) {
     __m256 acc[MR][NV];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < mrows; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < nvec; v++) acc[i][v] = _mm256_setzero_ps();
 #pragma GCC unroll 2
@@ -41,7 +41,7 @@ static inline __attribute__((always_inline)) void body(int nvec, int kc, const f
             b += NR;
         }
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < mrows; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i);
 #pragma GCC unroll 4
             for (int v = 0; v < nvec; v++) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
@@ -49,7 +49,7 @@ static inline __attribute__((always_inline)) void body(int nvec, int kc, const f
     }
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < mrows; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < nvec; v++) {
             float *ci = c + (size_t)i * ldc + 8 * v;

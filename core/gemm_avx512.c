@@ -13,14 +13,14 @@
 GEMM_CHECK_BLOCKS(MR, NR, KC, MC, NC);
 
 /* One body for both kernels: B packed (b, NR floats per k) or read in place (base + ro[k] + off[v]). */
-static inline __attribute__((always_inline)) void body(int nvec, int kc, const float *a, const float *b, const float *base,
+static inline __attribute__((always_inline)) void body(int mrows, int nvec, int kc, const float *a, const float *b, const float *base,
                                                        const int *ro, const int *off, int s2, float *c, int ldc,
                                                        float alpha, float beta, const float *bias) {
     /* stride 2: lanes 0, 2, .., 14 of a load at x and 1, 3, .., 15 of a load at x + 15 */
     const __m512i even = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 14, 12, 10, 8, 6, 4, 2, 0);
     __m512 acc[MR][NV];
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < mrows; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < nvec; v++) acc[i][v] = _mm512_setzero_ps();
 #pragma GCC unroll 2
@@ -38,7 +38,7 @@ static inline __attribute__((always_inline)) void body(int nvec, int kc, const f
             b += NR;
         }
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < mrows; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
 #pragma GCC unroll 4
             for (int v = 0; v < nvec; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
@@ -46,7 +46,7 @@ static inline __attribute__((always_inline)) void body(int nvec, int kc, const f
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < mrows; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < nvec; v++) {
             float *ci = c + (size_t)i * ldc + 16 * v;

@@ -12,42 +12,50 @@
 
 #include "df.h"
 
-/* c[MR x nvec*vlen] (row stride ldc) = alpha * a * b + beta * c (+ bias[i] on row i if bias != NULL), the
- * first nvec vectors of the tile (nvec <= NR/vlen); beta == 0: c is not read. */
-typedef void (*gemm_ukernel)(int kc, const float *a, const float *b, int nvec, float *c, int ldc, float alpha,
-                             float beta, const float *bias);
+/* c[mrows x nvec*vlen] (row stride ldc) = alpha * a * b + beta * c (+ bias[i] on row i if bias != NULL): the
+ * first mrows rows (MR, or MR/2 when mrows <= MR/2) and nvec vectors (<= NR/vlen) of the tile;
+ * beta == 0: c is not read. */
+typedef void (*gemm_ukernel)(int kc, const float *a, const float *b, int mrows, int nvec, float *c, int ldc,
+                             float alpha, float beta, const float *bias);
 
 /* The same with B read in place ("direct" convolution sources, see gemm_src): vector v of row k of the
  * B tile is the vlen floats at base + ro[k] + off[v], every stride-th float (stride 1 or 2). */
 typedef void (*gemm_ukernel_direct)(int kc, const float *a, const float *base, const int *ro, const int *off,
-                                    int stride, int nvec, float *c, int ldc, float alpha, float beta,
+                                    int stride, int mrows, int nvec, float *c, int ldc, float alpha, float beta,
                                     const float *bias);
 
-/* Each instruction-set file writes one always-inline body(nvec, kc, a, b, base, ro, off, s2, c, ldc, alpha,
- * beta, bias) (B packed when base == NULL, else read in place, stride 2 when s2; nvec vectors of the
- * tile, at most its NV) and gets both micro-kernels, ukr and ukr_direct, from this macro (constant
- * arguments let the compiler specialise each: narrower tiles serve the tails). */
-#define GEMM_BODY_NVEC(nvec, ...)                                                                            \
+/* Each instruction-set file writes one always-inline body(mrows, nvec, kc, a, b, base, ro, off, s2, c, ldc,
+ * alpha, beta, bias) (B packed when base == NULL, else read in place, stride 2 when s2; mrows rows and
+ * nvec vectors of the tile) and gets both micro-kernels, ukr and ukr_direct, from this macro: constant
+ * arguments let the compiler specialise each, and the narrower tiles serve the edges. */
+#define GEMM_BODY_NVEC(mrows, nvec, ...)                                                                     \
     do {                                                                                                     \
         if ((nvec) == 1)                                                                                     \
-            body(1, __VA_ARGS__);                                                                            \
+            body(mrows, 1, __VA_ARGS__);                                                                     \
         else if ((nvec) == 2 && NV > 2)                                                                      \
-            body(2, __VA_ARGS__);                                                                            \
+            body(mrows, 2, __VA_ARGS__);                                                                     \
         else                                                                                                 \
-            body(NV, __VA_ARGS__);                                                                           \
+            body(mrows, NV, __VA_ARGS__);                                                                    \
+    } while (0)
+#define GEMM_BODY(mrows, nvec, ...)                                                                          \
+    do {                                                                                                     \
+        if ((mrows) <= MR / 2)                                                                               \
+            GEMM_BODY_NVEC(MR / 2, nvec, __VA_ARGS__);                                                       \
+        else                                                                                                 \
+            GEMM_BODY_NVEC(MR, nvec, __VA_ARGS__);                                                           \
     } while (0)
 #define GEMM_UKERNELS(body)                                                                                 \
-    static void ukr(int kc, const float *a, const float *b, int nvec, float *c, int ldc, float alpha,       \
-                    float beta, const float *bias) {                                                        \
-        GEMM_BODY_NVEC(nvec, kc, a, b, NULL, NULL, NULL, 0, c, ldc, alpha, beta, bias);                     \
+    static void ukr(int kc, const float *a, const float *b, int mrows, int nvec, float *c, int ldc,         \
+                    float alpha, float beta, const float *bias) {                                           \
+        GEMM_BODY(mrows, nvec, kc, a, b, NULL, NULL, NULL, 0, c, ldc, alpha, beta, bias);                   \
     }                                                                                                       \
     static void ukr_direct(int kc, const float *a, const float *base, const int *ro, const int *off,        \
-                           int stride, int nvec, float *c, int ldc, float alpha, float beta,                \
+                           int stride, int mrows, int nvec, float *c, int ldc, float alpha, float beta,     \
                            const float *bias) {                                                             \
         if (stride == 2)                                                                                    \
-            GEMM_BODY_NVEC(nvec, kc, a, NULL, base, ro, off, 1, c, ldc, alpha, beta, bias);                 \
+            GEMM_BODY(mrows, nvec, kc, a, NULL, base, ro, off, 1, c, ldc, alpha, beta, bias);               \
         else                                                                                                \
-            GEMM_BODY_NVEC(nvec, kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);                 \
+            GEMM_BODY(mrows, nvec, kc, a, NULL, base, ro, off, 0, c, ldc, alpha, beta, bias);               \
     }
 
 /* dst[v*P + j] = rows[j][v] for j < w, v < nv: the transposing step of packing. */

@@ -19,12 +19,12 @@ static inline v128_t load_s2(const float *x) {
     return wasm_i32x4_shuffle(wasm_v128_load(x), wasm_v128_load(x + 3), 0, 2, 5, 7);
 }
 
-static inline __attribute__((always_inline)) void body(int nvec, int kc, const float *a, const float *b, const float *base,
+static inline __attribute__((always_inline)) void body(int mrows, int nvec, int kc, const float *a, const float *b, const float *base,
                                                        const int *ro, const int *off, int s2, float *c, int ldc,
                                                        float alpha, float beta, const float *bias) {
     v128_t acc[MR][NV];
 #pragma clang loop unroll(full)
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < mrows; i++)
 #pragma clang loop unroll(full)
         for (int v = 0; v < nvec; v++) acc[i][v] = wasm_f32x4_splat(0.0f);
     for (int k = 0; k < kc; k++, a += MR) {
@@ -39,7 +39,7 @@ static inline __attribute__((always_inline)) void body(int nvec, int kc, const f
             b += NR;
         }
 #pragma clang loop unroll(full)
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < mrows; i++) {
             v128_t ai = wasm_f32x4_splat(a[i]);
 #pragma clang loop unroll(full)
             for (int v = 0; v < nvec; v++) acc[i][v] = wasm_f32x4_add(acc[i][v], wasm_f32x4_mul(ai, bv[v]));
@@ -47,7 +47,7 @@ static inline __attribute__((always_inline)) void body(int nvec, int kc, const f
     }
     v128_t va = wasm_f32x4_splat(alpha), vb = wasm_f32x4_splat(beta);
 #pragma clang loop unroll(full)
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < mrows; i++)
 #pragma clang loop unroll(full)
         for (int v = 0; v < nvec; v++) {
             float *ci = c + (size_t)i * ldc + 4 * v;
