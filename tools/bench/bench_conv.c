@@ -153,9 +153,10 @@ int main(int argc, char **argv) {
         double f2 = gf[1][0] > 0 ? gf[1][0] / gf[0][0] : 0, b2 = gf[1][1] > 0 ? gf[1][1] / gf[0][1] : 0;
         if (json)
             printf("%s  {\"set\": \"%s\", \"name\": \"%s\", \"cin\": %d, \"cout\": %d, \"k\": %d, \"stride\": %d, "
-                   "\"H\": %d, \"fwd_1t\": %.2f, \"bwd_1t\": %.2f, \"fwd_2t\": %.2f, \"bwd_2t\": %.2f}",
+                   "\"H\": %d, \"fwd_1t\": %.2f, \"bwd_1t\": %.2f, \"fwd_2t\": %.2f, \"bwd_2t\": %.2f, "
+                   "\"fwd_2t_over_1t\": %.3f, \"bwd_2t_over_1t\": %.3f, \"bwd_over_fwd\": %.3f}",
                    first ? "" : ",\n", S->set, S->name, S->cin, S->cout, S->k, S->stride, S->H, gf[0][0], gf[0][1],
-                   gf[1][0], gf[1][1]);
+                   gf[1][0], gf[1][1], f2, b2, gf[0][1] / gf[0][0]);
         else
             printf("%-28s %8.1f %8.1f %8.1f %8.1f %8.2f %8.2f %7.2f\n", S->name, gf[0][0], gf[0][1], gf[1][0],
                    gf[1][1], f2, b2, gf[0][1] / gf[0][0]);
