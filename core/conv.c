@@ -536,25 +536,28 @@ static int pass_m(const pass *p) { return p->flip ? p->g->cin_g : p->g->cout_g; 
 static int pass_k(const pass *p) { return (p->flip ? p->g->cout_g : p->g->cin_g) * p->b->kh * p->b->kw; }
 
 typedef struct {
-    pass *p;
+    const pass *p;
     const gemm_kinfo *ki;
     float *dst;
+    int nblk; /* depth blocks per group */
 } prepack_job;
 
-static void prepack_run(void *ctx, int g0, int g1) {
+static void prepack_run(void *ctx, int u0, int u1) { /* unit = (group, depth block) */
     const prepack_job *j = ctx;
-    for (int gr = g0; gr < g1; gr++) {
+    for (int u = u0; u < u1; u++) {
+        int gr = u / j->nblk, b = u - gr * j->nblk;
         gemm_src A = pass_weights(j->p, gr);
-        gemm_src s = gemm_prepack(j->ki, &A, pass_m(j->p), pass_k(j->p), j->dst + (size_t)gr * j->p->packed_stride);
-        j->p->packed_m = s.packed_m;
+        gemm_prepack(j->ki, &A, pass_m(j->p), pass_k(j->p), j->dst + (size_t)gr * j->p->packed_stride, b, b + 1);
     }
 }
 
 /* Pack every group's weights once into dst (the bands then share them); returns the floats used. */
 static size_t prepack(pass *p, float *dst) {
-    prepack_job j = {p, gemm_kinfo_active(), dst};
+    const gemm_kinfo *ki = gemm_kinfo_active();
+    prepack_job j = {p, ki, dst, (pass_k(p) + ki->kc - 1) / ki->kc};
     p->packed = dst, p->packed_stride = GEMM_PREPACK_FLOATS(pass_m(p), pass_k(p));
-    df_parallel_for(p->g->groups, prepack_run, &j);
+    p->packed_m = (pass_m(p) + ki->mr - 1) / ki->mr * ki->mr;
+    df_parallel_for(p->g->groups * j.nblk, prepack_run, &j);
     return (p->packed_stride * p->g->groups + 15) / 16 * 16;
 }
 

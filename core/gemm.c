@@ -95,12 +95,12 @@ void gemm_col_rows(const gemm_src *s, int v0, int nv, int *ro) {
     }
 }
 
-gemm_src gemm_prepack(const gemm_kinfo *ki, const gemm_src *A, int M, int K, float *dst) {
+gemm_src gemm_prepack(const gemm_kinfo *ki, const gemm_src *A, int M, int K, float *dst, int b0, int b1) {
     gemm_src s;
     memset(&s, 0, sizeof s);
     s.packed = dst;
     s.packed_m = (M + ki->mr - 1) / ki->mr * ki->mr;
-    for (int pc = 0; pc < K; pc += ki->kc) {
+    for (int pc = b0 * ki->kc; pc < K && pc < b1 * ki->kc; pc += ki->kc) {
         int kc = K - pc < ki->kc ? K - pc : ki->kc;
         A->pack(ki, A, 0, M, pc, kc, ki->mr, dst + (size_t)pc * s.packed_m);
     }

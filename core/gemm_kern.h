@@ -155,11 +155,12 @@ struct gemm_src {
 /* Zero dst[v*P + j] for w <= j < P (the padding of a last, partial panel). */
 void gemm_pack_zero_tail(int w, int nv, int P, float *dst);
 
-/* Pack all of A (M x K, as Y(i, k)) for ki into dst, GEMM_PREPACK_FLOATS(M, K) floats; returns the
- * source that reads it.  Worth it when one A meets many B blocks (convolution weights and bands). */
+/* Pack A (M x K, as Y(i, k)) for ki into dst, GEMM_PREPACK_FLOATS(M, K) floats: its depth blocks (of ki->kc)
+ * b0 <= b < b1 (several calls may share the work); returns the source that reads the whole packed A.
+ * Worth it when one A meets many B blocks (convolution weights and bands). */
 #define GEMM_MAX_MR 8
 #define GEMM_PREPACK_FLOATS(M, K) ((size_t)((M) + GEMM_MAX_MR - 1) / GEMM_MAX_MR * GEMM_MAX_MR * (size_t)(K))
-gemm_src gemm_prepack(const gemm_kinfo *ki, const gemm_src *A, int M, int K, float *dst);
+gemm_src gemm_prepack(const gemm_kinfo *ki, const gemm_src *A, int M, int K, float *dst, int b0, int b1);
 
 /* Offsets of the rows k = v0 .. v0+nv of an im2col source. */
 void gemm_col_rows(const gemm_src *s, int v0, int nv, int *ro);
