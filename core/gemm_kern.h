@@ -6,7 +6,11 @@
  *   B panel: kc x NR floats, b[k*NR + j] = op(B)(k, j)
  * A "source" describes where an operand comes from (a plain strided matrix, or an implicit im2col
  * view of an image for convolution) and packs any block of it.  Blocks are viewed as Y(u, v) where u
- * runs along the panel (rows i of A, columns j of B) and v along the contraction index k. */
+ * runs along the panel (rows i of A, columns j of B) and v along the contraction index k.
+ * Two shortcuts for convolutions: A (the weights) may come packed once for many GEMMs (gemm_prepack),
+ * and an im2col B of stride 1 or 2 is read in place by "direct" micro-kernels (no packing).
+ * The convolution-only kernels (weight gradients, depthwise) are declared here too: one table
+ * (gemm_kinfo) per instruction set holds them all. */
 #ifndef DF_GEMM_KERN_H
 #define DF_GEMM_KERN_H
 
@@ -103,6 +107,7 @@ typedef struct {
 #define PACK_B_FLOATS (256 * 1024)
 #define TILE_FLOATS 1024
 #define TILE_ROWS 64     /* largest panel width P */
+#define GEMM_MAX_MR 8    /* largest mr */
 #define GEMM_MAX_BLOCK 1024 /* largest kc and nc (sources keep per-row tables of this size) */
 #define GEMM_CHECK_BLOCKS(mr, nr, kc, mc, nc)                                                       \
     _Static_assert((mc) % (mr) == 0 && (nc) % (nr) == 0 && (mc) * (kc) <= PACK_A_FLOATS &&         \
@@ -158,7 +163,6 @@ void gemm_pack_zero_tail(int w, int nv, int P, float *dst);
 /* Pack A (M x K, as Y(i, k)) for ki into dst, GEMM_PREPACK_FLOATS(M, K) floats: its depth blocks (of ki->kc)
  * b0 <= b < b1 (several calls may share the work); returns the source that reads the whole packed A.
  * Worth it when one A meets many B blocks (convolution weights and bands). */
-#define GEMM_MAX_MR 8
 #define GEMM_PREPACK_FLOATS(M, K) ((size_t)((M) + GEMM_MAX_MR - 1) / GEMM_MAX_MR * GEMM_MAX_MR * (size_t)(K))
 gemm_src gemm_prepack(const gemm_kinfo *ki, const gemm_src *A, int M, int K, float *dst, int b0, int b1);
 
