@@ -679,8 +679,41 @@ static void dweight_band(void *ctx, const float *xp, int oy, int r) {
 }
 
 /* out[cout, P] = conv(x) + beta * out + bias  (bias may be NULL) */
+/* 1x1, stride 1, no padding: the image is already the column matrix [cin, P]: plain GEMMs per group,
+ *   out = W * x (+ bias),  dW += dY * x^T,  dx += W^T * dY. */
+static int is_pointwise(const geom *g) { return g->kk == 1 && g->stride == 1 && g->pad == 0; }
+
+static void pointwise(int which, float *C, const float *dy, const float *x, const float *weight, const float *bias,
+                      const geom *g, float beta) {
+    const gemm_kinfo *ki = gemm_kinfo_active();
+    for (int gr = 0; gr < g->groups; gr++) {
+        const float *w = weight ? weight + (size_t)gr * g->cout_g * g->cin_g : NULL;
+        const float *xg = x ? x + (size_t)gr * g->cin_g * g->P : NULL, *dyg = dy ? dy + (size_t)gr * g->cout_g * g->P : NULL;
+        gemm_src A, B;
+        gemm_args a;
+        if (which == 0) { /* out[cout_g, P] = W[cout_g, cin_g] x[cin_g, P] */
+            A = gemm_src_matrix(w, g->cin_g, 0), B = gemm_src_matrix(xg, g->P, 1);
+            a = (gemm_args){&A, &B, g->cout_g, g->P, g->cin_g, 1.0f, beta, C + (size_t)gr * g->cout_g * g->P, g->P,
+                            bias ? bias + gr * g->cout_g : NULL};
+        } else if (which == 1) { /* dW[cout_g, cin_g] += dY[cout_g, P] x^T */
+            A = gemm_src_matrix(dyg, g->P, 0), B = gemm_src_matrix(xg, g->P, 0);
+            a = (gemm_args){&A, &B, g->cout_g, g->cin_g, g->P, 1.0f, 1.0f, C + (size_t)gr * g->cout_g * g->cin_g,
+                            g->cin_g, NULL};
+        } else { /* dx[cin_g, P] += W^T dY[cout_g, P] */
+            A = gemm_src_matrix(w, g->cin_g, 1), B = gemm_src_matrix(dyg, g->P, 1);
+            a = (gemm_args){&A, &B, g->cin_g, g->P, g->cout_g, 1.0f, 1.0f, C + (size_t)gr * g->cin_g * g->P, g->P,
+                            NULL};
+        }
+        gemm_parallel(ki, &a);
+    }
+}
+
 static void conv_image(float *out, const float *x, const float *weight, const float *bias, const geom *g,
                        float beta, float *ws) {
+    if (is_pointwise(g)) {
+        pointwise(0, out, NULL, x, weight, bias, g, beta);
+        return;
+    }
     band_view b = fwd_band(g, x);
     pass p = {g, &b, weight, bias, NULL, out, beta, 0, 0, 0, g->P, ws, NULL, 0, 0};
     run_bands(&b, ws + prepack(&p, ws), 1, conv_band, &p);
@@ -688,6 +721,10 @@ static void conv_image(float *out, const float *x, const float *weight, const fl
 
 /* dW += dY * col(x)^T  (bands run one after another: they all add into dW) */
 static void dweight_image(float *dweight, const float *dy, const float *x, const geom *g, float *ws) {
+    if (is_pointwise(g)) {
+        pointwise(1, dweight, dy, x, NULL, NULL, g, 1.0f);
+        return;
+    }
     band_view b = fwd_band(g, x);
     pass p = {g, &b, NULL, NULL, dy, dweight, 1.0f, 0, 0, 0, g->P, ws, NULL, 0, 0};
     run_bands(&b, ws, 0, dweight_band, &p);
@@ -717,6 +754,10 @@ static void scatter_run(void *ctx, int c0, int c1) {
 
 /* dx += conv^T(dy) */
 static void dinp_image(float *dx, const float *dy, const float *weight, const geom *g, float *ws) {
+    if (is_pointwise(g)) {
+        pointwise(2, dx, dy, NULL, weight, NULL, g, 1.0f);
+        return;
+    }
     if (dinp_direct(g)) {
         band_view b = dinp_band(g, dy);
         pass p = {g, &b, weight, NULL, NULL, dx, 1.0f, 1, 0, 0, g->H * g->W, ws, NULL, 0, 0};

@@ -275,6 +275,8 @@ int main(void) {
         conv_case("4x4 s1 reflect p2", 2, 3, 4, 1, 2, 1, R, 2, 8, 7),
         conv_case("1x1 s1", 7, 4, 1, 1, 0, 1, Z, 2, 5, 9),
         conv_case("1x1 s2", 5, 3, 1, 2, 0, 1, Z, 2, 7, 6),
+        conv_case("1x1 groups 2", 6, 4, 1, 1, 0, 2, Z, 2, 5, 7),
+        conv_case("1x1 wide", 40, 70, 1, 1, 0, 1, Z, 1, 9, 13),
         conv_case("7x7 s1 reflect p3", 3, 4, 7, 1, 3, 1, R, 2, 10, 12),
         conv_case("7x7 s2 zero p3", 3, 4, 7, 2, 3, 1, Z, 2, 13, 11),
         conv_case("3x3 valid", 3, 4, 3, 1, 0, 1, Z, 2, 8, 9),
