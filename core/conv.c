@@ -733,12 +733,13 @@ static void dweight_image(float *dweight, const float *dy, const float *x, const
 typedef struct {
     const geom *g;
     const phase *f;
-    float *dxp;
+    float *dxp, *dx;
     const float *T;
     int py, px;
 } scatter_job;
 
-/* dxp[c][py + s*(Y0 + Y)][px + s*(X0 + X)] = T[c][Y][X] (or 0 when T is NULL) */
+/* Reflect padding: dxp[c][py + s*(Y0 + Y)][px + s*(X0 + X)] = T[c][Y][X] (0 when T is NULL), folded later.
+ * Zero padding (only pixels inside the image were computed): dx[c][y - pad][x - pad] += T[c][Y][X]. */
 static void scatter_run(void *ctx, int c0, int c1) {
     const scatter_job *j = ctx;
     const geom *g = j->g;
@@ -746,9 +747,16 @@ static void scatter_run(void *ctx, int c0, int c1) {
     int s = g->stride;
     for (int c = c0; c < c1; c++)
         for (int Y = 0; Y < f->Hn; Y++) {
-            float *d = j->dxp + ((size_t)c * g->Hp + j->py + (size_t)s * (f->Y0 + Y)) * g->Wp + j->px + s * f->X0;
+            int y = j->py + s * (f->Y0 + Y), x = j->px + s * f->X0;
             const float *t = j->T ? j->T + ((size_t)c * f->Hn + Y) * f->Wr : NULL;
-            for (int X = 0; X < f->Wn; X++) d[(size_t)s * X] = t ? t[X] : 0.0f;
+            if (j->dx) {
+                float *d = j->dx + ((size_t)c * g->H + y - g->pad) * g->W + x - g->pad;
+                if (t)
+                    for (int X = 0; X < f->Wn; X++) d[(size_t)s * X] += t[X];
+            } else {
+                float *d = j->dxp + ((size_t)c * g->Hp + y) * g->Wp + x;
+                for (int X = 0; X < f->Wn; X++) d[(size_t)s * X] = t ? t[X] : 0.0f;
+            }
         }
 }
 
@@ -764,12 +772,14 @@ static void dinp_image(float *dx, const float *dy, const float *weight, const ge
         run_bands(&b, ws + prepack(&p, ws), 1, conv_band, &p);
         return;
     }
-    float *dxp = ws; /* [cin][Hp][Wp]: each element that the fold reads is written by one phase */
-    float *T = ws + ((size_t)g->cin * g->Hp * g->Wp + 15) / 16 * 16;
+    /* reflect: the padded gradient [cin][Hp][Wp], each element written by one phase, then folded */
+    int reflect = g->mode == DF_PAD_REFLECT;
+    float *dxp = ws, *T = reflect ? ws + ((size_t)g->cin * g->Hp * g->Wp + 15) / 16 * 16 : ws;
     for (int py = 0; py < g->stride; py++)
         for (int px = 0; px < g->stride; px++) {
             phase f = make_phase(g, py, px);
-            scatter_job j = {g, &f, dxp, NULL, py, px};
+            scatter_job j = {g, &f, dxp, reflect ? NULL : dx, NULL, py, px};
+            if (!reflect && (f.khp <= 0 || f.kwp <= 0)) continue; /* no taps: adds nothing */
             if (f.Hn <= 0 || f.Wn <= 0) continue;
             if (f.khp > 0 && f.kwp > 0) {
                 band_view b = phase_band(g, &f, dy);
@@ -780,7 +790,7 @@ static void dinp_image(float *dx, const float *dy, const float *weight, const ge
             }
             df_parallel_for(g->cin, scatter_run, &j);
         }
-    fold_image(dx, dxp, g->cin, g->H, g->W, g->pad, g->pad, g->mode);
+    if (reflect) fold_image(dx, dxp, g->cin, g->H, g->W, g->pad, g->pad, g->mode);
 }
 
 /* ------------------------------------------------------------------ bias */
