@@ -2,7 +2,7 @@
 # which tells the page what it can load:  {"gen": "gen.dfw" | null, "zoo": ["zoo-....dfw", ...]}.
 #   cmake -DOUT_DIR=web/lib [-DMODULE_DIR=build-wasm/wasm] [-DWEIGHTS_DIR=weights] -P wasm/copy_web.cmake
 # Gen weights: weights/gen.dfw if present, else an existing web/lib/gen-demo.dfw (untrained, see tools/serve.sh).
-# Zoo weights (deepfake models for the page's preview): weights/zoo*.dfw.
+# Zoo weights (deepfake models for the page's preview): weights/zoo/NAME.dfw (copied as zoo-NAME.dfw) and weights/zoo*.dfw.
 file(MAKE_DIRECTORY ${OUT_DIR})
 if(MODULE_DIR)
   foreach(f dadfi-wasm.mjs dadfi-wasm.wasm)
@@ -25,6 +25,11 @@ if(WEIGHTS_DIR)
   foreach(z ${zfiles})
     get_filename_component(n ${z} NAME)
     file(COPY_FILE ${z} ${OUT_DIR}/${n} ONLY_IF_DIFFERENT)
+  endforeach()
+  file(GLOB zfiles ${WEIGHTS_DIR}/zoo/*.dfw)
+  foreach(z ${zfiles})
+    get_filename_component(n ${z} NAME)
+    file(COPY_FILE ${z} ${OUT_DIR}/zoo-${n} ONLY_IF_DIFFERENT)
   endforeach()
 endif()
 file(GLOB zfiles ${OUT_DIR}/zoo*.dfw)
