@@ -47,17 +47,3 @@ int main(int argc, char **argv) {
     usage(stderr);
     return EXIT_USAGE;
 }
-
-/* TEMPORARY (removed once every cmd_*.c has landed): keep the CLI linkable meanwhile. */
-#define DF_PENDING(fn, name)                                                          \
-    __attribute__((weak)) int fn(int argc, char **argv) {                            \
-        (void)argc; (void)argv;                                                       \
-        fprintf(stderr, "dadfi %s: not available in this build\n", name);           \
-        return EXIT_RUNTIME;                                                          \
-    }
-DF_PENDING(cmd_zoo_train, "zoo-train")
-DF_PENDING(cmd_deepfake, "deepfake")
-DF_PENDING(cmd_train_gen, "train-gen")
-DF_PENDING(cmd_pgd, "pgd")
-DF_PENDING(cmd_train_universal, "train-universal")
-DF_PENDING(cmd_eval, "eval")
