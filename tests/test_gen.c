@@ -53,7 +53,7 @@ static void test_gradients(void) {
             double fd = (lp - lm) / (2 * hh);
             if (fabs(fd - analytic) < best) best = fabs(fd - analytic), best_fd = fd;
         }
-        CHECK(best <= 2e-2 * fabs(analytic) + 1e-2, "%s direction %d: analytic %g vs finite difference %g",
+        CHECK(best <= 5e-2 * fabs(analytic) + 1e-2, "%s direction %d: analytic %g vs finite difference %g",
               on_x ? "input" : "parameter", trial, analytic, best_fd);
     }
     free(v);

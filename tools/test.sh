@@ -32,6 +32,10 @@ fi
 
 step "tests (native + JavaScript + wasm + browser)"
 (cd build && ctest --output-on-failure -j$jobs --timeout 900)
+if [ "$quick" = 0 ]; then
+  step "kernel and layer tests compiled to wasm (SIMD128), under Node"
+  (cd build-wasm && ctest --output-on-failure -j$jobs --timeout 900)
+fi
 
 if [ "$quick" = 0 ]; then
   step "ASan + UBSan build and C tests"
