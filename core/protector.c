@@ -9,6 +9,7 @@
 #include "protector.h"
 
 #define NAUG 4
+#define DIRECT_LOG_EPS 1e-3f
 
 struct prot_trainer {
     prot_opts o;
@@ -92,7 +93,7 @@ static const opt_field FIELDS[] = {
     OF(direct_cap, 'f'),  OF(mask_soft, 'f'),    OF(w_feat, 'f'),      OF(w_energy, 'f'),    OF(psnr_target, 'f'),
     OF(p_diversity, 'f'), OF(p_resize, 'f'),     OF(p_blur, 'f'),      OF(p_jpeg, 'f'),      OF(eps_start, 'f'),
     OF(eps_ramp, 'l'),    OF(adv_iters, 'i'),    OF(adv_step, 'f'),    OF(adv_momentum, 'f'),  OF(aug_start, 'l'),
-    OF(aug_ramp, 'l'),
+    OF(aug_ramp, 'l'),    OF(direct_log, 'i'),
 };
 #define NFIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
 
@@ -472,11 +473,14 @@ static df_status model_loss(prot_trainer *t, int i, const float *y, float *loss_
         for (int b = 0; b < B; b++) {
             cmp->direct += t->lb2[b] / B;
             float l = t->lb2[b] < o->direct_cap ? t->lb2[b] : o->direct_cap;
-            cmp->gen_terms -= o->w_direct * l / B;
-            if (loss_b) loss_b[b] -= o->w_direct * l;
+            /* log form: d log(l + e) = dl / (l + e), so weakly disrupted images and models pull hardest */
+            float v = o->direct_log ? logf(l + DIRECT_LOG_EPS) : l;
+            float scale = o->direct_log ? 1.0f / (l + DIRECT_LOG_EPS) : 1.0f;
+            cmp->gen_terms -= o->w_direct * v / B;
+            if (loss_b) loss_b[b] -= o->w_direct * v;
             if (grad && t->lb2[b] < o->direct_cap)
                 pgd_disruption_loss(dy + b * img1, NULL, y + b * img1, t->yc[i] + b * img1, t->wm[i] + b * hw, 1, S,
-                                    S, -o->w_direct / B);
+                                    S, -o->w_direct * scale / B);
         }
     }
     if (o->recipe == PROT_OURS && o->w_feat > 0) {

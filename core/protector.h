@@ -15,7 +15,8 @@
  *   - direct: -w_direct * min(L_b, cap) with L_b the masked disruption loss of pgd.h (pixel weights
  *     mask_soft + CMUA mask of mod_i(T(x))) between mod_i(T(x_adv)) and mod_i(T(x)) (the reference goes through
  *     T too, so that L_b measures the perturbation's effect, not the transform's): images already disrupted beyond
- *     the cap stop pulling, so the effort goes to the ones that are not;
+ *     the cap stop pulling, so the effort goes to the ones that are not (direct_log: log(min(L_b, cap) + 1e-3),
+ *     whose gradient 1 / (L_b + 1e-3) also balances models that are disrupted less);
  *   - feature: -w_feat * mean((f_i(T(x_adv)) - f_i(T(x)))^2) on the models' bottleneck features;
  *   - energy: w_energy * mean_b max(0, mean(delta_b^2) / m - 1), m the squared error of PSNR psnr_target:
  *     keeps the perturbation less visible than uniform noise filling the budget (design.md "Metrics").
@@ -70,6 +71,7 @@ typedef struct {
     /* ours */
     float w_direct;      /* 100 */
     float direct_cap;    /* 0.2 */
+    int direct_log;      /* 1: maximise log(min(L_b, cap) + 1e-3) instead (balances models and images) (0) */
     float mask_soft;     /* 0.1 */
     float w_feat;        /* 0 */
     float w_energy;      /* 1 */

@@ -504,10 +504,11 @@ static void test_objective_gradient(void) {
     size_t n = (size_t)B * 3 * S * S;
     float *x = malloc(n * 4), *src = malloc(B * 5 * 4);
     faces(x, src, B, 31);
-    const char *names[] = {"Ide_x", "Ide_y", "direct", "feature", "energy", "hinge", "all (ours)", "all (paper)"};
-    for (int variant = 0; variant < 8; variant++) {
+    const char *names[] = {"Ide_x",  "Ide_y",      "direct",      "feature",     "energy",
+                           "hinge",  "all (ours)", "all (paper)", "direct (log)"};
+    for (int variant = 0; variant < 9; variant++) {
         prot_opts o = tiny_opts(variant == 5 || variant == 7 ? PROT_PAPER : PROT_OURS);
-        int only = variant < 6;
+        int only = variant < 6 || variant == 8;
         if (o.recipe == PROT_OURS) {
             o.p_diversity = o.p_resize = o.p_blur = 1.0f, o.p_jpeg = 0; /* linear transforms: exact gradients */
             o.w_feat = 0.3f, o.psnr_target = 60, o.w_energy = 0.5f, o.direct_cap = 0.02f;
@@ -519,6 +520,7 @@ static void test_objective_gradient(void) {
             o.idex = variant == 0, o.idey = variant == 1;
             o.w_direct = variant == 2 ? 10.0f : 0, o.w_feat = variant == 3 ? 1.0f : 0;
             o.w_energy = variant == 4 ? 1.0f : 0, o.mu = variant == 5 ? 0.5f : 0;
+            if (variant == 8) o.w_direct = 1.0f, o.direct_log = 1;
         }
         prot_trainer *t;
         CHECK(prot_create(&t, &o, models, 3, B, 5) == DF_OK, "create: %s", df_errmsg());
@@ -526,7 +528,7 @@ static void test_objective_gradient(void) {
         for (int i = 0; i < 3; i++) prot_universal_update(t, i, x, src, 0, NULL);
         prot_losses L;
         CHECK(prot_gen_objective(t, x, src, 2, &L) == DF_OK, "objective: %s", df_errmsg());
-        float active[6] = {L.g_idex, L.g_idey, L.direct, L.feat, L.energy, L.hinge};
+        float active[9] = {L.g_idex, L.g_idey, L.direct, L.feat, L.energy, L.hinge, 1, 1, L.direct};
         if (only) CHECK(active[variant] > 0, "%s: term inactive", names[variant]);
         df_params *p = gen_params(prot_gen(t));
         float *g = malloc(p->total * 4);
