@@ -311,6 +311,39 @@ df_status prot_save(const prot_trainer *t, uint8_t **out, size_t *outlen) {
     return s;
 }
 
+df_status prot_init_from(prot_trainer *t, const uint8_t *buf, size_t len) {
+    dfw_file f;
+    df_status s = dfw_parse(&f, buf, len);
+    if (s) return s;
+    char kind[32];
+    long n = 0, S = 0;
+    int ckpt = dfw_meta_get(&f, "checkpoint", kind, sizeof kind) == DF_OK && !strcmp(kind, PROT_ARCH);
+    s = dfw_load_params(&f, gen_params(t->g));
+    if (!s && ckpt) {
+        s = dfw_load_params(&f, patchgan_params(t->ix));
+        if (!s) s = dfw_load_params(&f, patchgan_params(t->iy));
+        if (!s && !dfw_meta_int(&f, "models", &n) && !dfw_meta_int(&f, "size", &S) && n == t->n && S == t->S) {
+            int dims[3] = {3, t->S, t->S};
+            for (int i = 0; i < t->n && !s; i++) {
+                char name[32];
+                snprintf(name, sizeof name, "adv.%d", i);
+                s = dfw_read_tensor(&f, name, t->adv[i], 3, dims);
+            }
+        }
+    }
+    dfw_free(&f);
+    if (s) return s;
+    /* a new run: fresh optimiser state and step 0 */
+    df_params *ps[3] = {gen_params(t->g), patchgan_params(t->ix), patchgan_params(t->iy)};
+    for (int k = 0; k < 3; k++) {
+        memset(ps[k]->m, 0, ps[k]->total * sizeof(float));
+        memset(ps[k]->v, 0, ps[k]->total * sizeof(float));
+    }
+    for (int i = 0; i < t->n; i++) memset(t->vel[i], 0, (size_t)3 * t->S * t->S * sizeof(float));
+    t->step = 0;
+    return DF_OK;
+}
+
 df_status prot_checkpoint_seed(const dfw_file *f, uint64_t *seed) {
     long v;
     df_status s = dfw_meta_int(f, "seed", &v);

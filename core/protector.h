@@ -124,6 +124,10 @@ df_status prot_write_weights(const prot_trainer *t, dfw_writer *w);
 df_status prot_save(const prot_trainer *t, uint8_t **out, size_t *outlen);
 /* Restore weights, moments, adv_i and step from a checkpoint made with the same options and models. */
 df_status prot_resume(prot_trainer *t, const uint8_t *buf, size_t len);
+/* Start a new run from trained weights: Gen from a Gen weight file or a checkpoint; from a checkpoint with the
+ * same models also Ide_x, Ide_y and the universal perturbations.  Adam state and step start afresh (fine-tuning
+ * with other options). */
+df_status prot_init_from(prot_trainer *t, const uint8_t *buf, size_t len);
 /* Seed stored in a checkpoint (meta "seed"). */
 df_status prot_checkpoint_seed(const dfw_file *f, uint64_t *seed);
 

@@ -639,6 +639,38 @@ static void test_resume(void) {
         free(buf);
         prot_free(a), prot_free(b), prot_free(c);
     }
+    /* a new run from trained weights: same Gen (and discriminators from a checkpoint), step 0, fresh moments */
+    {
+        prot_opts o = tiny_opts(PROT_OURS);
+        prot_trainer *a, *b, *c;
+        CHECK(prot_create(&a, &o, models, 3, B, 4) == DF_OK, "create");
+        float x[B * 3 * S * S], src[B * 5];
+        faces(x, src, B, 78);
+        for (int i = 0; i < 3; i++) prot_universal_update(a, i, x, src, 0, NULL);
+        run_steps(a, 2);
+        uint8_t *ck, *wb;
+        size_t lk, lw;
+        dfw_writer w;
+        dfw_writer_init(&w);
+        CHECK(prot_save(a, &ck, &lk) == DF_OK && prot_write_weights(a, &w) == DF_OK &&
+                  dfw_writer_finish(&w, &wb, &lw) == DF_OK, "save");
+        dfw_writer_free(&w);
+        o.w_direct = 3; /* other options */
+        CHECK(prot_create(&b, &o, models, 3, B, 8) == DF_OK && prot_init_from(b, ck, lk) == DF_OK, "init from ckpt");
+        CHECK(prot_create(&c, &o, models, 3, B, 8) == DF_OK && prot_init_from(c, wb, lw) == DF_OK, "init from weights");
+        df_params *pa = gen_params(prot_gen(a)), *pb = gen_params(prot_gen(b)), *pc = gen_params(prot_gen(c));
+        CHECK(!memcmp(pa->data, pb->data, pa->total * 4) && !memcmp(pa->data, pc->data, pa->total * 4), "Gen differs");
+        df_params *da = patchgan_params(prot_idey(a)), *db = patchgan_params(prot_idey(b));
+        CHECK(!memcmp(da->data, db->data, da->total * 4), "Ide_y not taken from the checkpoint");
+        CHECK(memcmp(da->data, patchgan_params(prot_idey(c))->data, da->total * 4), "Ide_y taken from plain weights?");
+        double msum = 0;
+        for (size_t k = 0; k < pb->total; k++) msum += fabsf(pb->m[k]) + fabsf(pb->v[k]);
+        CHECK(prot_get_step(b) == 0 && msum == 0, "step %ld, moments %g", prot_get_step(b), msum);
+        CHECK(!memcmp(prot_adv(a, 1), prot_adv(b, 1), (size_t)3 * S * S * 4), "adv not taken from the checkpoint");
+        run_steps(b, 1);
+        free(ck), free(wb);
+        prot_free(a), prot_free(b), prot_free(c);
+    }
     prot_opts o = prot_default_opts(PROT_OURS);
     CHECK(prot_opts_set(&o, "w_direct", "3.5") == DF_OK && o.w_direct == 3.5f, "set float");
     CHECK(prot_opts_set(&o, "pgd_iters", "7") == DF_OK && o.pgd_iters == 7, "set int");

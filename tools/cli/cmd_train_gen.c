@@ -55,6 +55,9 @@ static void help(void) {
         "                    --set w_direct=5 --set p_jpeg=0.6 --set lr_g=1e-4 --set d_width=16\n"
         "  --resume CKPT     continue a checkpoint: recipe, models' checksums, options, batch and seed come from it\n"
         "                    (--steps may extend the run; --models may point to moved copies of the same files)\n"
+        "  --init F          start a new run (other options, step 0, fresh Adam state) from trained weights: Gen from\n"
+        "                    F (weights or checkpoint), and from a checkpoint with the same models also Ide_x, Ide_y\n"
+        "                    and the universal perturbations (--adv-batches 0 keeps those as they are)\n"
         "  --val N           validation faces (default 32; 0: none)\n"
         "  --val-every N     steps between validations (default 100)\n"
         "  --samples DIR     PNG grids DIR/step_NNNNNN.png: original | protected | perturbation x10 |\n"
@@ -76,7 +79,7 @@ static void on_signal(int sig) {
 }
 
 typedef struct {
-    const char *recipe, *models, *out, *data, *resume, *samples;
+    const char *recipe, *models, *out, *data, *resume, *samples, *init;
     long steps, batch, seed, width, adv_batches, val, val_every, sample_every;
     double eps, ckpt_min, time_limit;
     int blackbox, no_idey, per_image, nset;
@@ -110,6 +113,7 @@ static int parse(int argc, char **argv, args *a) {
             else if (!strcmp(o, "--out")) a->out = v;
             else if (!strcmp(o, "--data")) a->data = v;
             else if (!strcmp(o, "--resume")) a->resume = v;
+            else if (!strcmp(o, "--init")) a->init = v, run = 1;
             else if (!strcmp(o, "--samples")) a->samples = v;
             else if (!strcmp(o, "--set")) {
                 if (a->nset == MAX_SET) return cli_usage_error(CMD, "at most %d --set options", MAX_SET);
@@ -177,6 +181,7 @@ typedef struct {
     char models[4096];
     uint32_t crc[ZOO_LIST_MAX];
     int nmodels;
+    char init[256];
     uint8_t *buf;
     size_t len;
 } ckpt_info;
@@ -206,11 +211,14 @@ static df_status read_ckpt(const char *path, ckpt_info *c) {
     }
     c->nmodels = (int)n;
     if (!s) dfw_meta_float(&f, "train.seconds", &c->seconds);
+    if (!s) dfw_meta_get(&f, "train.init", c->init, sizeof c->init);
     dfw_free(&f);
     return s;
 }
 
 /* Checkpoint (checkpoint != 0: everything, model paths and checksums) or weights (model names only). */
+static const char *init_file; /* --init, recorded in the files' meta */
+
 static df_status save(const prot_trainer *t, const char *path, int checkpoint, const char *models_arg,
                       const zoo_list *zl, const char *data, double seconds, const prot_val *v) {
     dfw_writer *w = malloc(sizeof *w);
@@ -225,6 +233,10 @@ static df_status save(const prot_trainer *t, const char *path, int checkpoint, c
     if (!s) s = dfw_writer_meta(w, "train.data", base);
     if (!s) s = dfw_writer_meta(w, "train.partition", "0");
     if (!s) s = dfw_writer_meta_float(w, "train.seconds", seconds);
+    if (!s && init_file) {
+        const char *ib = strrchr(init_file, '/');
+        s = dfw_writer_meta(w, "train.init", ib ? ib + 1 : init_file);
+    }
     if (!s && v) s = dfw_writer_meta_float(w, "train.val_success", v->success_mean);
     if (!s && v) s = dfw_writer_meta_float(w, "train.val_psnr", v->psnr);
     if (checkpoint) {
@@ -338,6 +350,7 @@ int cmd_train_gen(int argc, char **argv) {
     } else if ((r = make_opts(&a, &po))) {
         return r;
     }
+    init_file = a.init ? a.init : ck.init[0] ? ck.init : NULL;
     zoo_list zl;
     int S;
     if (zoo_list_load(&zl, a.models, &S)) {
@@ -370,6 +383,17 @@ int cmd_train_gen(int argc, char **argv) {
     if (prot_create(&t, &po, zl.m, zl.n, B, seed) || (a.resume && prot_resume(t, ck.buf, ck.len))) {
         rc = cli_runtime_error(CMD, a.resume ? a.resume : "cannot create the trainer");
         goto done;
+    }
+    if (a.init) {
+        uint8_t *ib = NULL;
+        size_t il = 0;
+        df_status s = df_read_file(a.init, (size_t)1 << 31, &ib, &il);
+        if (!s) s = prot_init_from(t, ib, il);
+        free(ib);
+        if (s) {
+            rc = cli_runtime_error(CMD, a.init);
+            goto done;
+        }
     }
     free(ck.buf);
     ck.buf = NULL;
