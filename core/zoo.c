@@ -846,7 +846,7 @@ df_status zoo_edit_grid(zoo_model *m, uint8_t *rgb, const float *x, const float 
 
 /* ------------------------------------------------------------------ training */
 zoo_train_opts zoo_default_train_opts(void) {
-    zoo_train_opts o = {2e-4f, 0.5f, 0.999f, 1.0f, 10.0f};
+    zoo_train_opts o = {2e-4f, 0.5f, 0.999f, 1.0f, 10.0f, 0.0f};
     return o;
 }
 
@@ -911,6 +911,13 @@ df_status zoo_train_step(zoo_model *m, const zoo_train_opts *o, const float *x, 
         if ((st = zoo_gen_forward(m, 1, m->rec, m->fake, m->trg, src, z2, B))) return st;
         L.g_rec = df_l1_loss(m->drec, m->rec, x, nimg, o->lambda_rec);
         if ((st = zoo_gen_backward(m, 1, m->dfake, m->drec, NULL, 1))) return st;
+        if (o->lambda_id > 0) {
+            /* identity edit: G(x; src -> src) ~ x (slot 1 is free again after the cycle's backward) */
+            memset(m->drec, 0, nimg * sizeof(float));
+            if ((st = zoo_gen_forward(m, 1, m->rec, x, src, src, z1, B))) return st;
+            L.g_id = df_l1_loss(m->drec, m->rec, x, nimg, o->lambda_id);
+            if ((st = zoo_gen_backward(m, 1, NULL, m->drec, NULL, 1))) return st;
+        }
     }
     if ((st = zoo_gen_backward(m, 0, NULL, m->dfake, NULL, 1))) return st;
     adam_step(&m->G.p, o, t);

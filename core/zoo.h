@@ -33,7 +33,9 @@
  *
  * Training (zoo_train_step): LSGAN adversarial loss + lambda_cls * BCE(attribute logits) + lambda_rec * L1
  * reconstruction: the cycle x -> G(x, trg) -> G(., src) ~ x for zoo-stargan and zoo-style, the identity edit
- * G(x, diff = 0) ~ x for zoo-attgan.  Targets: each image gets one random single-attribute edit (a hair colour set
+ * G(x, diff = 0) ~ x for zoo-attgan; optionally (lambda_id) also the identity edit G(x; src -> src) ~ x for
+ * zoo-stargan and zoo-style, as many StarGAN derivatives add: a face editor asked for no change leaves the face
+ * alone, which the cycle alone does not teach.  Targets: each image gets one random single-attribute edit (a hair colour set
  * one-hot, or Male/Young flipped), decided by the step's random generator, so a run is reproducible from
  * (seed, step) alone.
  *
@@ -131,13 +133,15 @@ df_status zoo_edit_grid(zoo_model *m, uint8_t *rgb, const float *x, const float 
 typedef struct {
     float lr, beta1, beta2;   /* Adam for G and D */
     float lambda_cls, lambda_rec;
+    float lambda_id;          /* stargan, style: weight of the identity edit L1(G(x; src -> src), x) (0: off) */
 } zoo_train_opts;
-zoo_train_opts zoo_default_train_opts(void); /* lr 2e-4, betas 0.5/0.999, lambda_cls 1, lambda_rec 10 */
+zoo_train_opts zoo_default_train_opts(void); /* lr 2e-4, betas 0.5/0.999, lambda_cls 1, lambda_rec 10, lambda_id 0 */
 
 typedef struct {
     float d_adv, d_cls;  /* discriminator: LSGAN (real + fake), BCE on real attributes */
     float g_adv, g_cls;  /* generator: LSGAN on fakes, BCE of the fakes' requested attributes */
     float g_rec;         /* L1 reconstruction */
+    float g_id;          /* L1 identity edit (stargan, style with lambda_id > 0) */
 } zoo_losses;
 
 /* One D update and one G update on a batch x [B,3,S,S] with attributes src [B,5].  The random choices

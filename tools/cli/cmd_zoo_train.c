@@ -39,6 +39,8 @@ static void help(void) {
         "  --lr L            Adam learning rate, betas 0.5 / 0.999 (default 2e-4)\n"
         "  --lambda-rec X    weight of the L1 reconstruction (default 10)\n"
         "  --lambda-cls X    weight of the attribute classification (default 1)\n"
+        "  --lambda-id X     stargan, style: weight of the identity edit L1(G(x; own attributes), x) (default 10;\n"
+        "                    0 = StarGAN's cycle only). On --resume the checkpoint's value, unless given\n"
         "  --resume CKPT     continue this checkpoint (architecture, widths, batch, seed and lr come from it;\n"
         "                    --steps may extend the run)\n"
         "  --samples DIR     write PNG grids (rows: validation faces; columns: input, then the edit of each\n"
@@ -66,15 +68,15 @@ static void on_signal(int sig) {
 typedef struct {
     const char *arch, *out, *data, *resume, *samples;
     long steps, batch, seed, width, dwidth, nres, sample_every;
-    double lr, lambda_rec, lambda_cls, ckpt_min, time_limit;
-    int set_batch, set_seed, set_width, set_dwidth, set_nres, set_lr;
+    double lr, lambda_rec, lambda_cls, lambda_id, ckpt_min, time_limit;
+    int set_batch, set_seed, set_width, set_dwidth, set_nres, set_lr, set_lambda_id;
 } opts;
 
 static int parse(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
     o->data = DEFAULT_DATA;
     o->steps = 3000, o->batch = 8, o->seed = 1, o->sample_every = 250, o->dwidth = 16, o->nres = 3;
-    o->lr = 2e-4, o->lambda_rec = 10, o->lambda_cls = 1, o->ckpt_min = 5;
+    o->lr = 2e-4, o->lambda_rec = 10, o->lambda_cls = 1, o->lambda_id = 10, o->ckpt_min = 5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -102,6 +104,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--lr")) D = &o->lr, lo = 1e-7, hi = 1, flag = &o->set_lr;
         else if (!strcmp(a, "--lambda-rec")) D = &o->lambda_rec, lo = 0, hi = 1000;
         else if (!strcmp(a, "--lambda-cls")) D = &o->lambda_cls, lo = 0, hi = 1000;
+        else if (!strcmp(a, "--lambda-id")) D = &o->lambda_id, lo = 0, hi = 1000, flag = &o->set_lambda_id;
         else if (!strcmp(a, "--ckpt-every")) D = &o->ckpt_min, lo = 0.05, hi = 10000;
         else if (!strcmp(a, "--time-limit")) D = &o->time_limit, lo = 0.01, hi = 1e6;
         else return cli_usage_error(CMD, "unknown option '%s'", a);
@@ -131,6 +134,7 @@ static int save_model(zoo_model *m, const char *path, int checkpoint, const opts
     if (!s) s = dfw_writer_meta_float(w, "train.lr", o->lr);
     if (!s) s = dfw_writer_meta_float(w, "train.lambda_rec", o->lambda_rec);
     if (!s) s = dfw_writer_meta_float(w, "train.lambda_cls", o->lambda_cls);
+    if (!s) s = dfw_writer_meta_float(w, "train.lambda_id", o->lambda_id);
     if (!s) s = dfw_writer_meta_int(w, "train.steps", zoo_get_step(m));
     if (!s) s = dfw_writer_meta(w, "train.data", base);
     if (!s) s = dfw_writer_meta(w, "train.partition", "0");
@@ -167,6 +171,8 @@ static int load_checkpoint(const char *path, opts *o, double *seconds, zoo_model
         if (!s && !(s = dfw_meta_float(&f, "train.lr", &d))) o->lr = d;
         if (!s && !(s = dfw_meta_float(&f, "train.lambda_rec", &d))) o->lambda_rec = d;
         if (!s && !(s = dfw_meta_float(&f, "train.lambda_cls", &d))) o->lambda_cls = d;
+        /* older checkpoints have no identity term: they continue with the command line's (or default) value */
+        if (!s && !o->set_lambda_id && dfw_meta_float(&f, "train.lambda_id", &d) == DF_OK) o->lambda_id = d;
         if (!s && dfw_meta_float(&f, "train.seconds", &d) == DF_OK) *seconds = d;
         if (!s && !(s = dfw_meta_get(&f, "arch", arch, sizeof arch)) && o->arch) {
             zoo_family a, b;
@@ -297,12 +303,12 @@ int cmd_zoo_train(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
 
     zoo_train_opts to = zoo_default_train_opts();
-    to.lr = (float)o.lr, to.lambda_rec = (float)o.lambda_rec, to.lambda_cls = (float)o.lambda_cls;
+    to.lr = (float)o.lr, to.lambda_rec = (float)o.lambda_rec, to.lambda_cls = (float)o.lambda_cls, to.lambda_id = (float)o.lambda_id;
     long start = zoo_get_step(m), step = start;
     fprintf(stderr, "dadfi zoo-train: %s width %d nres %d dwidth %d, %.2f GFLOP/image (G forward), %d train faces, "
             "batch %d, steps %ld -> %ld, %d threads\n", zoo_family_arch(c->family), c->width, c->nres, c->dwidth,
             zoo_gen_flops(c) * 1e-9, train.n, B, start, o.steps, df_get_threads());
-    double last_print = cli_now(), last_ckpt = last_print, acc[5] = {0};
+    double last_print = cli_now(), last_ckpt = last_print, acc[6] = {0};
     long acc_n = 0, print_step = step;
     const char *why = "done";
     while (step < o.steps) {
@@ -317,8 +323,8 @@ int cmd_zoo_train(int argc, char **argv) {
             goto done;
         }
         step++;
-        double v[5] = {L.d_adv, L.d_cls, L.g_adv, L.g_cls, L.g_rec};
-        for (int k = 0; k < 5; k++) acc[k] += v[k];
+        double v[6] = {L.d_adv, L.d_cls, L.g_adv, L.g_cls, L.g_rec, L.g_id};
+        for (int k = 0; k < 6; k++) acc[k] += v[k];
         acc_n++;
         if (!(isfinite(L.d_adv) && isfinite(L.g_adv) && isfinite(L.g_rec))) {
             df_fail(DF_ERR_ARG, "a loss is not finite at step %ld (try a lower --lr)", step);
@@ -328,9 +334,9 @@ int cmd_zoo_train(int argc, char **argv) {
         double now = cli_now();
         if (now - last_print >= 5 || step == o.steps) {
             double sps = (step - print_step) / (now - last_print), eta = (o.steps - step) / (sps > 0 ? sps : 1e-9);
-            cli_progress("step %ld/%ld  %.3f steps/s  ETA %.0fm%02.0fs  D adv %.3f cls %.3f | G adv %.3f cls %.3f rec %.4f",
+            cli_progress("step %ld/%ld  %.3f steps/s  ETA %.0fm%02.0fs  D adv %.3f cls %.3f | G adv %.3f cls %.3f rec %.4f id %.4f",
                          step, o.steps, sps, floor(eta / 60), fmod(eta, 60), acc[0] / acc_n, acc[1] / acc_n,
-                         acc[2] / acc_n, acc[3] / acc_n, acc[4] / acc_n);
+                         acc[2] / acc_n, acc[3] / acc_n, acc[4] / acc_n, acc[5] / acc_n);
             memset(acc, 0, sizeof acc), acc_n = 0, last_print = now, print_step = step;
         }
         if (step % o.sample_every == 0) {
