@@ -31,13 +31,13 @@ struct patchgan {
 
 static df_status build(patchgan *d, const char *prefix) {
     const patchgan_config *c = &d->cfg;
-    int cin = c->cin, ch = c->width;
+    int cin = c->cin, ch = c->width, nout = c->cout > 1 ? c->cout : 1;
     d->nl = c->nlayers + 1;
     for (int l = 0; l < d->nl; l++) {
         pg_layer *L = &d->L[l];
         int last = l == c->nlayers;
-        int cout = last ? 1 : ch;
-        L->cv = last ? (df_conv){cin, 1, 3, 3, 1, 1, 1, DF_PAD_ZERO} : (df_conv){cin, cout, 4, 4, 2, 1, 1, DF_PAD_ZERO};
+        int cout = last ? nout : ch;
+        L->cv = last ? (df_conv){cin, nout, 3, 3, 1, 1, 1, DF_PAD_ZERO} : (df_conv){cin, cout, 4, 4, 2, 1, 1, DF_PAD_ZERO};
         char name[DF_NAME_MAX];
         int dw[4] = {cout, cin, L->cv.kh, L->cv.kw}, db[1] = {cout};
         snprintf(name, sizeof name, "%s.c%d.w", prefix, l + 1);
@@ -55,8 +55,9 @@ df_status patchgan_create(patchgan **out, const patchgan_config *cfg, const char
                           int training) {
     *out = NULL;
     if (!cfg || cfg->cin < 1 || cfg->cin > 64 || cfg->width < 1 || cfg->width > 256 || cfg->nlayers < 1 ||
-        cfg->nlayers > PATCHGAN_MAX_LAYERS)
-        return df_fail(DF_ERR_ARG, "patchgan: cin 1..64, width 1..256, nlayers 1..%d", PATCHGAN_MAX_LAYERS);
+        cfg->nlayers > PATCHGAN_MAX_LAYERS || cfg->cout < 0 || cfg->cout > 256)
+        return df_fail(DF_ERR_ARG, "patchgan: cin 1..64, width 1..256, nlayers 1..%d, cout 0..256",
+                       PATCHGAN_MAX_LAYERS);
     if (!prefix || !*prefix || strlen(prefix) > 15) return df_fail(DF_ERR_ARG, "patchgan: prefix of 1..15 chars");
     patchgan *d = calloc(1, sizeof *d);
     if (!d) return df_fail(DF_ERR_NOMEM, "patchgan: out of memory");
@@ -144,7 +145,7 @@ df_status patchgan_forward(patchgan *d, float *logits, const float *x, int B, in
         in = L->out;
     }
     pg_layer *last = &d->L[d->nl - 1];
-    memcpy(logits, last->out, (size_t)B * last->OH * last->OW * sizeof(float));
+    memcpy(logits, last->out, (size_t)B * last->cv.cout * last->OH * last->OW * sizeof(float));
     d->have_forward = 1;
     return DF_OK;
 }
@@ -154,7 +155,7 @@ df_status patchgan_backward(patchgan *d, float *dx, const float *dlogits, int pa
     if (!d->p.grad) return df_fail(DF_ERR_ARG, "patchgan: model was not created for training");
     int B = d->B;
     pg_layer *last = &d->L[d->nl - 1];
-    memcpy(last->dpre, dlogits, (size_t)B * last->OH * last->OW * sizeof(float));
+    memcpy(last->dpre, dlogits, (size_t)B * last->cv.cout * last->OH * last->OW * sizeof(float));
     for (int l = d->nl - 1; l >= 0; l--) {
         pg_layer *L = &d->L[l];
         size_t n = (size_t)B * L->cv.cout * L->OH * L->OW;

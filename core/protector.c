@@ -200,7 +200,7 @@ df_status prot_create(prot_trainer **out, const prot_opts *o, zoo_model *const *
     t->seed = seed;
     t->n = n, t->B = B, t->S = S;
     int OH, OW;
-    patchgan_config pc = {3, o->d_width, o->d_layers};
+    patchgan_config pc = {3, o->d_width, o->d_layers, 1};
     patchgan_out_size(&pc, S, S, &OH, &OW);
     t->P = OH * OW;
     gen_config gc = {o->gen_width, o->out_scale};

@@ -75,7 +75,7 @@ static void pg_fwd(void *c) {
 }
 
 static void test_patchgan(void) {
-    patchgan_config cfg = {3, 3, 2};
+    patchgan_config cfg = {3, 3, 2, 1};
     patchgan *d;
     CHECK(patchgan_create(&d, &cfg, "idex", 5, 1) == DF_OK, "create: %s", df_errmsg());
     const int B = 2, H = 16, W = 8;

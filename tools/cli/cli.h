@@ -25,6 +25,8 @@ int cmd_train_gen(int argc, char **argv);
 int cmd_pgd(int argc, char **argv);
 int cmd_train_universal(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_attr_train(int argc, char **argv);
+int cmd_zoo_quality(int argc, char **argv);
 
 /* Shared helpers (cli_util.c). */
 /* Print "dadfi CMD: message" to stderr and return EXIT_USAGE. */
@@ -36,6 +38,18 @@ int cli_parse_float(const char *s, double lo, double hi, double *out);
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 /* Is argv[i] "--help" or "-h"? */
 int cli_is_help(const char *s);
+/* Commands whose options all take a value ("--name value"): read the option at argv[*i] into *name and its
+ * value into *val, advancing *i past the value.  Returns 0, -1 for --help / -h (help() has printed the help), or
+ * EXIT_USAGE after a usage error (a bare argument, a missing value). */
+int cli_next_option(const char *cmd, int argc, char **argv, int *i, void (*help)(void), const char **name,
+                    const char **val);
+/* Option value in [lo, hi]: 0, or EXIT_USAGE after a usage error naming opt and the range. */
+int cli_option_long(const char *cmd, const char *opt, const char *val, long lo, long hi, long *out);
+int cli_option_float(const char *cmd, const char *opt, const char *val, double lo, double hi, double *out);
+/* Long runs: after cli_catch_stop(), SIGINT and SIGTERM only set a flag that cli_stop_requested() reads (the run
+ * saves its state and ends cleanly). */
+void cli_catch_stop(void);
+int cli_stop_requested(void);
 /* Wall-clock seconds (monotonic). */
 double cli_now(void);
 /* Progress line on stderr (\r-updated when stderr is a terminal, one line per call otherwise). */

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,46 @@ int cli_parse_long(const char *s, long lo, long hi, long *out) {
 }
 
 int cli_is_help(const char *s) { return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0; }
+
+int cli_next_option(const char *cmd, int argc, char **argv, int *i, void (*help)(void), const char **name,
+                    const char **val) {
+    const char *a = argv[*i];
+    if (cli_is_help(a)) {
+        help();
+        return -1;
+    }
+    if (a[0] != '-') return cli_usage_error(cmd, "unexpected argument '%s'", a);
+    if (*i + 1 >= argc) return cli_usage_error(cmd, "%s needs a value", a);
+    *name = a;
+    *val = argv[++*i];
+    return 0;
+}
+
+int cli_option_long(const char *cmd, const char *opt, const char *val, long lo, long hi, long *out) {
+    if (cli_parse_long(val, lo, hi, out) == 0) return 0;
+    return cli_usage_error(cmd, "%s must be an integer in %ld..%ld (got '%s')", opt, lo, hi, val);
+}
+
+int cli_option_float(const char *cmd, const char *opt, const char *val, double lo, double hi, double *out) {
+    if (cli_parse_float(val, lo, hi, out) == 0) return 0;
+    return cli_usage_error(cmd, "%s must be a number in %g..%g (got '%s')", opt, lo, hi, val);
+}
+
+static volatile sig_atomic_t stop_flag = 0;
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_flag = 1;
+}
+
+void cli_catch_stop(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_stop_requested(void) { return stop_flag != 0; }
 
 double cli_now(void) {
     struct timespec ts;

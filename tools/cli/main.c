@@ -13,6 +13,8 @@ static const cli_command commands[] = {
     {"pgd", "protect one image by per-image PGD against zoo models (slow baseline)", cmd_pgd},
     {"train-universal", "compute a universal (CMUA-style) perturbation against zoo models", cmd_train_universal},
     {"eval", "measure protectors against zoo models (the paper's metrics, JSON)", cmd_eval},
+    {"attr-train", "train the attribute classifier that judges the zoo's edits (real faces only)", cmd_attr_train},
+    {"zoo-quality", "check zoo models against the quality bar (edit accuracy, reconstruction, mask)", cmd_zoo_quality},
 };
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
