@@ -40,7 +40,8 @@ static void help(void) {
         "  --lambda-rec X    weight of the L1 reconstruction (default 10)\n"
         "  --lambda-cls X    weight of the attribute classification (default 1)\n"
         "  --lambda-id X     stargan, style: weight of the identity edit L1(G(x; own attributes), x) (default 10;\n"
-        "                    0 = StarGAN's cycle only). On --resume the checkpoint's value, unless given\n"
+        "                    0 = StarGAN's cycle only)\n"
+        "                    On --resume the three weights are the checkpoint's, unless given (a new schedule)\n"
         "  --resume CKPT     continue this checkpoint (architecture, widths, batch, seed and lr come from it;\n"
         "                    --steps may extend the run)\n"
         "  --samples DIR     write PNG grids (rows: validation faces; columns: input, then the edit of each\n"
@@ -69,7 +70,7 @@ typedef struct {
     const char *arch, *out, *data, *resume, *samples;
     long steps, batch, seed, width, dwidth, nres, sample_every;
     double lr, lambda_rec, lambda_cls, lambda_id, ckpt_min, time_limit;
-    int set_batch, set_seed, set_width, set_dwidth, set_nres, set_lr, set_lambda_id;
+    int set_batch, set_seed, set_width, set_dwidth, set_nres, set_lr, set_lambda_rec, set_lambda_cls, set_lambda_id;
 } opts;
 
 static int parse(int argc, char **argv, opts *o) {
@@ -102,8 +103,8 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--nres")) L = &o->nres, lo = 0, hi = 16, flag = &o->set_nres;
         else if (!strcmp(a, "--sample-every")) L = &o->sample_every, lo = 1, hi = 100000000;
         else if (!strcmp(a, "--lr")) D = &o->lr, lo = 1e-7, hi = 1, flag = &o->set_lr;
-        else if (!strcmp(a, "--lambda-rec")) D = &o->lambda_rec, lo = 0, hi = 1000;
-        else if (!strcmp(a, "--lambda-cls")) D = &o->lambda_cls, lo = 0, hi = 1000;
+        else if (!strcmp(a, "--lambda-rec")) D = &o->lambda_rec, lo = 0, hi = 1000, flag = &o->set_lambda_rec;
+        else if (!strcmp(a, "--lambda-cls")) D = &o->lambda_cls, lo = 0, hi = 1000, flag = &o->set_lambda_cls;
         else if (!strcmp(a, "--lambda-id")) D = &o->lambda_id, lo = 0, hi = 1000, flag = &o->set_lambda_id;
         else if (!strcmp(a, "--ckpt-every")) D = &o->ckpt_min, lo = 0.05, hi = 10000;
         else if (!strcmp(a, "--time-limit")) D = &o->time_limit, lo = 0.01, hi = 1e6;
@@ -169,8 +170,9 @@ static int load_checkpoint(const char *path, opts *o, double *seconds, zoo_model
             o->seed = v;
         }
         if (!s && !(s = dfw_meta_float(&f, "train.lr", &d))) o->lr = d;
-        if (!s && !(s = dfw_meta_float(&f, "train.lambda_rec", &d))) o->lambda_rec = d;
-        if (!s && !(s = dfw_meta_float(&f, "train.lambda_cls", &d))) o->lambda_cls = d;
+        /* loss weights: the checkpoint's, unless given on the command line (a change of schedule) */
+        if (!s && !(s = dfw_meta_float(&f, "train.lambda_rec", &d)) && !o->set_lambda_rec) o->lambda_rec = d;
+        if (!s && !(s = dfw_meta_float(&f, "train.lambda_cls", &d)) && !o->set_lambda_cls) o->lambda_cls = d;
         /* older checkpoints have no identity term: they continue with the command line's (or default) value */
         if (!s && !o->set_lambda_id && dfw_meta_float(&f, "train.lambda_id", &d) == DF_OK) o->lambda_id = d;
         if (!s && dfw_meta_float(&f, "train.seconds", &d) == DF_OK) *seconds = d;
