@@ -105,6 +105,25 @@ ${chart('success', 'bars', [['model', ...labels.filter((l) => main[l])], ...mode
   ['--title', 'Success rate (L2_mask > 0.05)', '--ylabel', 'share of faces', '--ymin', '0', '--ymax', '1'])}
 ${cmdBlock(['universal', 'main-'])}`);
 
+// the zoo's quality bar (dadfi zoo-quality)
+const zq = load('zoo-quality');
+if (zq) {
+  const attrs = Object.keys(zq.classifier.accuracy_real).filter((a) => a !== 'mean');
+  const yes = (b) => (b ? 'pass' : '**fail**');
+  out.push(`## The deepfake models themselves (zoo quality bar)
+
+Judged on ${zq.n} test faces by a separately trained attribute classifier (accuracy on the real faces:
+${attrs.map((a) => `${a} ${pct(zq.classifier.accuracy_real[a])}`).join(', ')}; mean ${pct(zq.classifier.accuracy_real.mean)}).
+Edit accuracy: how often the classifier sees the requested value in a single-attribute edit (bar >= ${pct(zq.thresholds.edit_accuracy_min)});
+reconstruction: mean |G(x; own attributes) - x| (bar <= ${zq.thresholds.reconstruction_mae_max}); mask: share of edits with a
+non-empty CMUA mask (bar >= ${pct(zq.thresholds.mask_nonempty_min)}).
+
+${table(['model', ...attrs, 'edit accuracy', 'reconstruction MAE', 'mask non-empty', 'bar'], zq.models.map((m) => [`\`${m.name}\``,
+    ...attrs.map((a) => pct(m.edit_accuracy[a])), `${pct(m.edit_accuracy.mean)} (${yes(m.pass.edit_accuracy)})`,
+    `${f(m.reconstruction_mae, 3)} (${yes(m.pass.reconstruction)})`, `${pct(m.mask_nonempty)} (${yes(m.pass.mask)})`, yes(m.pass.all)]))}
+${cmdBlock(['zoo-quality'])}`);
+}
+
 // validity and baselines (paper Figs. 3-6)
 const results = Object.fromEntries(labels.filter((l) => main[l]).map((l) => [l, main[l]]));
 out.push(`## Validity and comparison with baselines (paper Figs. 3-6)

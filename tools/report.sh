@@ -14,7 +14,8 @@
 #   --no-wasm   skip the wasm timing (tools/bench/wasm_gen.mjs; only run when build-wasm/wasm exists)
 #   --weights DIR  weights to evaluate (default weights): zoo models DIR/zoo/*.dfw; Gen variants DIR/gen*.dfw
 #               (DIR/gen.dfw is the shipped one; every other file, e.g. the paper recipe or an ablation, is evaluated
-#               too); universal perturbations DIR/universal*.dfw
+#               too); universal perturbations DIR/universal*.dfw; the attribute classifier DIR/attrcls.dfw
+#               (zoo quality bar, on 2N faces)
 # Environment: DF_THREADS as for dadfi.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -98,6 +99,13 @@ run() {
 n_for() { [ "$1" = pgd ] && echo "$half" || echo "$2"; } # PGD costs seconds per face: fewer faces
 
 t_start=$(date +%s)
+# the zoo's own quality bar, judged by the separately trained attribute classifier
+if [ -f "$weights/attrcls.dfw" ]; then
+  printf 'zoo-quality\tdadfi zoo-quality --classifier %s --models %s --n %d\n' "$weights/attrcls.dfw" "$models" "$((2 * N))" >> "$out/commands.tsv"
+  log "zoo quality"
+  "$dadfi" zoo-quality --classifier "$weights/attrcls.dfw" --models "$models" --data "$celeba" --n "$((2 * N))" \
+    --json "$out/json/zoo-quality.json" > /dev/null
+fi
 for i in "${!labels[@]}"; do
   L=${labels[$i]} P=${protectors[$i]}
   # main comparison (validity, baselines, invisibility, time at 128x128) with image grids
