@@ -12,10 +12,13 @@
 static _Thread_local char df_msg[512];
 
 df_status df_fail(df_status code, const char *fmt, ...) {
+    /* through a local buffer: callers may pass df_errmsg() itself to add context to the previous message */
+    char tmp[sizeof df_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(df_msg, sizeof df_msg, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(df_msg, tmp, sizeof df_msg);
     return code;
 }
 

@@ -526,7 +526,19 @@ static void test_mutations(void) {
     printf("mutations: %d of 20000 still parsed (CRC fixed up)\n", ok);
 }
 
+/* Messages that wrap the previous one (df_fail(s, "%s: %s", path, df_errmsg())) keep it intact. */
+static void test_error_context(void) {
+    df_fail(DF_ERR_FORMAT, "inner %s %d", "message", 42);
+    df_status s = df_fail(DF_ERR_IO, "%s: %s", "some/file.dfw", df_errmsg());
+    CHECK(s == DF_ERR_IO, "status passed through");
+    CHECK(!strcmp(df_errmsg(), "some/file.dfw: inner message 42"), "wrapped message: '%s'", df_errmsg());
+    df_fail(DF_ERR_ARG, "%s | %s", df_errmsg(), df_errmsg());
+    CHECK(!strcmp(df_errmsg(), "some/file.dfw: inner message 42 | some/file.dfw: inner message 42"), "twice: '%s'",
+          df_errmsg());
+}
+
 int main(void) {
+    test_error_context();
     test_crc();
     test_reference_layout();
     test_round_trip();

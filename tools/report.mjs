@@ -244,7 +244,8 @@ if (utkLabels.length) {
   out.push(`## Cross-dataset: UTKFace, and fairness
 
 UTKFace faces (a different source: tight in-the-wild crops), ${Object.values(u)[0].n} faces (PGD: fewer), the same protectors
-and models.  UTKFace has no hair-colour labels: the source attributes come from the first model's attribute classifier,
+and models.  UTKFace has no hair-colour labels: the source attributes come from the attribute classifier (`weights/attrcls.dfw`;
+without it, the first model's discriminator head),
 Male from the label.  Protection should not work worse for some people: success per gender and race group.
 
 ${table(['protector', ...models, 'mean', 'PSNR dB'], utkLabels.map((l) => [`\`${l}\``, ...models.map((m) => pct(u[l].models[m].success_rate)), pct(meanSuccess(u[l])), f(u[l].protection.psnr, 2)]))}

@@ -75,6 +75,10 @@ else
   log "MobileNet model not found: Frechet distances skipped"
 fi
 
+# UTKFace has no hair-colour labels: the attribute classifier estimates the source attributes (if committed)
+classifier=()
+[ -f "$weights/attrcls.dfw" ] && classifier=(--classifier "$weights/attrcls.dfw")
+
 # No committed universal perturbation: compute one for the ensemble (CMUA-style), with a budget that grows with N.
 if [ ${#universals[@]} -eq 0 ]; then
   batches=$(( N / 4 > 3 ? N / 4 : 3 ))
@@ -122,7 +126,7 @@ for i in "${!labels[@]}"; do
   # cross-dataset with fairness groups
   if [ -f "$utk/labels.csv" ]; then
     run "utk-$L" --protector "$P" --models "$models" --data "$utk" --n "$(n_for "$L" "$N")" --no-frechet \
-      --json "$out/json/utk-$L.json" --grid "$out/grids/utk-$L.png" --grid-rows 3
+      --json "$out/json/utk-$L.json" --grid "$out/grids/utk-$L.png" --grid-rows 3 "${classifier[@]}"
   fi
 done
 # success against invisibility: eps sweep for the shipped Gen, PGD and random signs

@@ -109,6 +109,27 @@ test('dadfi attr-train and zoo-quality', { skip }, async (t) => {
       assert.deepEqual([m.edits_counted.Black_Hair, m.edits_counted.Blond_Hair, m.edits_counted.Brown_Hair], [2, 2, 2]);
       assert.equal(m.edits_counted.Male, 3);
     });
+
+    await t.test('eval --classifier estimates UTKFace source attributes', { skip: !existsSync(attgan) && 'no zoo weights' }, () => {
+      const utk = join(dir, 'utk');
+      mkdirSync(join(utk, 'images'), { recursive: true });
+      const rows = ['file,age,gender,race'];
+      for (let i = 0; i < 3; i++) {
+        writeFileSync(join(utk, 'images', `u${i}.png`), encodePNG(testPicture(48, 48, 3, 20 + i)));
+        rows.push(`u${i}.png,${20 + i},${i % 2},${i % 5}`);
+      }
+      writeFileSync(join(utk, 'labels.csv'), rows.join('\n') + '\n');
+      const json = join(dir, 'u.json');
+      const args = ['eval', '--protector', 'noise', '--models', attgan, '--data', utk, '--no-frechet', '-q', '--json', json];
+      const r = run(...args, '--classifier', cls);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(JSON.parse(readFileSync(json, 'utf8')).n, 3);
+      // a zoo model is not a classifier: a clear message that names the file once
+      const w = run(...args, '--classifier', attgan);
+      assert.equal(w.status, 1);
+      assert.match(w.stderr, /attgan\.dfw: attrcls: not an attribute classifier/);
+      assert.equal(w.stderr.split('attgan.dfw').length - 1, 1, w.stderr);
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "attrcls.h"
 #include "celeba.h"
 #include "cli.h"
 #include "dfw.h"
@@ -38,7 +39,10 @@ static void help(void) {
         "  --models LIST   comma-separated zoo weight files; a model's name is its file name without .dfw\n"
         "  --data DIR      DIR/labels.csv and DIR/images/: CelebA (columns file, partition, attributes; faces\n"
         "                  centre-cropped) or UTKFace (columns file, age, gender, race; source attributes estimated\n"
-        "                  by the first model's classifier, Male from the label; results per gender and race)\n"
+        "                  by --classifier or else the first model's discriminator head, Male from the label;\n"
+        "                  results per gender and race)\n"
+        "  --classifier F  attribute classifier (`dadfi attr-train`, e.g. weights/attrcls.dfw) that estimates the\n"
+        "                  source attributes of faces without labels (UTKFace)\n"
         "  --split S       test (default), val, train or all (CelebA partition 2, 1, 0; ignored for UTKFace)\n"
         "  --n N           evaluate N images spread evenly over the split (default: all)\n"
         "  --size S        the models' input size (default 128)\n"
@@ -272,7 +276,7 @@ static void quantize8(float *x, uint8_t *rgb, int F) {
 
 /* ------------------------------------------------------------------ the command */
 typedef struct {
-    const char *protector, *models, *data, *split, *json, *grid, *mobilenet, *pgd_models;
+    const char *protector, *models, *data, *split, *json, *grid, *mobilenet, *pgd_models, *classifier;
     long n, size, edits, seed, pgd_iters, grid_rows;
     int jpeg[MAX_CONDS], njpeg;
     double eps, resize, pgd_step;
@@ -313,6 +317,7 @@ static int parse_args(eval_args *a, int argc, char **argv) {
         STR("--json", json);
         STR("--grid", grid);
         STR("--pgd-models", pgd_models);
+        STR("--classifier", classifier);
         LONG("--n", n, 1, 10000000);
         LONG("--size", size, 32, 512);
         else if (!strcmp(o, "--jpeg") && v) bad = parse_qualities(a, argv[++i]);
@@ -351,6 +356,7 @@ typedef struct {
     float *delta;
     pgd_ctx *pgd;
     mobilenet *mn;
+    attrcls *cls;
     eval_acc acc[MAX_CONDS];
     int nacc;
     float *x_full, *x_adv, *x, *xc, *xac, *ws, *grid_cells, *ygrid;
@@ -366,6 +372,7 @@ static void run_free(eval_run *r) {
     free(r->delta);
     if (r->pgd) pgd_ctx_free(r->pgd);
     mobilenet_free(r->mn);
+    attrcls_free(r->cls);
     free(r->x_full);
     free(r->x_adv);
     free(r->x);
@@ -439,10 +446,24 @@ static df_status load_mobilenet(eval_run *r, const eval_args *a) {
     return DF_OK;
 }
 
-/* Source attributes of a face without labels: the first model's classifier, Male from the label if known. */
+static df_status load_classifier(eval_run *r, const eval_args *a) {
+    if (!a->classifier) return DF_OK;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    df_status s = load_file(a->classifier, &buf, &len);
+    if (!s) s = attrcls_load(&r->cls, buf, len, 0);
+    free(buf);
+    if (!s && attrcls_get_config(r->cls)->size != a->size)
+        s = df_fail(DF_ERR_ARG, "classifier input size %d differs from --size %ld", attrcls_get_config(r->cls)->size, a->size);
+    if (s) return df_fail(s, "%s: %s", a->classifier, df_errmsg());
+    return DF_OK;
+}
+
+/* Source attributes of a face without labels: the attribute classifier (or else the first model's discriminator
+ * head), Male from the label if known. */
 static df_status estimate_attrs(eval_run *r, float *src, const float *x, int male) {
     float logits[ZOO_NATTR];
-    df_status s = zoo_classify(r->models.m[0], logits, x, 1);
+    df_status s = r->cls ? attrcls_forward(r->cls, logits, x, 1) : zoo_classify(r->models.m[0], logits, x, 1);
     if (s) return s;
     for (int k = 0; k < ZOO_NATTR; k++) src[k] = logits[k] > 0.0f ? 1.0f : 0.0f;
     if (male >= 0) src[ZOO_MALE] = (float)male;
@@ -521,7 +542,7 @@ static df_status run_eval(eval_run *r, const eval_args *a) {
     int partition = !strcmp(a->split, "test") ? 2 : !strcmp(a->split, "val") ? 1 : !strcmp(a->split, "train") ? 0 : -1;
     df_status s;
     if ((s = zoo_list_load(&r->models, a->models, NULL)) || (s = data_open(&r->data, a->data, partition)) ||
-        (s = setup_protector(r, a)) || (s = load_mobilenet(r, a)))
+        (s = setup_protector(r, a)) || (s = load_mobilenet(r, a)) || (s = load_classifier(r, a)))
         return s;
     const char *names[EVAL_MAX_MODELS];
     for (int i = 0; i < r->models.n; i++) names[i] = r->models.name[i];
