@@ -53,6 +53,7 @@ test('dadfi attr-train and zoo-quality', { skip }, async (t) => {
       assert.equal(run('zoo-quality', '--models', attgan, '--data', data).status, 2, 'no --classifier');
       assert.equal(run('zoo-quality', '--classifier', cls, '--data', data).status, 2, 'no --models');
       assert.equal(run('zoo-quality', '--classifier', cls, '--models', attgan, '--data', data, '--n', '0').status, 2);
+      assert.equal(run('zoo-quality', '--classifier', cls, '--models', attgan, '--data', data, '--split', 'train').status, 2);
       assert.ok(!existsSync(cls));
     });
 
@@ -108,6 +109,10 @@ test('dadfi attr-train and zoo-quality', { skip }, async (t) => {
       // 3 faces: hair 0,1,2 one-hot; so each hair edit changes the hair of exactly 2 faces
       assert.deepEqual([m.edits_counted.Black_Hair, m.edits_counted.Blond_Hair, m.edits_counted.Brown_Hair], [2, 2, 2]);
       assert.equal(m.edits_counted.Male, 3);
+      // the made-up set has no validation faces: a clear runtime error, not an empty result
+      const v = run('zoo-quality', '--classifier', cls, '--models', attgan, '--data', data, '--split', 'val');
+      assert.equal(v.status, 1);
+      assert.match(v.stderr, /val split \(partition 1/);
     });
 
     await t.test('eval --classifier estimates UTKFace source attributes', { skip: !existsSync(attgan) && 'no zoo weights' }, () => {

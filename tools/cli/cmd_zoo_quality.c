@@ -20,7 +20,7 @@
 
 static void help(void) {
     printf(
-        "usage: dadfi zoo-quality --classifier F --models F1,F2,... --data DIR [--n N] [--json OUT]\n\n"
+        "usage: dadfi zoo-quality --classifier F --models F1,F2,... --data DIR [--n N] [--split test|val] [--json OUT]\n\n"
         "Checks the quality bar of zoo deepfake models on the first N faces of the test split (partition 2) of\n"
         "the CelebA subset.  Each face gets the five single-attribute edits (a hair colour set one-hot, Male or\n"
         "Young flipped) and the identity edit (target = its own attributes).  A model passes when\n"
@@ -40,6 +40,8 @@ static void help(void) {
         "  --models LIST   comma-separated zoo weight files; a model's name is its file name without .dfw\n"
         "  --data DIR      CelebA subset with labels.csv and images/\n"
         "  --n N           faces (default 200; at most the split's size)\n"
+        "  --split S       test (partition 2, default: the bar) or val (partition 1: for choosing a checkpoint\n"
+        "                  without looking at the test faces)\n"
         "  --json OUT      also write the results as JSON\n\n"
         "example:\n"
         "  dadfi zoo-quality --classifier attrcls.dfw --models weights/zoo/stargan.dfw,weights/zoo/attgan.dfw \\\n"
@@ -48,13 +50,14 @@ static void help(void) {
 }
 
 typedef struct {
-    const char *classifier, *models, *data, *json;
+    const char *classifier, *models, *data, *json, *split;
     long n;
+    int partition;
 } opts;
 
 static int parse(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
-    o->n = 200;
+    o->n = 200, o->split = "test", o->partition = 2;
     for (int i = 1; i < argc; i++) {
         const char *a, *v;
         int r = cli_next_option(CMD, argc, argv, &i, help, &a, &v);
@@ -63,6 +66,10 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--models")) o->models = v;
         else if (!strcmp(a, "--data")) o->data = v;
         else if (!strcmp(a, "--json")) o->json = v;
+        else if (!strcmp(a, "--split")) {
+            if (strcmp(v, "test") && strcmp(v, "val")) return cli_usage_error(CMD, "--split must be test or val");
+            o->split = v, o->partition = !strcmp(v, "val") ? 1 : 2;
+        }
         else if (!strcmp(a, "--n")) r = cli_option_long(CMD, a, v, 1, 1000000, &o->n);
         else return cli_usage_error(CMD, "unknown option '%s'", a);
         if (r) return r;
@@ -166,7 +173,9 @@ static df_status write_json(const opts *o, const zoo_list *zl, const model_stats
     char *buf = malloc(cap), *p = buf;
     if (!buf) return df_fail(DF_ERR_NOMEM, "out of memory");
     char tmp[256];
-    jname(&p, &left, "{\n  \"data\": \"%s\",\n  \"partition\": 2,\n", base_name(o->data));
+    jname(&p, &left, "{\n  \"data\": \"%s\",\n", base_name(o->data));
+    snprintf(tmp, sizeof tmp, "  \"partition\": %d,\n", o->partition);
+    jstr(&p, &left, "%s", tmp);
     snprintf(tmp, sizeof tmp, "  \"n\": %d,\n  \"thresholds\": {\"edit_accuracy_min\": %.2f, \"reconstruction_mae_max\": "
              "%.2f, \"mask_nonempty_min\": %.2f},\n", n, MIN_EDIT_ACC, MAX_REC_MAE, MIN_MASK);
     jstr(&p, &left, "%s", tmp);
@@ -231,8 +240,9 @@ int cmd_zoo_quality(int argc, char **argv) {
         rc = cli_runtime_error(CMD, o.classifier);
         goto done;
     }
-    if (celeba_open(&test, o.data, 2) || test.n < 1) {
-        rc = cli_runtime_error(CMD, "cannot read the test split (partition 2; see --data)");
+    if (celeba_open(&test, o.data, o.partition) || test.n < 1) {
+        df_fail(DF_ERR_IO, "cannot read the %s split (partition %d; see --data): %s", o.split, o.partition, df_errmsg());
+        rc = cli_runtime_error(CMD, o.data);
         goto done;
     }
     int n = o.n < test.n ? (int)o.n : test.n, B = MAX_BATCH;
@@ -248,7 +258,7 @@ int cmd_zoo_quality(int argc, char **argv) {
     }
     char names[1024];
     zoo_list_names(&zl, names, sizeof names);
-    fprintf(stderr, "dadfi %s: %s on %d test faces (of %d), %d threads\n", CMD, names, n, test.n, df_get_threads());
+    fprintf(stderr, "dadfi %s: %s on %d %s faces (of %d), %d threads\n", CMD, names, n, o.split, test.n, df_get_threads());
     double chit[ZOO_NATTR] = {0}, cacc[ZOO_NATTR + 1] = {0}, last = cli_now();
     for (int b0 = 0; b0 < n; b0 += B) {
         int nb = n - b0 < B ? n - b0 : B;
@@ -275,7 +285,7 @@ int cmd_zoo_quality(int argc, char **argv) {
         cacc[k] = chit[k] / n;
         cacc[ZOO_NATTR] += cacc[k] / ZOO_NATTR;
     }
-    printf("zoo quality on %d test faces (partition 2 of %s)\n", n, base_name(o.data));
+    printf("zoo quality on %d %s faces (partition %d of %s)\n", n, o.split, o.partition, base_name(o.data));
     printf("bars: edit accuracy >= %.2f, reconstruction MAE <= %.2f, mask non-empty >= %.2f\n\n", MIN_EDIT_ACC,
            MAX_REC_MAE, MIN_MASK);
     printf("classifier %s on the real faces: ", base_name(o.classifier));
