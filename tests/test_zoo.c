@@ -498,6 +498,8 @@ static void cli_args(void) {
         {exe, "deepfake", "--model", "m.dfw", "in.png", NULL},
         {exe, "zoo-train", "--arch", "cyclegan", "--out", "x.dfw", NULL},
         {exe, "zoo-train", "--arch", "stargan", "--out", "x.dfw", "--steps", "-3"},
+        {exe, "zoo-train", "--init", "a.dfw", "--resume", "a.dfw.ckpt", "--out", "x.dfw", NULL},
+        {exe, "zoo-train", "--init", "a.dfw", "--width", "8", "--out", "x.dfw", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         CHECK(run_cli(cases[i]) == 2, "CLI case %zu (%s %s) did not exit 2", i, cases[i][1], cases[i][2] ? cases[i][2] : "");
@@ -505,6 +507,16 @@ static void cli_args(void) {
     CHECK(run_cli(help) == 0 && run_cli(help2) == 0, "--help exits 0");
     char *missing[] = {exe, "deepfake", "--model", "/nonexistent/m.dfw", "in.png", "out.png", NULL};
     CHECK(run_cli(missing) == 1, "missing model file: runtime error (exit 1)");
+    /* --init: the family comes from the file; asking for another one is a usage error */
+    char attgan[1200];
+    const char *sd = getenv("DF_SOURCE_DIR");
+    snprintf(attgan, sizeof attgan, "%s/weights/zoo/attgan.dfw", sd ? sd : "..");
+    if (access(attgan, R_OK) == 0) {
+        char *mismatch[] = {exe, "zoo-train", "--init", attgan, "--arch", "stargan", "--out", "/nonexistent/x.dfw", NULL};
+        CHECK(run_cli(mismatch) == 2, "--init with another --arch: usage error (exit 2)");
+    }
+    char *noinit[] = {exe, "zoo-train", "--init", "/nonexistent/m.dfw", "--out", "/nonexistent/x.dfw", NULL};
+    CHECK(run_cli(noinit) == 1, "missing --init file: runtime error (exit 1)");
 }
 
 int main(void) {

@@ -42,6 +42,9 @@ static void help(void) {
         "  --lambda-id X     stargan, style: weight of the identity edit L1(G(x; own attributes), x) (default 10;\n"
         "                    0 = StarGAN's cycle only)\n"
         "                    On --resume the three weights are the checkpoint's, unless given (a new schedule)\n"
+        "  --init F          a new run from a weight file without Adam state (e.g. a committed weights/zoo/*.dfw):\n"
+        "                    generator, discriminator, architecture and widths come from F, everything else from\n"
+        "                    the command line; steps count from 0 (Adam's bias correction needs a fresh count)\n"
         "  --resume CKPT     continue this checkpoint (architecture, widths, batch, seed and lr come from it;\n"
         "                    --steps may extend the run)\n"
         "  --samples DIR     write PNG grids (rows: validation faces; columns: input, then the edit of each\n"
@@ -67,7 +70,7 @@ static void on_signal(int sig) {
 }
 
 typedef struct {
-    const char *arch, *out, *data, *resume, *samples;
+    const char *arch, *out, *data, *resume, *init, *samples;
     long steps, batch, seed, width, dwidth, nres, sample_every;
     double lr, lambda_rec, lambda_cls, lambda_id, ckpt_min, time_limit;
     int set_batch, set_seed, set_width, set_dwidth, set_nres, set_lr, set_lambda_rec, set_lambda_cls, set_lambda_id;
@@ -94,6 +97,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--data")) o->data = v;
         else if (!strcmp(a, "--resume")) o->resume = v;
+        else if (!strcmp(a, "--init")) o->init = v;
         else if (!strcmp(a, "--samples")) o->samples = v;
         else if (!strcmp(a, "--steps")) L = &o->steps, lo = 1, hi = 100000000;
         else if (!strcmp(a, "--batch")) L = &o->batch, lo = 1, hi = 256, flag = &o->set_batch;
@@ -116,7 +120,8 @@ static int parse(int argc, char **argv, opts *o) {
         if (flag) *flag = 1;
     }
     if (!o->out) return cli_usage_error(CMD, "--out is required");
-    if (!o->arch && !o->resume) return cli_usage_error(CMD, "--arch is required (stargan, attgan or style)");
+    if (o->resume && o->init) return cli_usage_error(CMD, "--resume and --init exclude each other");
+    if (!o->arch && !o->resume && !o->init) return cli_usage_error(CMD, "--arch is required (stargan, attgan or style)");
     zoo_family f;
     if (o->arch && zoo_family_parse(o->arch, &f)) return cli_usage_error(CMD, "%s", df_errmsg());
     return 0;
@@ -138,6 +143,10 @@ static int save_model(zoo_model *m, const char *path, int checkpoint, const opts
     if (!s) s = dfw_writer_meta_float(w, "train.lambda_id", o->lambda_id);
     if (!s) s = dfw_writer_meta_int(w, "train.steps", zoo_get_step(m));
     if (!s) s = dfw_writer_meta(w, "train.data", base);
+    if (!s && o->init) {
+        const char *ib = strrchr(o->init, '/');
+        s = dfw_writer_meta(w, "train.init", ib && ib[1] ? ib + 1 : o->init);
+    }
     if (!s) s = dfw_writer_meta(w, "train.partition", "0");
     if (!s) s = dfw_writer_meta_float(w, "train.seconds", seconds);
     uint8_t *buf = NULL;
@@ -150,8 +159,12 @@ static int save_model(zoo_model *m, const char *path, int checkpoint, const opts
     return s;
 }
 
-/* Restore the model and the run's settings from a checkpoint. */
-static int load_checkpoint(const char *path, opts *o, double *seconds, zoo_model **m) {
+/* Load a model to train on.  A checkpoint (init == 0) restores the model and the run's settings; a weight file
+ * (init != 0, --init) starts a new run from its G and D: Adam starts afresh, and so does the step count, since
+ * Adam's bias correction at a late step with zero moments would make the first updates ~16x too large (beta2
+ * 0.999) and wreck the model.  Both carry the training time so far. */
+static int load_model(const char *path, int init, opts *o, double *seconds, zoo_model **m) {
+    const char *what = init ? "the --init file's" : "the checkpoint's";
     uint8_t *buf;
     size_t len;
     df_status s = df_read_file(path, (size_t)1 << 31, &buf, &len);
@@ -161,29 +174,31 @@ static int load_checkpoint(const char *path, opts *o, double *seconds, zoo_model
         long v;
         double d;
         char arch[64];
-        if (!(s = dfw_meta_int(&f, "train.batch", &v))) {
+        if (!init && !(s = dfw_meta_int(&f, "train.batch", &v))) {
             if (o->set_batch && v != o->batch) s = df_fail(DF_ERR_ARG, "--batch %ld differs from the checkpoint's %ld", o->batch, v);
             o->batch = v;
         }
-        if (!s && !(s = dfw_meta_int(&f, "train.seed", &v))) {
+        if (!init && !s && !(s = dfw_meta_int(&f, "train.seed", &v))) {
             if (o->set_seed && v != o->seed) s = df_fail(DF_ERR_ARG, "--seed %ld differs from the checkpoint's %ld", o->seed, v);
             o->seed = v;
         }
-        if (!s && !(s = dfw_meta_float(&f, "train.lr", &d))) o->lr = d;
+        if (!init && !s && !(s = dfw_meta_float(&f, "train.lr", &d))) o->lr = d;
         /* loss weights: the checkpoint's, unless given on the command line (a change of schedule) */
-        if (!s && !(s = dfw_meta_float(&f, "train.lambda_rec", &d)) && !o->set_lambda_rec) o->lambda_rec = d;
-        if (!s && !(s = dfw_meta_float(&f, "train.lambda_cls", &d)) && !o->set_lambda_cls) o->lambda_cls = d;
+        if (!init && !s && !(s = dfw_meta_float(&f, "train.lambda_rec", &d)) && !o->set_lambda_rec) o->lambda_rec = d;
+        if (!init && !s && !(s = dfw_meta_float(&f, "train.lambda_cls", &d)) && !o->set_lambda_cls) o->lambda_cls = d;
         /* older checkpoints have no identity term: they continue with the command line's (or default) value */
-        if (!s && !o->set_lambda_id && dfw_meta_float(&f, "train.lambda_id", &d) == DF_OK) o->lambda_id = d;
-        if (!s && dfw_meta_float(&f, "train.seconds", &d) == DF_OK) *seconds = d;
+        if (!init && !s && !o->set_lambda_id && dfw_meta_float(&f, "train.lambda_id", &d) == DF_OK) o->lambda_id = d;
+        if (!s && dfw_meta_float(&f, "train.seconds", &d) == DF_OK && d >= 0) *seconds = d;
         if (!s && !(s = dfw_meta_get(&f, "arch", arch, sizeof arch)) && o->arch) {
             zoo_family a, b;
             if (zoo_family_parse(o->arch, &a) == DF_OK && zoo_family_parse(arch, &b) == DF_OK && a != b)
-                s = df_fail(DF_ERR_ARG, "--arch %s differs from the checkpoint's %s", o->arch, arch);
+                s = df_fail(DF_ERR_ARG, "--arch %s differs from %s %s", o->arch, what, arch);
         }
         dfw_free(&f);
-        if (!s && !(s = zoo_load(m, buf, len, 1)) && zoo_get_step(*m) == 0)
-            s = df_fail(DF_ERR_FORMAT, "%s is a weight file, not a checkpoint", path);
+        if (!s && !(s = zoo_load(m, buf, len, 1))) {
+            if (init) zoo_set_step(*m, 0);
+            else if (zoo_get_step(*m) == 0) s = df_fail(DF_ERR_FORMAT, "%s is a weight file, not a checkpoint (--init F starts a run from one)", path);
+        }
     }
     free(buf);
     return s;
@@ -252,13 +267,19 @@ int cmd_zoo_train(int argc, char **argv) {
     double t0 = cli_now(), prev_seconds = 0;
     zoo_model *m = NULL;
     if (o.resume) {
-        df_status s = load_checkpoint(o.resume, &o, &prev_seconds, &m);
+        df_status s = load_model(o.resume, 0, &o, &prev_seconds, &m);
         if (s == DF_ERR_ARG) return cli_usage_error(CMD, "%s", df_errmsg());
         if (s) return cli_runtime_error(CMD, o.resume);
         if (o.set_width || o.set_dwidth || o.set_nres || o.set_lr) {
             zoo_free(m);
             return cli_usage_error(CMD, "--width, --dwidth, --nres and --lr come from the checkpoint when resuming");
         }
+    } else if (o.init) {
+        if (o.set_width || o.set_dwidth || o.set_nres)
+            return cli_usage_error(CMD, "--width, --dwidth and --nres come from the --init file");
+        df_status s = load_model(o.init, 1, &o, &prev_seconds, &m);
+        if (s == DF_ERR_ARG) return cli_usage_error(CMD, "%s", df_errmsg());
+        if (s) return cli_runtime_error(CMD, o.init);
     } else {
         zoo_family f;
         zoo_family_parse(o.arch, &f);
