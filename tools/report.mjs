@@ -244,7 +244,7 @@ if (utkLabels.length) {
   out.push(`## Cross-dataset: UTKFace, and fairness
 
 UTKFace faces (a different source: tight in-the-wild crops), ${Object.values(u)[0].n} faces (PGD: fewer), the same protectors
-and models.  UTKFace has no hair-colour labels: the source attributes come from the attribute classifier (`weights/attrcls.dfw`;
+and models.  UTKFace has no hair-colour labels: the source attributes come from the attribute classifier (\`weights/attrcls.dfw\`;
 without it, the first model's discriminator head),
 Male from the label.  Protection should not work worse for some people: success per gender and race group.
 
