@@ -174,20 +174,22 @@ static int load_model(const char *path, int init, opts *o, double *seconds, zoo_
         long v;
         double d;
         char arch[64];
-        if (!init && !(s = dfw_meta_int(&f, "train.batch", &v))) {
-            if (o->set_batch && v != o->batch) s = df_fail(DF_ERR_ARG, "--batch %ld differs from the checkpoint's %ld", o->batch, v);
-            o->batch = v;
+        if (!init) { /* the run's settings */
+            if (!(s = dfw_meta_int(&f, "train.batch", &v))) {
+                if (o->set_batch && v != o->batch) s = df_fail(DF_ERR_ARG, "--batch %ld differs from the checkpoint's %ld", o->batch, v);
+                o->batch = v;
+            }
+            if (!s && !(s = dfw_meta_int(&f, "train.seed", &v))) {
+                if (o->set_seed && v != o->seed) s = df_fail(DF_ERR_ARG, "--seed %ld differs from the checkpoint's %ld", o->seed, v);
+                o->seed = v;
+            }
+            if (!s && !(s = dfw_meta_float(&f, "train.lr", &d))) o->lr = d;
+            /* loss weights: the checkpoint's, unless given on the command line (a change of schedule) */
+            if (!s && !(s = dfw_meta_float(&f, "train.lambda_rec", &d)) && !o->set_lambda_rec) o->lambda_rec = d;
+            if (!s && !(s = dfw_meta_float(&f, "train.lambda_cls", &d)) && !o->set_lambda_cls) o->lambda_cls = d;
+            /* older checkpoints have no identity term: they continue with the command line's (or default) value */
+            if (!s && !o->set_lambda_id && dfw_meta_float(&f, "train.lambda_id", &d) == DF_OK) o->lambda_id = d;
         }
-        if (!init && !s && !(s = dfw_meta_int(&f, "train.seed", &v))) {
-            if (o->set_seed && v != o->seed) s = df_fail(DF_ERR_ARG, "--seed %ld differs from the checkpoint's %ld", o->seed, v);
-            o->seed = v;
-        }
-        if (!init && !s && !(s = dfw_meta_float(&f, "train.lr", &d))) o->lr = d;
-        /* loss weights: the checkpoint's, unless given on the command line (a change of schedule) */
-        if (!init && !s && !(s = dfw_meta_float(&f, "train.lambda_rec", &d)) && !o->set_lambda_rec) o->lambda_rec = d;
-        if (!init && !s && !(s = dfw_meta_float(&f, "train.lambda_cls", &d)) && !o->set_lambda_cls) o->lambda_cls = d;
-        /* older checkpoints have no identity term: they continue with the command line's (or default) value */
-        if (!init && !s && !o->set_lambda_id && dfw_meta_float(&f, "train.lambda_id", &d) == DF_OK) o->lambda_id = d;
         if (!s && dfw_meta_float(&f, "train.seconds", &d) == DF_OK && d >= 0) *seconds = d;
         if (!s && !(s = dfw_meta_get(&f, "arch", arch, sizeof arch)) && o->arch) {
             zoo_family a, b;
