@@ -199,6 +199,7 @@ enum {
     T_COND,    /* [B, 5]: condition vector (stargan: trg; attgan: trg - src); style: mapping input [B, 5 + zdim] */
     T_H1, T_H2, T_S, T_MOD, /* style mapping: hidden, hidden, style code, modulation */
     T_CLS,     /* discriminator: attribute logits [B, 5] */
+    T_SKIP,    /* skip: 1 where x + G(x) is inside (-1, 1) (the clamp passes the gradient), else 0 */
     T_RES,     /* residual sums, ZMAX_RES of them */
     T_COUNT = T_RES + ZMAX_RES
 };
@@ -233,8 +234,8 @@ struct zoo_model {
 };
 
 zoo_config zoo_default_config(zoo_family f) {
-    zoo_config c = {f, ZOO_SIZE, 16, 3, 16, 16, 8};
-    if (f == ZOO_ATTGAN) c.width = 16, c.nres = 0;
+    zoo_config c = {f, ZOO_SIZE, 16, 3, 16, 16, 8, 1};
+    if (f == ZOO_ATTGAN) c.width = 16, c.nres = 0, c.skip = 0;
     return c;
 }
 
@@ -264,6 +265,7 @@ static df_status check_config(const zoo_config *c) {
     if (c->nres < 0 || c->nres > ZMAX_RES) return df_fail(DF_ERR_ARG, "zoo: nres %d not in 0..%d", c->nres, ZMAX_RES);
     if (c->family == ZOO_STYLE && (c->sdim < 1 || c->sdim > 256 || c->zdim < 0 || c->zdim > 64))
         return df_fail(DF_ERR_ARG, "zoo: sdim must be in 1..256 and zdim in 0..64");
+    if (c->skip != 0 && c->skip != 1) return df_fail(DF_ERR_ARG, "zoo: skip must be 0 or 1");
     return DF_OK;
 }
 
@@ -451,6 +453,7 @@ static int gen_extras(const zoo_model *m, int *idx, size_t *per) {
     int k = 0;
     idx[k] = T_X, per[k++] = 3 * S2;
     idx[k] = T_COND, per[k++] = A + (c->family == ZOO_STYLE ? (size_t)c->zdim : 0);
+    if (c->skip) idx[k] = T_SKIP, per[k++] = 3 * S2;
     if (c->family == ZOO_STARGAN) {
         idx[k] = T_PLANES, per[k++] = A * S2;
         idx[k] = T_CAT0, per[k++] = (3 + A) * S2;
@@ -682,7 +685,16 @@ df_status zoo_gen_forward(zoo_model *m, int slot, float *y, const float *x, cons
         break;
     }
     }
-    memcpy(y, h, (size_t)B * 3 * S2 * sizeof(float));
+    if (c->skip) {
+        float *mask = s->t[T_SKIP];
+        for (size_t i = 0; i < (size_t)B * 3 * S2; i++) {
+            float v = x[i] + h[i];
+            mask[i] = v > -1.0f && v < 1.0f;
+            y[i] = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v;
+        }
+    } else {
+        memcpy(y, h, (size_t)B * 3 * S2 * sizeof(float));
+    }
     s->B = B;
     return DF_OK;
 }
@@ -699,7 +711,13 @@ df_status zoo_gen_backward(zoo_model *m, int slot, float *dx, const float *dy, c
     zact *A = s->A;
     int B = s->B, S = c->size, S2 = S * S, w = c->width, na = ZOO_NATTR, nl = m->G.nl, pg = param_grads;
     size_t nimg = (size_t)B * 3 * S2;
-    memcpy(A[nl - 1].dout, dy, nimg * sizeof(float));
+    if (c->skip) { /* the clamp's mask gates both paths: the network output and the input itself */
+        const float *mask = s->t[T_SKIP];
+        for (size_t i = 0; i < nimg; i++) A[nl - 1].dout[i] = dy[i] * mask[i];
+        if (dx) df_add_forward(dx, dx, A[nl - 1].dout, nimg);
+    } else {
+        memcpy(A[nl - 1].dout, dy, nimg * sizeof(float));
+    }
     if (dfeat) df_add_forward(A[m->gm.feat].dout, A[m->gm.feat].dout, dfeat, (size_t)B * zl_outsize(&L[m->gm.feat]));
     float *s1 = m->s1, *s2 = m->s2, *ws = m->ws, *dX = dx ? s->dt[T_X] : NULL;
     switch (c->family) {
@@ -937,6 +955,7 @@ df_status zoo_write(const zoo_model *m, dfw_writer *w, int checkpoint) {
     zoo_config c = m->cfg;
     df_status s = dfw_writer_meta(w, "arch", zoo_family_arch(c.family));
     for (int i = 0; !s && i < 6; i++) s = dfw_writer_meta_int(w, meta_ints[i], *config_field(&c, i));
+    if (!s) s = dfw_writer_meta_int(w, "skip", c.skip);
     if (!s) s = dfw_writer_meta(w, "attrs", "Black_Hair,Blond_Hair,Brown_Hair,Male,Young");
     if (!s && checkpoint) s = dfw_writer_meta_int(w, "step", m->step);
     if (!s) s = dfw_writer_params(w, &m->G.p, checkpoint);
@@ -990,6 +1009,16 @@ df_status zoo_load(zoo_model **out, const uint8_t *buf, size_t len, int training
         }
         *config_field(&c, i) = (int)v;
     }
+    for (int i = 0; i < f.n_meta; i++) /* "skip" is optional: files from before it are plain generators */
+        if (f.meta[i].key_len == 4 && memcmp(f.meta[i].key, "skip", 4) == 0) {
+            long v;
+            if ((s = dfw_meta_int(&f, "skip", &v))) goto done;
+            if (v != 0 && v != 1) {
+                s = df_fail(DF_ERR_FORMAT, "zoo: meta 'skip' must be 0 or 1");
+                goto done;
+            }
+            c.skip = (int)v;
+        }
     zoo_model *m;
     if ((s = model_new(&m, &c, training))) goto done;
     if ((s = dfw_load_params(&f, &m->G.p)) || (s = dfw_load_params(&f, &m->D.p))) {

@@ -78,8 +78,9 @@ static double gloss(void *ctx) {
     return dot(g->wy, g->y, g->n) + dot(g->wf, f, g->nf);
 }
 
-static void gen_gradcheck(zoo_family fam) {
+static void gen_gradcheck(zoo_family fam, int skip) {
     zoo_config c = tiny(fam);
+    c.skip = skip;
     c.size = fam == ZOO_ATTGAN ? 128 : 64; /* instance norm over at least 8 x 8 at the bottleneck */
     gcase g = {0};
     g.B = 2;
@@ -113,8 +114,8 @@ static void gen_gradcheck(zoo_family fam) {
     for (int t = 0; t < p->n; t++)
         fd_coords(p->info[t].name, gloss, &g, p->data + p->info[t].offset, p->grad + p->info[t].offset,
                   p->info[t].count, 3, 10 + t, &bad, &total);
-    printf("%s generator gradients: %d of %d coordinates agree with finite differences\n", zoo_family_arch(fam),
-           total - bad, total);
+    printf("%s (skip %d) generator gradients: %d of %d coordinates agree with finite differences\n",
+           zoo_family_arch(fam), skip, total - bad, total);
     CHECK(bad <= total / 10, "%s: %d of %d gradient coordinates disagree", zoo_family_arch(fam), bad, total);
     /* backward accumulates: a second call doubles dx */
     float *dx2 = malloc(g.n * sizeof(float));
@@ -305,7 +306,8 @@ static void save_load_resume(zoo_family fam) {
     zoo_model *md;
     CHECK(zoo_save(ma, 0, &buf, &len) == DF_OK, "save weights");
     CHECK(zoo_load(&md, buf, len, 0) == DF_OK, "load weights: %s", df_errmsg());
-    CHECK(md && zoo_get_config(md)->family == fam && zoo_get_config(md)->width == c.width, "config restored");
+    CHECK(md && zoo_get_config(md)->family == fam && zoo_get_config(md)->width == c.width &&
+              zoo_get_config(md)->skip == c.skip, "config restored");
     float trg[2 * ZOO_NATTR];
     zoo_edit_attrs(trg, a, ZOO_BLOND), zoo_edit_attrs(trg + ZOO_NATTR, a + ZOO_NATTR, ZOO_MALE);
     zoo_edit(ma, y1, x, a, trg, B);
@@ -321,6 +323,43 @@ static void save_load_resume(zoo_family fam) {
     free(buf);
     zoo_free(ma), zoo_free(mb), zoo_free(mc), zoo_free(md);
     free(x), free(y1), free(y2);
+}
+
+/* ------------------------------------------------------------------ global residual (skip)
+ * With the output layer's weights zeroed, tanh(bias) is the whole network output: y must be exactly
+ * clamp(x + tanh(b), -1, 1) per channel, and the input gradient exactly dy where the clamp passes. */
+static void skip_output(void) {
+    zoo_config c = tiny(ZOO_STARGAN);
+    CHECK(c.skip == 1 && zoo_default_config(ZOO_ATTGAN).skip == 0, "skip defaults: stargan/style on, attgan off");
+    c.skip = 1;
+    zoo_model *m;
+    CHECK(zoo_create(&m, &c, 5, 1) == DF_OK, "create: %s", df_errmsg());
+    if (!m) return;
+    df_params *p = zoo_gen_params(m);
+    float bias[3] = {0.0f, 0.4f, -0.7f};
+    int found = 0;
+    for (int t = 0; t < p->n; t++) {
+        float *d = p->data + p->info[t].offset;
+        if (!strcmp(p->info[t].name, "g.out.w")) memset(d, 0, p->info[t].count * sizeof(float)), found++;
+        if (!strcmp(p->info[t].name, "g.out.b")) memcpy(d, bias, sizeof bias), found++;
+    }
+    CHECK(found == 2, "output layer tensors g.out.w and g.out.b");
+    int B = 2, S = c.size, n = B * 3 * S * S, bad = 0, badg = 0;
+    float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float)), *dy = malloc(n * sizeof(float)),
+          *dx = calloc(n, sizeof(float)), a[2 * ZOO_NATTR];
+    synth(x, a, B, S, 3);
+    check_fill(dy, n, 6);
+    CHECK(zoo_gen_forward(m, 0, y, x, a, a, NULL, B) == DF_OK, "forward");
+    CHECK(zoo_gen_backward(m, 0, dx, dy, NULL, 0) == DF_OK, "backward");
+    for (int i = 0; i < n; i++) {
+        float v = x[i] + tanhf(bias[(i / (S * S)) % 3]), want = v < -1 ? -1 : v > 1 ? 1 : v;
+        bad += fabsf(y[i] - want) > 1e-6f;
+        badg += fabsf(dx[i] - (v > -1 && v < 1 ? dy[i] : 0.0f)) > 1e-6f; /* the zeroed net passes nothing */
+    }
+    CHECK(bad == 0, "skip output = clamp(x + tanh(b)): %d of %d pixels differ", bad, n);
+    CHECK(badg == 0, "skip input gradient = dy inside the clamp: %d of %d differ", badg, n);
+    free(x), free(y), free(dy), free(dx);
+    zoo_free(m);
 }
 
 /* ------------------------------------------------------------------ small pieces */
@@ -522,7 +561,10 @@ static void cli_args(void) {
 int main(void) {
     df_set_threads(2);
     attrs_and_config();
-    for (int f = 0; f < ZOO_NFAMILIES; f++) gen_gradcheck((zoo_family)f);
+    for (int f = 0; f < ZOO_NFAMILIES; f++) gen_gradcheck((zoo_family)f, zoo_default_config((zoo_family)f).skip);
+    gen_gradcheck(ZOO_STARGAN, 0); /* both output paths in both kinds of generator */
+    gen_gradcheck(ZOO_ATTGAN, 1);
+    skip_output();
     dis_gradcheck();
     adain_neutral();
     for (int f = 0; f < ZOO_NFAMILIES; f++) save_load_resume((zoo_family)f);

@@ -36,6 +36,8 @@ static void help(void) {
         "  --width W         generator base channels (default: stargan 16, attgan 16, style 16)\n"
         "  --dwidth D        discriminator base channels (default 16)\n"
         "  --nres R          residual blocks for stargan / style (default 3)\n"
+        "  --skip 0|1        global residual: output = clamp(x + G(x), -1, 1), the network learns only the edit\n"
+        "                    (default: 1 for stargan and style, 0 for attgan, which has U-Net skips)\n"
         "  --lr L            Adam learning rate, betas 0.5 / 0.999 (default 2e-4)\n"
         "  --lambda-rec X    weight of the L1 reconstruction (default 10)\n"
         "  --lambda-cls X    weight of the attribute classification (default 1)\n"
@@ -71,9 +73,9 @@ static void on_signal(int sig) {
 
 typedef struct {
     const char *arch, *out, *data, *resume, *init, *samples;
-    long steps, batch, seed, width, dwidth, nres, sample_every;
+    long steps, batch, seed, width, dwidth, nres, skip, sample_every;
     double lr, lambda_rec, lambda_cls, lambda_id, ckpt_min, time_limit;
-    int set_batch, set_seed, set_width, set_dwidth, set_nres, set_lr, set_lambda_rec, set_lambda_cls, set_lambda_id;
+    int set_batch, set_seed, set_width, set_dwidth, set_nres, set_skip, set_lr, set_lambda_rec, set_lambda_cls, set_lambda_id;
 } opts;
 
 static int parse(int argc, char **argv, opts *o) {
@@ -105,6 +107,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--width")) L = &o->width, lo = 1, hi = 128, flag = &o->set_width;
         else if (!strcmp(a, "--dwidth")) L = &o->dwidth, lo = 1, hi = 64, flag = &o->set_dwidth;
         else if (!strcmp(a, "--nres")) L = &o->nres, lo = 0, hi = 16, flag = &o->set_nres;
+        else if (!strcmp(a, "--skip")) L = &o->skip, lo = 0, hi = 1, flag = &o->set_skip;
         else if (!strcmp(a, "--sample-every")) L = &o->sample_every, lo = 1, hi = 100000000;
         else if (!strcmp(a, "--lr")) D = &o->lr, lo = 1e-7, hi = 1, flag = &o->set_lr;
         else if (!strcmp(a, "--lambda-rec")) D = &o->lambda_rec, lo = 0, hi = 1000, flag = &o->set_lambda_rec;
@@ -272,13 +275,13 @@ int cmd_zoo_train(int argc, char **argv) {
         df_status s = load_model(o.resume, 0, &o, &prev_seconds, &m);
         if (s == DF_ERR_ARG) return cli_usage_error(CMD, "%s", df_errmsg());
         if (s) return cli_runtime_error(CMD, o.resume);
-        if (o.set_width || o.set_dwidth || o.set_nres || o.set_lr) {
+        if (o.set_width || o.set_dwidth || o.set_nres || o.set_skip || o.set_lr) {
             zoo_free(m);
-            return cli_usage_error(CMD, "--width, --dwidth, --nres and --lr come from the checkpoint when resuming");
+            return cli_usage_error(CMD, "--width, --dwidth, --nres, --skip and --lr come from the checkpoint when resuming");
         }
     } else if (o.init) {
-        if (o.set_width || o.set_dwidth || o.set_nres)
-            return cli_usage_error(CMD, "--width, --dwidth and --nres come from the --init file");
+        if (o.set_width || o.set_dwidth || o.set_nres || o.set_skip)
+            return cli_usage_error(CMD, "--width, --dwidth, --nres and --skip come from the --init file");
         df_status s = load_model(o.init, 1, &o, &prev_seconds, &m);
         if (s == DF_ERR_ARG) return cli_usage_error(CMD, "%s", df_errmsg());
         if (s) return cli_runtime_error(CMD, o.init);
@@ -289,6 +292,7 @@ int cmd_zoo_train(int argc, char **argv) {
         if (o.set_width) c.width = (int)o.width;
         c.dwidth = (int)o.dwidth;
         if (f != ZOO_ATTGAN) c.nres = (int)o.nres;
+        if (o.set_skip) c.skip = (int)o.skip;
         if (zoo_create(&m, &c, (uint64_t)o.seed, 1)) return cli_runtime_error(CMD, "cannot create the model");
     }
     const zoo_config *c = zoo_get_config(m);
@@ -330,9 +334,9 @@ int cmd_zoo_train(int argc, char **argv) {
     zoo_train_opts to = zoo_default_train_opts();
     to.lr = (float)o.lr, to.lambda_rec = (float)o.lambda_rec, to.lambda_cls = (float)o.lambda_cls, to.lambda_id = (float)o.lambda_id;
     long start = zoo_get_step(m), step = start;
-    fprintf(stderr, "dadfi zoo-train: %s width %d nres %d dwidth %d, %.2f GFLOP/image (G forward), %d train faces, "
+    fprintf(stderr, "dadfi zoo-train: %s width %d nres %d dwidth %d skip %d, %.2f GFLOP/image (G forward), %d train faces, "
             "batch %d, steps %ld -> %ld, %d threads\n", zoo_family_arch(c->family), c->width, c->nres, c->dwidth,
-            zoo_gen_flops(c) * 1e-9, train.n, B, start, o.steps, df_get_threads());
+            c->skip, zoo_gen_flops(c) * 1e-9, train.n, B, start, o.steps, df_get_threads());
     double last_print = cli_now(), last_ckpt = last_print, acc[6] = {0};
     long acc_n = 0, print_step = step;
     const char *why = "done";
