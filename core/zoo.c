@@ -199,7 +199,8 @@ enum {
     T_COND,    /* [B, 5]: condition vector (stargan: trg; attgan: trg - src); style: mapping input [B, 5 + zdim] */
     T_H1, T_H2, T_S, T_MOD, /* style mapping: hidden, hidden, style code, modulation */
     T_CLS,     /* discriminator: attribute logits [B, 5] */
-    T_SKIP,    /* skip: 1 where x + G(x) is inside (-1, 1) (the clamp passes the gradient), else 0 */
+    T_SKIP,    /* skip 1: 1 where x + G(x) is inside (-1, 1) (the clamp passes the gradient), else 0;
+                * skip 2: colour C [3 planes], mask A [1 plane], input x [3 planes] per image */
     T_RES,     /* residual sums, ZMAX_RES of them */
     T_COUNT = T_RES + ZMAX_RES
 };
@@ -265,7 +266,7 @@ static df_status check_config(const zoo_config *c) {
     if (c->nres < 0 || c->nres > ZMAX_RES) return df_fail(DF_ERR_ARG, "zoo: nres %d not in 0..%d", c->nres, ZMAX_RES);
     if (c->family == ZOO_STYLE && (c->sdim < 1 || c->sdim > 256 || c->zdim < 0 || c->zdim > 64))
         return df_fail(DF_ERR_ARG, "zoo: sdim must be in 1..256 and zdim in 0..64");
-    if (c->skip != 0 && c->skip != 1) return df_fail(DF_ERR_ARG, "zoo: skip must be 0 or 1");
+    if (c->skip < 0 || c->skip > ZOO_SKIP_ATTENTION) return df_fail(DF_ERR_ARG, "zoo: skip must be 0, 1 or 2");
     return DF_OK;
 }
 
@@ -279,6 +280,9 @@ static df_status build_gen(zoo_model *m) {
     memset(g, 0, sizeof *g);
     g->nres = cf->family == ZOO_ATTGAN ? 0 : cf->nres;
     int ad = cf->family == ZOO_STYLE ? ZN_ADAIN : ZN_IN; /* decoder normalisation */
+    /* output: 3 colour channels with tanh, or (attention) 3 colour + 1 mask logit, squashed in zoo_gen_forward */
+    int oc = cf->skip == ZOO_SKIP_ATTENTION ? 4 : 3;
+    df_act oa = cf->skip == ZOO_SKIP_ATTENTION ? DF_ACT_NONE : DF_ACT_TANH;
     switch (cf->family) {
     case ZOO_STARGAN:
         g->first = zl_add(n, "g.enc0", 0, 3 + ZOO_NATTR, c, 7, 1, 3, S, S, ZN_IN, DF_ACT_RELU, 0, 0);
@@ -299,7 +303,7 @@ static df_status build_gen(zoo_model *m) {
         ok &= zl_add(n, "g.dec0", 1, 8 * c + a, 8 * c, 4, 2, 1, S / 16, S / 16, ZN_IN, DF_ACT_RELU, 0, 0) >= 0;
         ok &= zl_add(n, "g.dec1", 1, 12 * c + a, 4 * c, 4, 2, 1, S / 8, S / 8, ZN_IN, DF_ACT_RELU, 0, 0) >= 0;
         ok &= zl_add(n, "g.dec2", 1, 6 * c, 2 * c, 4, 2, 1, S / 4, S / 4, ZN_IN, DF_ACT_RELU, 0, 0) >= 0;
-        ok &= zl_add(n, "g.out", 1, 2 * c, 3, 4, 2, 1, S / 2, S / 2, ZN_NONE, DF_ACT_TANH, 0, 1) >= 0;
+        ok &= zl_add(n, "g.out", 1, 2 * c, oc, 4, 2, 1, S / 2, S / 2, ZN_NONE, oa, 0, 1) >= 0;
         break;
     }
     }
@@ -315,9 +319,9 @@ static df_status build_gen(zoo_model *m) {
         ok &= zl_add(n, "g.dec0", 1, 4 * c, 2 * c, 4, 2, 1, R, R, ad, DF_ACT_RELU, 0, 0) >= 0;
         ok &= zl_add(n, "g.dec1", 1, 2 * c, c, 4, 2, 1, 2 * R, 2 * R, ad, DF_ACT_RELU, 0, 0) >= 0;
         if (cf->family == ZOO_STARGAN)
-            ok &= zl_add(n, "g.out", 0, c, 3, 7, 1, 3, S, S, ZN_NONE, DF_ACT_TANH, 0, 1) >= 0;
+            ok &= zl_add(n, "g.out", 0, c, oc, 7, 1, 3, S, S, ZN_NONE, oa, 0, 1) >= 0;
         else
-            ok &= zl_add(n, "g.out", 0, c, 3, 3, 1, 1, S, S, ZN_NONE, DF_ACT_TANH, 0, 1) >= 0;
+            ok &= zl_add(n, "g.out", 0, c, oc, 3, 1, 1, S, S, ZN_NONE, oa, 0, 1) >= 0;
     }
     if (cf->family == ZOO_STYLE) {
         int in = ZOO_NATTR + cf->zdim, h = ZMAP_HIDDEN;
@@ -396,6 +400,52 @@ df_status zoo_create(zoo_model **out, const zoo_config *cfg, uint64_t seed, int 
     return DF_OK;
 }
 
+/* Plain generator -> attention generator: the colour channels keep the plain output layer, the mask channel starts
+ * with zero weights and bias ZOO_ATTN_OPEN (A = sigmoid(6) = 0.9975: y is within 0.005 of the plain output), so
+ * training starts from what the plain model already edits and learns where to let the input through. */
+#define ZOO_ATTN_OPEN 6.0f
+df_status zoo_convert(zoo_model **out, const zoo_model *src, int skip, int training) {
+    if (!out || !src) return df_fail(DF_ERR_ARG, "zoo_convert: bad arguments");
+    *out = NULL;
+    if (skip != src->cfg.skip && !(src->cfg.skip == 0 && skip == ZOO_SKIP_ATTENTION))
+        return df_fail(DF_ERR_ARG, "zoo: a model with output mode %d cannot become mode %d (only 0 -> 2)",
+                       src->cfg.skip, skip);
+    zoo_config c = src->cfg;
+    c.skip = skip;
+    zoo_model *m;
+    df_status s = model_new(&m, &c, training);
+    if (s) return s;
+    memcpy(m->D.p.data, src->D.p.data, src->D.p.total * sizeof(float));
+    const df_params *a = &src->G.p;
+    df_params *b = &m->G.p;
+    for (int i = 0; i < b->n; i++) {
+        const df_param_info *ta = &a->info[i], *tb = &b->info[i];
+        const float *from = a->data + ta->offset;
+        float *to = b->data + tb->offset;
+        if (ta->count == tb->count) {
+            memcpy(to, from, tb->count * sizeof(float));
+            continue;
+        }
+        /* g.out: 3 -> 4 output channels (w: conv [cout, cin, k, k], convT [cin, cout, k, k]; b: [cout]) */
+        if (tb->ndim == 1) {
+            memcpy(to, from, 3 * sizeof(float));
+            to[3] = ZOO_ATTN_OPEN;
+        } else if (tb->dims[0] == 4) {
+            size_t per = tb->count / 4;
+            memcpy(to, from, 3 * per * sizeof(float));
+            memset(to + 3 * per, 0, per * sizeof(float));
+        } else {
+            size_t per = (size_t)tb->dims[2] * tb->dims[3];
+            for (int ci = 0; ci < tb->dims[0]; ci++) {
+                memcpy(to + ci * 4 * per, from + ci * 3 * per, 3 * per * sizeof(float));
+                memset(to + (ci * 4 + 3) * per, 0, per * sizeof(float));
+            }
+        }
+    }
+    *out = m;
+    return DF_OK;
+}
+
 static void slot_free(zslot *s) {
     df_arena_free(&s->a);
     df_arena_free(&s->ga);
@@ -453,7 +503,7 @@ static int gen_extras(const zoo_model *m, int *idx, size_t *per) {
     int k = 0;
     idx[k] = T_X, per[k++] = 3 * S2;
     idx[k] = T_COND, per[k++] = A + (c->family == ZOO_STYLE ? (size_t)c->zdim : 0);
-    if (c->skip) idx[k] = T_SKIP, per[k++] = 3 * S2;
+    if (c->skip) idx[k] = T_SKIP, per[k++] = (c->skip == ZOO_SKIP_ATTENTION ? 7 : 3) * S2;
     if (c->family == ZOO_STARGAN) {
         idx[k] = T_PLANES, per[k++] = A * S2;
         idx[k] = T_CAT0, per[k++] = (3 + A) * S2;
@@ -685,7 +735,20 @@ df_status zoo_gen_forward(zoo_model *m, int slot, float *y, const float *x, cons
         break;
     }
     }
-    if (c->skip) {
+    if (c->skip == ZOO_SKIP_ATTENTION) { /* y = A * C + (1 - A) * x, C = tanh(h[0..2]), A = sigmoid(h[3]) */
+        for (int b = 0; b < B; b++) {
+            const float *hb = h + (size_t)b * 4 * S2, *xb = x + (size_t)b * 3 * S2;
+            float *sv = s->t[T_SKIP] + (size_t)b * 7 * S2, *Cb = sv, *Ab = sv + 3 * S2, *Xb = sv + 4 * S2;
+            float *yb = y + (size_t)b * 3 * S2;
+            for (int i = 0; i < S2; i++) Ab[i] = 1.0f / (1.0f + expf(-hb[3 * S2 + i]));
+            for (int i = 0; i < 3 * S2; i++) {
+                float a = Ab[i % S2];
+                Cb[i] = tanhf(hb[i]);
+                Xb[i] = xb[i];
+                yb[i] = a * Cb[i] + (1.0f - a) * xb[i];
+            }
+        }
+    } else if (c->skip) {
         float *mask = s->t[T_SKIP];
         for (size_t i = 0; i < (size_t)B * 3 * S2; i++) {
             float v = x[i] + h[i];
@@ -711,7 +774,21 @@ df_status zoo_gen_backward(zoo_model *m, int slot, float *dx, const float *dy, c
     zact *A = s->A;
     int B = s->B, S = c->size, S2 = S * S, w = c->width, na = ZOO_NATTR, nl = m->G.nl, pg = param_grads;
     size_t nimg = (size_t)B * 3 * S2;
-    if (c->skip) { /* the clamp's mask gates both paths: the network output and the input itself */
+    if (c->skip == ZOO_SKIP_ATTENTION) {
+        for (int b = 0; b < B; b++) {
+            const float *sv = s->t[T_SKIP] + (size_t)b * 7 * S2, *Cb = sv, *Ab = sv + 3 * S2, *Xb = sv + 4 * S2;
+            const float *dyb = dy + (size_t)b * 3 * S2;
+            float *dh = A[nl - 1].dout + (size_t)b * 4 * S2, *dxb = dx ? dx + (size_t)b * 3 * S2 : NULL;
+            for (int i = 0; i < S2; i++) dh[3 * S2 + i] = 0;
+            for (int i = 0; i < 3 * S2; i++) {
+                float a = Ab[i % S2];
+                dh[i] = dyb[i] * a * (1.0f - Cb[i] * Cb[i]);
+                dh[3 * S2 + i % S2] += dyb[i] * (Cb[i] - Xb[i]);
+                if (dxb) dxb[i] += dyb[i] * (1.0f - a);
+            }
+            for (int i = 0; i < S2; i++) dh[3 * S2 + i] *= Ab[i] * (1.0f - Ab[i]);
+        }
+    } else if (c->skip) { /* the clamp's mask gates both paths: the network output and the input itself */
         const float *mask = s->t[T_SKIP];
         for (size_t i = 0; i < nimg; i++) A[nl - 1].dout[i] = dy[i] * mask[i];
         if (dx) df_add_forward(dx, dx, A[nl - 1].dout, nimg);
@@ -1013,8 +1090,8 @@ df_status zoo_load(zoo_model **out, const uint8_t *buf, size_t len, int training
         if (f.meta[i].key_len == 4 && memcmp(f.meta[i].key, "skip", 4) == 0) {
             long v;
             if ((s = dfw_meta_int(&f, "skip", &v))) goto done;
-            if (v != 0 && v != 1) {
-                s = df_fail(DF_ERR_FORMAT, "zoo: meta 'skip' must be 0 or 1");
+            if (v < 0 || v > ZOO_SKIP_ATTENTION) {
+                s = df_fail(DF_ERR_FORMAT, "zoo: meta 'skip' must be 0, 1 or 2");
                 goto done;
             }
             c.skip = (int)v;

@@ -7,8 +7,10 @@
  *       conv7x7 (3+5 -> c) IN ReLU, conv4x4/s2 (c -> 2c), conv4x4/s2 (2c -> 4c) IN ReLU,
  *       R residual blocks { conv3x3 IN ReLU conv3x3 IN, + skip } at 4c,
  *       convT4x4/s2 (4c -> 2c), convT4x4/s2 (2c -> c) IN ReLU, conv7x7 (c -> 3) tanh.
- *   Any family, with config.skip: the output is clamp(x + tanh(...), -1, 1), a global residual (as in
- *       GANimation-style and many StarGAN derivatives): the network predicts the edit, the input carries the face.
+ *   Any family, with config.skip = 1: the output is clamp(x + tanh(...), -1, 1), a global residual (as many
+ *       StarGAN derivatives): the network predicts the edit, the input carries the face.  With skip = 2
+ *       (GANimation, Pumarola et al. 2018, a StarGAN derivative): the output layer has a 4th channel, an attention
+ *       mask A = sigmoid(.), and y = A * tanh(colour) + (1 - A) * x: the network chooses where to repaint.
  *   zoo-attgan (AttGAN/STGAN, He et al. 2019, Liu et al. 2019): encoder-decoder with skip connections and the
  *       STGAN difference attribute vector (target - source, in {-1,0,1}) injected at the bottleneck and
  *       again after the first decoder layer (AttGAN's inject layers);
@@ -56,6 +58,7 @@ extern "C" {
 #endif
 
 #define ZOO_NATTR 5
+#define ZOO_SKIP_ATTENTION 2
 #define ZOO_SIZE 128
 enum { ZOO_BLACK = 0, ZOO_BLOND = 1, ZOO_BROWN = 2, ZOO_MALE = 3, ZOO_YOUNG = 4 };
 extern const char *const zoo_attr_names[ZOO_NATTR]; /* "Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young" */
@@ -71,7 +74,8 @@ typedef struct {
     int dwidth;  /* discriminator base channels d */
     int sdim;    /* style code size (style only) */
     int zdim;    /* noise size (style only) */
-    int skip;    /* 1: global residual, y = clamp(x + G(x), -1, 1) (the network learns the edit, not the face) */
+    int skip;    /* output mode: 0 plain (tanh), 1 global residual y = clamp(x + G(x), -1, 1) (the network
+                  * learns the edit, not the face), 2 attention (ZOO_SKIP_ATTENTION) */
 } zoo_config;
 
 /* Defaults chosen for a ~40 minute run on two cores (see cmd_zoo_train.c's help for the measured speeds); skip is
@@ -96,6 +100,9 @@ df_status zoo_write(const zoo_model *m, dfw_writer *w, int checkpoint);
 /* Convenience: zoo_write + finish into a malloc'd buffer. */
 df_status zoo_save(const zoo_model *m, int checkpoint, uint8_t **out, size_t *outlen);
 void zoo_free(zoo_model *m);
+/* A copy of src (G and D weights; no Adam state, step 0) with output mode skip: the same mode, or a plain
+ * generator (0) turned into an attention one (2) whose output starts within 0.005 of the plain output. */
+df_status zoo_convert(zoo_model **out, const zoo_model *src, int skip, int training);
 const zoo_config *zoo_get_config(const zoo_model *m);
 df_params *zoo_gen_params(zoo_model *m);
 df_params *zoo_dis_params(zoo_model *m);

@@ -362,6 +362,45 @@ static void skip_output(void) {
     zoo_free(m);
 }
 
+/* Plain -> attention conversion: the new model's edit starts within 0.005 of the plain model's (the mask is
+ * sigmoid(6) = 0.9975 everywhere), weights and config otherwise copied; it survives a save/load round trip; an
+ * attention model cannot be converted back. */
+static void attention_convert(zoo_family fam) {
+    zoo_config c = tiny(fam);
+    c.skip = 0;
+    zoo_model *m, *a = NULL, *r = NULL, *back = NULL;
+    CHECK(zoo_create(&m, &c, 21, 0) == DF_OK, "create");
+    CHECK(zoo_convert(&a, m, ZOO_SKIP_ATTENTION, 1) == DF_OK && a, "convert: %s", df_errmsg());
+    if (!a) return;
+    CHECK(zoo_get_config(a)->skip == ZOO_SKIP_ATTENTION && zoo_get_config(a)->width == c.width, "converted config");
+    int B = 2, S = c.size, n = B * 3 * S * S;
+    float *x = malloc(n * sizeof(float)), *y0 = malloc(n * sizeof(float)), *y1 = malloc(n * sizeof(float)),
+          *y2 = malloc(n * sizeof(float)), at[2 * ZOO_NATTR], trg[2 * ZOO_NATTR];
+    synth(x, at, B, S, 8);
+    zoo_edit_attrs(trg, at, ZOO_BLACK), zoo_edit_attrs(trg + ZOO_NATTR, at + ZOO_NATTR, ZOO_YOUNG);
+    zoo_edit(m, y0, x, at, trg, B);
+    zoo_edit(a, y1, x, at, trg, B);
+    double worst = 0, bound = 0;
+    for (int i = 0; i < n; i++) {
+        worst = fmax(worst, fabs(y1[i] - y0[i]));
+        bound = fmax(bound, (1 - 1 / (1 + exp(-6.0))) * fabs(y0[i] - x[i]) + 1e-5);
+    }
+    CHECK(worst <= bound && worst > 0, "%s: attention starts at the plain edit (max diff %.3g, bound %.3g)",
+          zoo_family_arch(fam), worst, bound);
+    uint8_t *buf;
+    size_t len;
+    CHECK(zoo_save(a, 0, &buf, &len) == DF_OK && zoo_load(&r, buf, len, 0) == DF_OK, "round trip: %s", df_errmsg());
+    free(buf);
+    if (r) {
+        zoo_edit(r, y2, x, at, trg, B);
+        CHECK(zoo_get_config(r)->skip == ZOO_SKIP_ATTENTION && memcmp(y1, y2, n * sizeof(float)) == 0,
+              "attention model saved and loaded");
+    }
+    CHECK(zoo_convert(&back, a, 0, 0) != DF_OK && !back, "attention -> plain refused");
+    free(x), free(y0), free(y1), free(y2);
+    zoo_free(m), zoo_free(a), zoo_free(r);
+}
+
 /* ------------------------------------------------------------------ small pieces */
 static void attrs_and_config(void) {
     float src[5] = {0, 1, 0, 1, 1}, trg[5];
@@ -562,9 +601,12 @@ int main(void) {
     df_set_threads(2);
     attrs_and_config();
     for (int f = 0; f < ZOO_NFAMILIES; f++) gen_gradcheck((zoo_family)f, zoo_default_config((zoo_family)f).skip);
-    gen_gradcheck(ZOO_STARGAN, 0); /* both output paths in both kinds of generator */
+    gen_gradcheck(ZOO_STARGAN, 0); /* every output mode in both kinds of generator */
     gen_gradcheck(ZOO_ATTGAN, 1);
+    gen_gradcheck(ZOO_STARGAN, ZOO_SKIP_ATTENTION);
+    gen_gradcheck(ZOO_ATTGAN, ZOO_SKIP_ATTENTION);
     skip_output();
+    for (int f = 0; f < ZOO_NFAMILIES; f++) attention_convert((zoo_family)f);
     dis_gradcheck();
     adain_neutral();
     for (int f = 0; f < ZOO_NFAMILIES; f++) save_load_resume((zoo_family)f);

@@ -36,8 +36,11 @@ static void help(void) {
         "  --width W         generator base channels (default: stargan 16, attgan 16, style 16)\n"
         "  --dwidth D        discriminator base channels (default 16)\n"
         "  --nres R          residual blocks for stargan / style (default 3)\n"
-        "  --skip 0|1        global residual: output = clamp(x + G(x), -1, 1), the network learns only the edit\n"
-        "                    (default: 1 for stargan and style, 0 for attgan, which has U-Net skips)\n"
+        "  --skip 0|1|2      output mode: 0 plain tanh; 1 global residual, output = clamp(x + G(x), -1, 1), the\n"
+        "                    network learns only the edit; 2 attention (GANimation): output = A * colour + (1 - A) * x\n"
+        "                    with a learned mask A (default: 1 for stargan and style, 0 for attgan, which has U-Net\n"
+        "                    skips).  With --init, --skip 2 turns a plain model into an attention one that starts\n"
+        "                    from the plain model's edits\n"
         "  --lr L            Adam learning rate, betas 0.5 / 0.999 (default 2e-4)\n"
         "  --lambda-rec X    weight of the L1 reconstruction (default 10)\n"
         "  --lambda-cls X    weight of the attribute classification (default 1)\n"
@@ -107,7 +110,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--width")) L = &o->width, lo = 1, hi = 128, flag = &o->set_width;
         else if (!strcmp(a, "--dwidth")) L = &o->dwidth, lo = 1, hi = 64, flag = &o->set_dwidth;
         else if (!strcmp(a, "--nres")) L = &o->nres, lo = 0, hi = 16, flag = &o->set_nres;
-        else if (!strcmp(a, "--skip")) L = &o->skip, lo = 0, hi = 1, flag = &o->set_skip;
+        else if (!strcmp(a, "--skip")) L = &o->skip, lo = 0, hi = 2, flag = &o->set_skip;
         else if (!strcmp(a, "--sample-every")) L = &o->sample_every, lo = 1, hi = 100000000;
         else if (!strcmp(a, "--lr")) D = &o->lr, lo = 1e-7, hi = 1, flag = &o->set_lr;
         else if (!strcmp(a, "--lambda-rec")) D = &o->lambda_rec, lo = 0, hi = 1000, flag = &o->set_lambda_rec;
@@ -280,11 +283,18 @@ int cmd_zoo_train(int argc, char **argv) {
             return cli_usage_error(CMD, "--width, --dwidth, --nres, --skip and --lr come from the checkpoint when resuming");
         }
     } else if (o.init) {
-        if (o.set_width || o.set_dwidth || o.set_nres || o.set_skip)
-            return cli_usage_error(CMD, "--width, --dwidth, --nres and --skip come from the --init file");
+        if (o.set_width || o.set_dwidth || o.set_nres)
+            return cli_usage_error(CMD, "--width, --dwidth and --nres come from the --init file");
         df_status s = load_model(o.init, 1, &o, &prev_seconds, &m);
         if (s == DF_ERR_ARG) return cli_usage_error(CMD, "%s", df_errmsg());
         if (s) return cli_runtime_error(CMD, o.init);
+        if (o.set_skip && o.skip != zoo_get_config(m)->skip) { /* e.g. a plain generator gains attention */
+            zoo_model *conv;
+            s = zoo_convert(&conv, m, (int)o.skip, 1);
+            zoo_free(m);
+            if (s) return cli_usage_error(CMD, "%s", df_errmsg());
+            m = conv;
+        }
     } else {
         zoo_family f;
         zoo_family_parse(o.arch, &f);
