@@ -401,9 +401,10 @@ df_status zoo_create(zoo_model **out, const zoo_config *cfg, uint64_t seed, int 
 }
 
 /* Plain generator -> attention generator: the colour channels keep the plain output layer, the mask channel starts
- * with zero weights and bias ZOO_ATTN_OPEN (A = sigmoid(6) = 0.9975: y is within 0.005 of the plain output), so
- * training starts from what the plain model already edits and learns where to let the input through. */
-#define ZOO_ATTN_OPEN 6.0f
+ * with zero weights and bias ZOO_ATTN_OPEN (A = sigmoid(2) = 0.88: y = 0.88 * plain + 0.12 * x), so training starts
+ * from what the plain model already edits and learns where to let the input through.  A more open start (bias 6,
+ * A = 0.9975) left the mask's gradient A (1 - A) = 0.0025 too small to move in 140 steps. */
+#define ZOO_ATTN_OPEN 2.0f
 df_status zoo_convert(zoo_model **out, const zoo_model *src, int skip, int training) {
     if (!out || !src) return df_fail(DF_ERR_ARG, "zoo_convert: bad arguments");
     *out = NULL;

@@ -101,7 +101,7 @@ df_status zoo_write(const zoo_model *m, dfw_writer *w, int checkpoint);
 df_status zoo_save(const zoo_model *m, int checkpoint, uint8_t **out, size_t *outlen);
 void zoo_free(zoo_model *m);
 /* A copy of src (G and D weights; no Adam state, step 0) with output mode skip: the same mode, or a plain
- * generator (0) turned into an attention one (2) whose output starts within 0.005 of the plain output. */
+ * generator (0) turned into an attention one (2) whose output starts as 0.88 * the plain output + 0.12 * x. */
 df_status zoo_convert(zoo_model **out, const zoo_model *src, int skip, int training);
 const zoo_config *zoo_get_config(const zoo_model *m);
 df_params *zoo_gen_params(zoo_model *m);
