@@ -235,8 +235,8 @@ struct zoo_model {
 };
 
 zoo_config zoo_default_config(zoo_family f) {
-    zoo_config c = {f, ZOO_SIZE, 16, 3, 16, 16, 8, 1};
-    if (f == ZOO_ATTGAN) c.width = 16, c.nres = 0, c.skip = 0;
+    zoo_config c = {f, ZOO_SIZE, 16, 3, 16, 16, 8, 0};
+    if (f == ZOO_ATTGAN) c.width = 16, c.nres = 0;
     return c;
 }
 
