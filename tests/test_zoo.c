@@ -602,11 +602,9 @@ int main(void) {
     df_set_threads(2);
     attrs_and_config();
     for (int f = 0; f < ZOO_NFAMILIES; f++) gen_gradcheck((zoo_family)f, zoo_default_config((zoo_family)f).skip);
-    gen_gradcheck(ZOO_STARGAN, 1); /* every output mode in both kinds of generator */
-    gen_gradcheck(ZOO_STYLE, 1);
-    gen_gradcheck(ZOO_ATTGAN, 1);
+    gen_gradcheck(ZOO_STARGAN, 1); /* the output modes (family-independent code after the output layer) */
     gen_gradcheck(ZOO_STARGAN, ZOO_SKIP_ATTENTION);
-    gen_gradcheck(ZOO_ATTGAN, ZOO_SKIP_ATTENTION);
+    gen_gradcheck(ZOO_STYLE, ZOO_SKIP_ATTENTION);
     skip_output();
     for (int f = 0; f < ZOO_NFAMILIES; f++) attention_convert((zoo_family)f);
     dis_gradcheck();
