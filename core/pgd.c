@@ -22,8 +22,8 @@ struct pgd_ctx {
     int nslot;
     int have_clean, masked, feat_used;
     float mask_soft, feat_weight;
-    float *g, *v, *xin, *lb;
-    size_t cap_g, cap_v, cap_xin, cap_lb;
+    float *g, *v, *xin, *lb, *gt;
+    size_t cap_g, cap_v, cap_xin, cap_lb, cap_gt;
 };
 
 pgd_opts pgd_default_opts(void) {
@@ -32,6 +32,7 @@ pgd_opts pgd_default_opts(void) {
     o.step = 0.01f;
     o.iters = 10;
     o.random_start = 1;
+    o.balance = 1;
     o.mask_soft = 0.1f;
     o.nes_samples = 50;
     o.nes_sigma = 0.01f;
@@ -61,7 +62,7 @@ void pgd_ctx_free(pgd_ctx *c) {
         free(s->yc), free(s->wm), free(s->fc), free(s->y), free(s->dy), free(s->df);
     }
     free(c->slot);
-    free(c->g), free(c->v), free(c->xin), free(c->lb);
+    free(c->g), free(c->v), free(c->xin), free(c->lb), free(c->gt);
     free(c);
 }
 
@@ -214,6 +215,29 @@ df_status pgd_grad(pgd_ctx *c, float *loss, float *grad, const float *x_in, int 
 static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 static inline float signf(float v) { return v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f; }
 
+/* Balanced white-box gradient: g += sum_i g_i / mean|g_i| per image, g_i the gradient through model i alone, so
+ * that a model whose edit moves little under the perturbation still steers the sign step (with a plain sum the
+ * most sensitive model decides almost every sign). */
+static df_status balanced_grad(pgd_ctx *c, float *g, const float *x_in, int t) {
+    df_status st = pgd_forward(c, NULL, NULL, x_in, t, 1.0f);
+    if (st) return st;
+    size_t np = (size_t)3 * c->S * c->S, n = (size_t)c->B * np;
+    if ((st = grow(&c->gt, &c->cap_gt, n))) return st;
+    for (int i = 0; i < c->n; i++) {
+        memset(c->gt, 0, n * sizeof(float));
+        st = zoo_gen_backward(c->m[i].model, 1, c->gt, c->slot[i].dy, c->feat_used ? c->slot[i].df : NULL, 0);
+        if (st) return st;
+        for (int b = 0; b < c->B; b++) {
+            float *gb = g + (size_t)b * np, *tb = c->gt + (size_t)b * np;
+            double l1 = 0;
+            for (size_t k = 0; k < np; k++) l1 += fabsf(tb[k]);
+            float inv = l1 > 0 ? (float)(np / l1) : 0.0f;
+            for (size_t k = 0; k < np; k++) gb[k] += tb[k] * inv;
+        }
+    }
+    return DF_OK;
+}
+
 /* MI-FGSM: v = mu v + g / mean|g| (per image of np floats); g = v. */
 static void momentum_update(float *g, float *v, int B, size_t np, float mu) {
     for (int b = 0; b < B; b++) {
@@ -250,7 +274,11 @@ df_status pgd_attack(pgd_ctx *c, float *x_adv, const float *x, const pgd_opts *o
     memset(c->v, 0, n * sizeof(float));
     for (int it = 0; it < o->iters; it++) {
         memset(c->g, 0, n * sizeof(float));
-        if ((st = pgd_grad(c, NULL, c->g, x_adv, it, 1.0f, o, &rng))) return st;
+        if (o->balance && !o->blackbox && c->n > 1)
+            st = balanced_grad(c, c->g, x_adv, it);
+        else
+            st = pgd_grad(c, NULL, c->g, x_adv, it, 1.0f, o, &rng);
+        if (st) return st;
         if (o->momentum > 0) momentum_update(c->g, c->v, B, np, o->momentum);
         for (size_t k = 0; k < n; k++) {
             float a = x_adv[k] + o->step * signf(c->g[k]);

@@ -14,7 +14,8 @@
  * with directions optionally drawn at resolution S / nes_down and upsampled (fewer dimensions to estimate).
  *
  * PGD (per image): x_adv = clip(x + U(-eps, eps)) (random start), then iters x
- *   { g = dL/dx_adv;  [momentum: v = mu v + g / mean|g|, g = v];  x_adv = P(x_adv + step * sign(g)) }
+ *   { g = dL/dx_adv  (opts.balance: sum_i g_i / mean|g_i|, g_i through model i alone);
+ *     [momentum: v = mu v + g / mean|g|, g = v];  x_adv = P(x_adv + step * sign(g)) }
  * with P the projection onto |x_adv - x| <= eps and [-1, 1].  Iteration it attacks target it % ntrg of every
  * model, so one run can cover several attribute edits at the cost of one.
  * Universal: one delta [3,S,S] shared by all images; pgd_universal_step runs iters sign steps on a batch with
@@ -49,6 +50,9 @@ typedef struct {
     int random_start;   /* start uniformly inside the eps ball (1) */
     float momentum;     /* 0: plain sign steps; > 0: MI-FGSM decay factor (e.g. 0.9) */
     int masked;         /* weight pixels by mask_soft + CMUA mask (0) */
+    int balance;        /* pgd_attack, white box, >= 2 models: each model's input gradient is scaled to mean |g| = 1
+                           per image before the sum, so every model steers the sign step, not only the most
+                           sensitive one (1) */
     float mask_soft;    /* weight outside the mask when masked (0.1) */
     float feat_weight;  /* weight of the bottleneck-feature term (0 = off) */
     int blackbox;       /* estimate gradients by NES instead of backpropagation (0) */

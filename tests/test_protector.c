@@ -269,6 +269,50 @@ static void test_pgd(void) {
     for (size_t k = 0; k < n; k++) linf = fmax(linf, fabs(xa[k] - x[k]));
     CHECK(linf <= o.eps + 1e-6, "momentum projection %g", linf);
 
+    /* balanced step: one iteration from the random start x0 steps along sign(sum_i g_i / mean|g_i|), g_i each
+     * model's gradient at x0 computed alone in its own context; the plain sum's signs differ somewhere (the option
+     * changes the step) */
+    {
+        pgd_opts ob = o;
+        ob.iters = 0, ob.balance = 1;
+        CHECK(pgd_attack(c, xr, x, &ob, NULL) == DF_OK, "random start: %s", df_errmsg());
+        ob.iters = 1;
+        CHECK(pgd_attack(c, xa, x, &ob, NULL) == DF_OK, "balanced attack: %s", df_errmsg());
+        float *gs = calloc(n, 4), *gi = malloc(n * 4), *gp = calloc(n, 4);
+        for (int i = 0; i < 3; i++) {
+            pgd_ctx *ci;
+            df_rng r0;
+            df_rng_seed(&r0, 1);
+            memset(gi, 0, n * 4);
+            CHECK(pgd_ctx_create(&ci) == DF_OK && pgd_set_models(ci, &pm[i], 1, B) == DF_OK &&
+                      pgd_set_clean(ci, x, &ob) == DF_OK && pgd_grad(ci, NULL, gi, xr, 0, 1.0f, &ob, &r0) == DF_OK,
+                  "model %d alone: %s", i, df_errmsg());
+            pgd_ctx_free(ci);
+            for (int b = 0; b < B; b++) {
+                double l1 = 0;
+                for (size_t k = 0; k < per; k++) l1 += fabs(gi[b * per + k]);
+                CHECK(l1 > 0, "model %d image %d has a zero gradient", i, b);
+                for (size_t k = 0; k < per; k++) {
+                    gs[b * per + k] += (float)(gi[b * per + k] * per / l1);
+                    gp[b * per + k] += gi[b * per + k];
+                }
+            }
+        }
+        size_t checked = 0, wrong = 0, differs = 0;
+        for (size_t k = 0; k < n; k++) {
+            float want = xr[k] + (gs[k] > 0 ? ob.step : -ob.step);
+            if (fabsf(gs[k]) < 1e-3f || fabsf(want) > 1 || fabsf(want - x[k]) > ob.eps) continue; /* ties, clips */
+            checked++;
+            wrong += fabsf(xa[k] - want) > 1e-6f;
+            differs += (gs[k] > 0) != (gp[k] > 0);
+        }
+        printf("balanced PGD step: %zu of %zu elements checked, %zu wrong; plain sum differs in %zu\n", checked, n,
+               wrong, differs);
+        CHECK(checked > n / 2 && wrong == 0, "balanced step: %zu of %zu wrong", wrong, checked);
+        CHECK(differs > 0, "balancing changed no sign");
+        free(gs), free(gi), free(gp);
+    }
+
     /* universal: one delta for both images; the loss grows over batches, |delta| <= eps */
     float *delta = calloc(per, 4), *vel = calloc(per, 4);
     df_rng r;

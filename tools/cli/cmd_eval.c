@@ -55,7 +55,9 @@ static void help(void) {
         "  --resize R      protect the face at full size round(S / R) (e.g. 256 for R = 0.5), then downsize it to S\n"
         "                  with an antialiased filter before the models see it (a site shrinking an upload); Gen\n"
         "                  runs at full size, PGD and universal deltas are made at S and upsampled bilinearly\n"
-        "  --pgd-models L  models PGD attacks (default: --models); --pgd-iters N (10), --pgd-step X (0.01)\n"
+        "  --pgd-models L  models PGD attacks (default: --models); --pgd-iters N (10), --pgd-step X (0.01);\n"
+        "                  --pgd-no-balance: step along the plain sum of the models' gradients (default: each\n"
+        "                  model's gradient scaled to mean |g| = 1 per image first, see `dadfi pgd --help`)\n"
         "  --mobilenet F   MobileNet v1 features for the Frechet distances (default %s, made by\n"
         "                  `node tools/convert_mobilenet.mjs`; skipped with a note when the default is absent)\n"
         "  --no-frechet    skip the Frechet distances (4 MobileNet runs per image and model fewer)\n"
@@ -280,7 +282,7 @@ typedef struct {
     long n, size, edits, seed, pgd_iters, grid_rows;
     int jpeg[MAX_CONDS], njpeg;
     double eps, resize, pgd_step;
-    int no_frechet, quiet, mobilenet_given;
+    int no_frechet, quiet, mobilenet_given, pgd_no_balance;
 } eval_args;
 
 /* "Q1,Q2,..." with Q in 0..100 (0: no JPEG) -> a->jpeg; returns nonzero if malformed. */
@@ -330,6 +332,7 @@ static int parse_args(eval_args *a, int argc, char **argv) {
         DBL("--pgd-step", pgd_step, 0.0, 1.0);
         else if (!strcmp(o, "--mobilenet") && v) a->mobilenet = argv[++i], a->mobilenet_given = 1;
         else if (!strcmp(o, "--no-frechet")) a->no_frechet = 1;
+        else if (!strcmp(o, "--pgd-no-balance")) a->pgd_no_balance = 1;
         else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) a->quiet = 1;
         else return cli_usage_error("eval", "unknown option or missing value: '%s'", o);
 #undef STR
@@ -424,6 +427,7 @@ static df_status setup_protector(eval_run *r, const eval_args *a) {
         p->pgd_opts = pgd_default_opts();
         p->pgd_opts.iters = (int)a->pgd_iters;
         p->pgd_opts.step = (float)a->pgd_step;
+        p->pgd_opts.balance = !a->pgd_no_balance;
     }
     return DF_OK;
 }

@@ -32,6 +32,9 @@ static void help(void) {
         "  --attr LIST       target edits, comma-separated among Black_Hair, Blond_Hair, Brown_Hair, Male, Young\n"
         "                    (default: all five)\n"
         "  --momentum M      MI-FGSM momentum (default 0: plain sign steps)\n"
+        "  --no-balance      with several models, step along the plain sum of their gradients (default: each\n"
+        "                    model's gradient scaled to mean |g| = 1 first, so the least sensitive model is\n"
+        "                    attacked too; with a plain sum the most sensitive one decides almost every sign)\n"
         "  --masked          weight the squared error by the region the deepfake edits (CMUA mask) + 0.1\n"
         "  --feat W          add W x the models' bottleneck-feature distance\n"
         "  --blackbox        estimate gradients by queries only (NES, antithetic): --nes-samples N (50),\n"
@@ -77,6 +80,8 @@ int cmd_pgd(int argc, char **argv) {
             o.masked = 1;
         } else if (!strcmp(a, "--blackbox")) {
             o.blackbox = 1;
+        } else if (!strcmp(a, "--no-balance")) {
+            o.balance = 0;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
         } else if (a[0] == '-' && a[1]) {
