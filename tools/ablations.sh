@@ -4,7 +4,7 @@
 # and every run continues from its checkpoint; finished runs are skipped.
 #
 #   tools/ablations.sh [--runs LIST] [--steps N] [--time-limit MIN] [--out DIR] [--data DIR] [--weights DIR]
-#                      [--build DIR] [--dry-run]
+#                      [--build DIR] [--set NAME=VALUE ...] [--dry-run]
 #
 #   --runs LIST       comma-separated, from (default: all, in this order)
 #                       only-M   Gen trained against zoo model M alone (one per model: "one model vs all")
@@ -15,6 +15,8 @@
 #   --time-limit MIN  stop each run after MIN minutes (checkpointed; run the script again to continue)
 #   --out DIR         run directories DIR/RUN/ (default build/ablations); weights DIR/RUN/gen-RUN.dfw
 #   --weights DIR     zoo models DIR/zoo/*.dfw (default weights)
+#   --set NAME=VALUE  a training option added to every new run (repeatable; `dadfi train-gen --help`), e.g.
+#                     --set direct_log=1 --set p_jpeg=0 to match a shipped Gen trained with them
 #   --dry-run         print the commands only
 #
 # Copy finished files to weights/ (e.g. weights/gen-loo-attgan.dfw) with their provenance in weights/README.md, and
@@ -24,6 +26,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 runs='' steps=3000 limit='' out=build/ablations data=../shared/data/celeba_subset weights=weights build=build dry=0
+extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift ;;
@@ -33,6 +36,8 @@ while [ $# -gt 0 ]; do
     --data) data=$2; shift ;;
     --weights) weights=$2; shift ;;
     --build) build=$2; shift ;;
+    --set) case "${2:-}" in *=*) extra+=(--set "$2") ;; *) echo "ablations.sh: --set needs NAME=VALUE" >&2; exit 2 ;; esac
+           shift ;;
     --dry-run) dry=1 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "ablations.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -83,8 +88,8 @@ for run in "${list[@]}"; do
     fi
     cmd=("$exe" train-gen --resume "$w.ckpt" --models "$models" --out "$w" --steps "$steps" --data "$(realpath "$data")")
   else
-    cmd=("$exe" train-gen "${args[@]}" --models "$models" --out "$w" --steps "$steps" --data "$(realpath "$data")"
-         --val 32 --val-every 250 --samples samples --sample-every 500)
+    cmd=("$exe" train-gen "${args[@]}" ${extra[@]+"${extra[@]}"} --models "$models" --out "$w" --steps "$steps"
+         --data "$(realpath "$data")" --val 32 --val-every 250 --samples samples --sample-every 500)
   fi
   [ -n "$limit" ] && cmd+=(--time-limit "$limit")
   echo "== $run: (cd $dir && ${cmd[*]})   # progress: tail -f $dir/train.log"
