@@ -215,6 +215,13 @@ df_status pgd_grad(pgd_ctx *c, float *loss, float *grad, const float *x_in, int 
 static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 static inline float signf(float v) { return v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f; }
 
+/* 1 / mean|g| over np floats (0 for an all-zero g): the per-image gradient scale of balancing and MI-FGSM. */
+static float inv_mean_abs(const float *g, size_t np) {
+    double l1 = 0;
+    for (size_t k = 0; k < np; k++) l1 += fabsf(g[k]);
+    return l1 > 0 ? (float)(np / l1) : 0.0f;
+}
+
 /* Balanced white-box gradient: g += sum_i g_i / mean|g_i| per image, g_i the gradient through model i alone, so
  * that a model whose edit moves little under the perturbation still steers the sign step (with a plain sum the
  * most sensitive model decides almost every sign). */
@@ -229,9 +236,7 @@ static df_status balanced_grad(pgd_ctx *c, float *g, const float *x_in, int t) {
         if (st) return st;
         for (int b = 0; b < c->B; b++) {
             float *gb = g + (size_t)b * np, *tb = c->gt + (size_t)b * np;
-            double l1 = 0;
-            for (size_t k = 0; k < np; k++) l1 += fabsf(tb[k]);
-            float inv = l1 > 0 ? (float)(np / l1) : 0.0f;
+            float inv = inv_mean_abs(tb, np);
             for (size_t k = 0; k < np; k++) gb[k] += tb[k] * inv;
         }
     }
@@ -242,9 +247,7 @@ static df_status balanced_grad(pgd_ctx *c, float *g, const float *x_in, int t) {
 static void momentum_update(float *g, float *v, int B, size_t np, float mu) {
     for (int b = 0; b < B; b++) {
         float *gb = g + (size_t)b * np, *vb = v + (size_t)b * np;
-        double l1 = 0;
-        for (size_t k = 0; k < np; k++) l1 += fabsf(gb[k]);
-        float inv = l1 > 0 ? (float)(np / l1) : 0.0f;
+        float inv = inv_mean_abs(gb, np);
         for (size_t k = 0; k < np; k++) gb[k] = vb[k] = mu * vb[k] + gb[k] * inv;
     }
 }
