@@ -235,7 +235,7 @@ struct zoo_model {
 };
 
 zoo_config zoo_default_config(zoo_family f) {
-    zoo_config c = {f, ZOO_SIZE, 16, 3, 16, 16, 8, 0};
+    zoo_config c = {f, ZOO_SIZE, 16, 3, 16, 16, 8, 0, 1};
     if (f == ZOO_ATTGAN) c.width = 16, c.nres = 0;
     return c;
 }
@@ -267,6 +267,8 @@ static df_status check_config(const zoo_config *c) {
     if (c->family == ZOO_STYLE && (c->sdim < 1 || c->sdim > 256 || c->zdim < 0 || c->zdim > 64))
         return df_fail(DF_ERR_ARG, "zoo: sdim must be in 1..256 and zdim in 0..64");
     if (c->skip < 0 || c->skip > ZOO_SKIP_ATTENTION) return df_fail(DF_ERR_ARG, "zoo: skip must be 0, 1 or 2");
+    if (c->cls_pool < 0 || c->cls_pool > 32 || (c->cls_pool > 1 && c->size % c->cls_pool))
+        return df_fail(DF_ERR_ARG, "zoo: cls_pool %d must be 0, 1 or a divisor of the size %d up to 32", c->cls_pool, c->size);
     return DF_OK;
 }
 
@@ -466,6 +468,14 @@ void zoo_free(zoo_model *m) {
 const zoo_config *zoo_get_config(const zoo_model *m) { return &m->cfg; }
 df_params *zoo_gen_params(zoo_model *m) { return &m->G.p; }
 df_params *zoo_dis_params(zoo_model *m) { return &m->D.p; }
+df_status zoo_set_cls_pool(zoo_model *m, int k) {
+    if (!m) return df_fail(DF_ERR_ARG, "zoo_set_cls_pool: no model");
+    zoo_config c = m->cfg;
+    c.cls_pool = k;
+    df_status s = check_config(&c);
+    if (!s) m->cfg.cls_pool = k;
+    return s;
+}
 long zoo_get_step(const zoo_model *m) { return m->step; }
 void zoo_set_step(zoo_model *m, long step) { m->step = step; }
 
@@ -896,8 +906,35 @@ df_status zoo_dis_backward(zoo_model *m, float *dx, const float *dsrc, const flo
     return DF_OK;
 }
 
+/* y = each k x k block of x [n planes of S x S] replaced by its mean (y may be x).  The map is symmetric, so it
+ * is also its own transpose: the backward pass applies it to the gradient. */
+static void block_mean(float *y, const float *x, size_t n, int S, int k) {
+    float inv = 1.0f / ((float)k * k);
+    for (size_t p = 0; p < n; p++)
+        for (int by = 0; by < S; by += k)
+            for (int bx = 0; bx < S; bx += k) {
+                const float *xp = x + p * S * S + (size_t)by * S + bx;
+                float *yp = y + p * S * S + (size_t)by * S + bx;
+                float sum = 0;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) sum += xp[(size_t)i * S + j];
+                sum *= inv;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) yp[(size_t)i * S + j] = sum;
+            }
+}
+
 df_status zoo_classify(zoo_model *m, float *logits, const float *x, int B) {
-    return zoo_dis_forward(m, NULL, logits, x, B);
+    if (!m || !x || !logits || B < 1) return df_fail(DF_ERR_ARG, "zoo_classify: bad arguments");
+    int k = m->cfg.cls_pool, S = m->cfg.size;
+    if (k <= 1) return zoo_dis_forward(m, NULL, logits, x, B);
+    size_t n = (size_t)B * 3 * S * S;
+    float *v = malloc(n * sizeof(float));
+    if (!v) return df_fail(DF_ERR_NOMEM, "zoo_classify: out of memory");
+    block_mean(v, x, (size_t)B * 3, S, k);
+    df_status st = zoo_dis_forward(m, NULL, logits, v, B);
+    free(v);
+    return st;
 }
 
 /* ------------------------------------------------------------------ editing */
@@ -972,14 +1009,21 @@ df_status zoo_train_step(zoo_model *m, const zoo_train_opts *o, const float *x, 
     }
     long t = ++m->step;
 
-    /* D: real -> 1 and its attributes, fake -> 0 */
+    /* D: real -> 1 and its attributes, fake -> 0.  With cls_pool k > 1 the attribute head sees the block means
+     * (a second pass through the trunk); m->rec and m->drec are free until the reconstruction term. */
+    int k = c->cls_pool > 1 ? c->cls_pool : 0;
     df_params_zero_grad(&m->D.p);
-    if ((st = zoo_dis_forward(m, m->src_out, m->cls_out, x, B))) return st;
+    if ((st = zoo_dis_forward(m, m->src_out, k ? NULL : m->cls_out, x, B))) return st;
     memset(m->dsrc, 0, P * sizeof(float));
     memset(m->dcls, 0, na * sizeof(float));
     L.d_adv = df_lsgan_loss(m->dsrc, m->src_out, 1.0f, P, 1.0f);
+    if (k) {
+        if ((st = zoo_dis_backward(m, NULL, m->dsrc, NULL, 1))) return st;
+        block_mean(m->rec, x, (size_t)B * 3, c->size, k);
+        if ((st = zoo_dis_forward(m, NULL, m->cls_out, m->rec, B))) return st;
+    }
     L.d_cls = ZOO_NATTR * df_bce_logits_loss(m->dcls, m->cls_out, src, na, cls_scale);
-    if ((st = zoo_dis_backward(m, NULL, m->dsrc, m->dcls, 1))) return st;
+    if ((st = zoo_dis_backward(m, NULL, k ? NULL : m->dsrc, m->dcls, 1))) return st;
     if ((st = zoo_gen_forward(m, 0, m->fake, x, src, m->trg, z1, B))) return st;
     if ((st = zoo_dis_forward(m, m->src_out, NULL, m->fake, B))) return st;
     memset(m->dsrc, 0, P * sizeof(float));
@@ -989,13 +1033,23 @@ df_status zoo_train_step(zoo_model *m, const zoo_train_opts *o, const float *x, 
 
     /* G: fool the updated D, carry the requested attributes, reconstruct */
     df_params_zero_grad(&m->G.p);
-    if ((st = zoo_dis_forward(m, m->src_out, m->cls_out, m->fake, B))) return st;
+    if ((st = zoo_dis_forward(m, m->src_out, k ? NULL : m->cls_out, m->fake, B))) return st;
     memset(m->dsrc, 0, P * sizeof(float));
     memset(m->dcls, 0, na * sizeof(float));
     memset(m->dfake, 0, nimg * sizeof(float));
     L.g_adv = df_lsgan_loss(m->dsrc, m->src_out, 1.0f, P, 1.0f);
+    if (k) {
+        if ((st = zoo_dis_backward(m, m->dfake, m->dsrc, NULL, 0))) return st;
+        block_mean(m->rec, m->fake, (size_t)B * 3, c->size, k);
+        if ((st = zoo_dis_forward(m, NULL, m->cls_out, m->rec, B))) return st;
+    }
     L.g_cls = ZOO_NATTR * df_bce_logits_loss(m->dcls, m->cls_out, m->trg, na, cls_scale);
-    if ((st = zoo_dis_backward(m, m->dfake, m->dsrc, m->dcls, 0))) return st;
+    if (k) {
+        memset(m->drec, 0, nimg * sizeof(float));
+        if ((st = zoo_dis_backward(m, m->drec, NULL, m->dcls, 0))) return st;
+        block_mean(m->drec, m->drec, (size_t)B * 3, c->size, k);
+        df_add_forward(m->dfake, m->dfake, m->drec, nimg);
+    } else if ((st = zoo_dis_backward(m, m->dfake, m->dsrc, m->dcls, 0))) return st;
     memset(m->drec, 0, nimg * sizeof(float));
     if (c->family == ZOO_ATTGAN) {
         /* identity edit: G(x, diff = 0) ~ x */
@@ -1034,6 +1088,7 @@ df_status zoo_write(const zoo_model *m, dfw_writer *w, int checkpoint) {
     df_status s = dfw_writer_meta(w, "arch", zoo_family_arch(c.family));
     for (int i = 0; !s && i < 6; i++) s = dfw_writer_meta_int(w, meta_ints[i], *config_field(&c, i));
     if (!s) s = dfw_writer_meta_int(w, "skip", c.skip);
+    if (!s && c.cls_pool > 1) s = dfw_writer_meta_int(w, "cls_pool", c.cls_pool); /* absent: 1 (older files) */
     if (!s) s = dfw_writer_meta(w, "attrs", "Black_Hair,Blond_Hair,Brown_Hair,Male,Young");
     if (!s && checkpoint) s = dfw_writer_meta_int(w, "step", m->step);
     if (!s) s = dfw_writer_params(w, &m->G.p, checkpoint);
@@ -1096,6 +1151,14 @@ df_status zoo_load(zoo_model **out, const uint8_t *buf, size_t len, int training
                 goto done;
             }
             c.skip = (int)v;
+        } else if (f.meta[i].key_len == 8 && memcmp(f.meta[i].key, "cls_pool", 8) == 0) {
+            long v;
+            if ((s = dfw_meta_int(&f, "cls_pool", &v))) goto done;
+            if (v < 0 || v > 32) {
+                s = df_fail(DF_ERR_FORMAT, "zoo: meta 'cls_pool' out of range");
+                goto done;
+            }
+            c.cls_pool = (int)v;
         }
     zoo_model *m;
     if ((s = model_new(&m, &c, training))) goto done;

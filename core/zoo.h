@@ -76,6 +76,9 @@ typedef struct {
     int zdim;    /* noise size (style only) */
     int skip;    /* output mode: 0 plain (tanh), 1 global residual y = clamp(x + G(x), -1, 1) (the network
                   * learns the edit, not the face), 2 attention (ZOO_SKIP_ATTENTION) */
+    int cls_pool; /* 0 or 1: the discriminator's attribute head sees the image itself; k (2..32, dividing size):
+                   * it sees the image averaged over k x k blocks (a low-pass view), in training and in
+                   * zoo_classify, so that a generator cannot satisfy it with fine textures instead of colour */
 } zoo_config;
 
 /* Defaults chosen for a ~40 minute run on two cores (see cmd_zoo_train.c's help for the measured speeds); output
@@ -108,6 +111,8 @@ df_status zoo_convert(zoo_model **out, const zoo_model *src, int skip, int train
 const zoo_config *zoo_get_config(const zoo_model *m);
 df_params *zoo_gen_params(zoo_model *m);
 df_params *zoo_dis_params(zoo_model *m);
+/* Change the attribute head's view (zoo_config.cls_pool) of a loaded model, e.g. before fine-tuning with it. */
+df_status zoo_set_cls_pool(zoo_model *m, int k);
 /* Multiply-adds x 2 of one generator forward (one image). */
 double zoo_gen_flops(const zoo_config *cfg);
 
@@ -131,7 +136,7 @@ const float *zoo_gen_features(const zoo_model *m, int slot, int *C, int *H, int 
  * the discriminator's parameter gradients if param_grads != 0. */
 df_status zoo_dis_forward(zoo_model *m, float *src_out, float *cls_out, const float *x, int B);
 df_status zoo_dis_backward(zoo_model *m, float *dx, const float *dsrc, const float *dcls, int param_grads);
-/* Attribute logits of faces x [B,3,S,S] (the discriminator's classification head). */
+/* Attribute logits of faces x [B,3,S,S] (the discriminator's classification head, through the cls_pool view). */
 df_status zoo_classify(zoo_model *m, float *logits, const float *x, int B);
 
 /* ------------------------------------------------------------------ editing helpers */

@@ -547,6 +547,72 @@ static void celeba_real(void) {
 }
 
 /* ------------------------------------------------------------------ CLI: bad arguments -> exit 2 */
+/* ------------------------------------------------------------------ low-pass attribute head (cls_pool)
+ * With cls_pool k the attribute logits are those of the plain head on the k x k block means (computed here
+ * independently), so they ignore any texture whose block means are zero; bad k are refused; the setting
+ * survives save / load; and a few training steps with it still teach the head the (colour) attributes. */
+static void cls_pool_view(void) {
+    zoo_config c = tiny(ZOO_STARGAN);
+    int S = c.size, k = 4;
+    zoo_model *m, *plain;
+    CHECK(zoo_create(&m, &c, 21, 0) == DF_OK, "create: %s", df_errmsg());
+    CHECK(zoo_set_cls_pool(m, 3) != DF_OK && zoo_set_cls_pool(m, 64) != DF_OK, "cls_pool 3 / 64 refused at size 32");
+    CHECK(zoo_get_config(m)->cls_pool <= 1, "a refused cls_pool leaves the model unchanged");
+    zoo_free(m);
+    /* training with the pooled head: its attribute loss falls */
+    c.width = 8, c.dwidth = 8, c.cls_pool = k;
+    CHECK(zoo_create(&m, &c, 3, 1) == DF_OK, "create: %s", df_errmsg());
+    zoo_train_opts o = zoo_default_train_opts();
+    o.lr = 1e-3f;
+    int steps = 60, B = 4, n = B * 3 * S * S;
+    float *x = malloc(n * sizeof(float)), *xm = malloc(n * sizeof(float)), a[4 * ZOO_NATTR];
+    double first[2] = {0}, last[2] = {0};
+    for (int t = 0; t < steps; t++) {
+        synth(x, a, B, S, 100 + t % 8);
+        zoo_losses L;
+        CHECK(zoo_train_step(m, &o, x, a, B, 1000 + t, &L) == DF_OK, "train step: %s", df_errmsg());
+        double v[2] = {L.d_cls, L.g_cls};
+        for (int j = 0; j < 2; j++) {
+            if (t < 8) first[j] += v[j] / 8;
+            if (t >= steps - 8) last[j] += v[j] / 8;
+        }
+    }
+    printf("cls_pool 4: d_cls %.3f -> %.3f, g_cls %.3f -> %.3f\n", first[0], last[0], first[1], last[1]);
+    CHECK(last[0] < 0.85 * first[0], "pooled D attribute loss did not go down (%.4f -> %.4f)", first[0], last[0]);
+    /* the trained head: its logits are the plain head's on block means; a texture does not move them */
+    uint8_t *buf;
+    size_t len;
+    CHECK(zoo_save(m, 0, &buf, &len) == DF_OK && zoo_load(&plain, buf, len, 0) == DF_OK, "copy: %s", df_errmsg());
+    free(buf);
+    CHECK(zoo_get_config(plain)->cls_pool == k, "cls_pool survives save / load");
+    CHECK(zoo_set_cls_pool(plain, 1) == DF_OK, "cls_pool 1: %s", df_errmsg());
+    float l1[4 * ZOO_NATTR], l2[4 * ZOO_NATTR], l3[4 * ZOO_NATTR], l4[4 * ZOO_NATTR];
+    synth(x, a, B, S, 5);
+    for (int p = 0; p < B * 3; p++)
+        for (int y = 0; y < S; y++)
+            for (int i = 0; i < S; i++) {
+                double sum = 0;
+                for (int u = 0; u < k; u++)
+                    for (int v = 0; v < k; v++) sum += x[((size_t)p * S + y / k * k + u) * S + i / k * k + v];
+                xm[((size_t)p * S + y) * S + i] = (float)(sum / (k * k));
+            }
+    CHECK(zoo_classify(m, l1, x, B) == DF_OK && zoo_classify(plain, l2, xm, B) == DF_OK, "classify");
+    CHECK(zoo_classify(plain, l4, x, B) == DF_OK, "classify");
+    double d12 = 0, mag = 0;
+    for (int i = 0; i < B * ZOO_NATTR; i++) d12 = fmax(d12, fabs(l1[i] - l2[i])), mag = fmax(mag, fabs(l4[i]));
+    for (int i = 0; i < n; i++) x[i] += ((i / S + i) & 1) ? 0.3f : -0.3f; /* a checkerboard: zero block means */
+    CHECK(zoo_classify(m, l3, x, B) == DF_OK && zoo_classify(plain, l2, x, B) == DF_OK, "classify");
+    double d13 = 0, dplain = 0;
+    for (int i = 0; i < B * ZOO_NATTR; i++) d13 = fmax(d13, fabs(l1[i] - l3[i])), dplain = fmax(dplain, fabs(l2[i] - l4[i]));
+    printf("cls_pool 4 logits (max |logit| %.2g): vs the plain head on block means %.2g; a checkerboard moves them "
+           "%.2g, the plain head's %.2g\n", mag, d12, d13, dplain);
+    CHECK(d12 < 1e-4 * (1 + mag), "pooled logits differ from the plain head on block means by %.3g", d12);
+    CHECK(d13 < 1e-4 * (1 + mag), "a fine texture moved the pooled logits by %.3g", d13);
+    CHECK(dplain > 0.05 * mag, "the checkerboard does not move the plain head either (%.3g): the test cannot tell", dplain);
+    free(x), free(xm);
+    zoo_free(m), zoo_free(plain);
+}
+
 static int run_cli(char *const argv[]) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -579,6 +645,8 @@ static void cli_args(void) {
         {exe, "zoo-train", "--arch", "stargan", "--out", "x.dfw", "--steps", "-3"},
         {exe, "zoo-train", "--init", "a.dfw", "--resume", "a.dfw.ckpt", "--out", "x.dfw", NULL},
         {exe, "zoo-train", "--init", "a.dfw", "--width", "8", "--out", "x.dfw", NULL},
+        {exe, "zoo-train", "--arch", "stargan", "--cls-pool", "0", "--out", "x.dfw", NULL},
+        {exe, "zoo-train", "--arch", "stargan", "--cls-pool", "3", "--out", "/nonexistent/x.dfw", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         CHECK(run_cli(cases[i]) == 2, "CLI case %zu (%s %s) did not exit 2", i, cases[i][1], cases[i][2] ? cases[i][2] : "");
@@ -613,6 +681,7 @@ int main(void) {
     for (int f = 0; f < ZOO_NFAMILIES; f++) train_losses_go_down((zoo_family)f);
     identity_term(ZOO_STARGAN);
     identity_term(ZOO_STYLE);
+    cls_pool_view();
     celeba_labels();
     face_resize();
     batches();

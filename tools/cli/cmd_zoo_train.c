@@ -41,6 +41,11 @@ static void help(void) {
         "                    with a learned mask A (default 0).  With --init, --skip 2 turns a plain model into an\n"
         "                    attention one that starts from the plain model's edits (how weights/zoo's stargan and\n"
         "                    style were made: a plain run first, for the edits, then attention, for the face)\n"
+        "  --cls-pool K      the discriminator's attribute head judges the image averaged over K x K blocks\n"
+        "                    (1: the image itself, the default).  A generator can satisfy a full-resolution head\n"
+        "                    with fine textures while the hair colour barely changes; a low-pass view (e.g. 4:\n"
+        "                    32x32 colour) leaves it only real colour changes.  Stored in the model; with --init\n"
+        "                    or --resume it changes a trained model's view (the head re-learns it from real faces)\n"
         "  --lr L            Adam learning rate, betas 0.5 / 0.999 (default 2e-4)\n"
         "  --lambda-rec X    weight of the L1 reconstruction (default 10)\n"
         "  --lambda-cls X    weight of the attribute classification (default 1)\n"
@@ -76,9 +81,9 @@ static void on_signal(int sig) {
 
 typedef struct {
     const char *arch, *out, *data, *resume, *init, *samples;
-    long steps, batch, seed, width, dwidth, nres, skip, sample_every;
+    long steps, batch, seed, width, dwidth, nres, skip, sample_every, cls_pool;
     double lr, lambda_rec, lambda_cls, lambda_id, ckpt_min, time_limit;
-    int set_batch, set_seed, set_width, set_dwidth, set_nres, set_skip, set_lr, set_lambda_rec, set_lambda_cls, set_lambda_id;
+    int set_batch, set_seed, set_width, set_dwidth, set_nres, set_skip, set_lr, set_lambda_rec, set_lambda_cls, set_lambda_id, set_cls_pool;
 } opts;
 
 static int parse(int argc, char **argv, opts *o) {
@@ -111,6 +116,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--dwidth")) L = &o->dwidth, lo = 1, hi = 64, flag = &o->set_dwidth;
         else if (!strcmp(a, "--nres")) L = &o->nres, lo = 0, hi = 16, flag = &o->set_nres;
         else if (!strcmp(a, "--skip")) L = &o->skip, lo = 0, hi = 2, flag = &o->set_skip;
+        else if (!strcmp(a, "--cls-pool")) L = &o->cls_pool, lo = 1, hi = 32, flag = &o->set_cls_pool;
         else if (!strcmp(a, "--sample-every")) L = &o->sample_every, lo = 1, hi = 100000000;
         else if (!strcmp(a, "--lr")) D = &o->lr, lo = 1e-7, hi = 1, flag = &o->set_lr;
         else if (!strcmp(a, "--lambda-rec")) D = &o->lambda_rec, lo = 0, hi = 1000, flag = &o->set_lambda_rec;
@@ -303,7 +309,12 @@ int cmd_zoo_train(int argc, char **argv) {
         c.dwidth = (int)o.dwidth;
         if (f != ZOO_ATTGAN) c.nres = (int)o.nres;
         if (o.set_skip) c.skip = (int)o.skip;
-        if (zoo_create(&m, &c, (uint64_t)o.seed, 1)) return cli_runtime_error(CMD, "cannot create the model");
+        if (o.set_cls_pool) c.cls_pool = (int)o.cls_pool;
+        if (zoo_create(&m, &c, (uint64_t)o.seed, 1)) return cli_usage_error(CMD, "%s", df_errmsg());
+    }
+    if (o.set_cls_pool && zoo_set_cls_pool(m, (int)o.cls_pool)) {
+        zoo_free(m);
+        return cli_usage_error(CMD, "%s", df_errmsg());
     }
     const zoo_config *c = zoo_get_config(m);
     celeba_set train = {0}, val = {0};
@@ -344,9 +355,9 @@ int cmd_zoo_train(int argc, char **argv) {
     zoo_train_opts to = zoo_default_train_opts();
     to.lr = (float)o.lr, to.lambda_rec = (float)o.lambda_rec, to.lambda_cls = (float)o.lambda_cls, to.lambda_id = (float)o.lambda_id;
     long start = zoo_get_step(m), step = start;
-    fprintf(stderr, "dadfi zoo-train: %s width %d nres %d dwidth %d skip %d, %.2f GFLOP/image (G forward), %d train faces, "
+    fprintf(stderr, "dadfi zoo-train: %s width %d nres %d dwidth %d skip %d cls_pool %d, %.2f GFLOP/image (G forward), %d train faces, "
             "batch %d, steps %ld -> %ld, %d threads\n", zoo_family_arch(c->family), c->width, c->nres, c->dwidth,
-            c->skip, zoo_gen_flops(c) * 1e-9, train.n, B, start, o.steps, df_get_threads());
+            c->skip, c->cls_pool > 1 ? c->cls_pool : 1, zoo_gen_flops(c) * 1e-9, train.n, B, start, o.steps, df_get_threads());
     double last_print = cli_now(), last_ckpt = last_print, acc[6] = {0};
     long acc_n = 0, print_step = step;
     const char *why = "done";
