@@ -5,6 +5,7 @@
 #
 #   tools/ablations.sh [--runs LIST] [--steps N] [--time-limit MIN] [--out DIR] [--data DIR] [--weights DIR]
 #                      [--build DIR] [--set NAME=VALUE ...] [--dry-run]
+#   tools/ablations.sh --eval [--runs LIST] [--n N] [--extra NAME=FILE ...] [--out DIR] [--weights DIR] [--build DIR]
 #
 #   --runs LIST       comma-separated, from (default: all, in this order)
 #                       only-M   Gen trained against zoo model M alone (one per model: "one model vs all")
@@ -18,6 +19,11 @@
 #   --set NAME=VALUE  a training option added to every new run (repeatable; `dadfi train-gen --help`), e.g.
 #                     --set direct_log=1 --set p_jpeg=0 to match a shipped Gen trained with them
 #   --dry-run         print the commands only
+#   --eval            train nothing: evaluate every run that has weights (DIR/RUN/gen-RUN.dfw) on N faces
+#                     spread over the test split, against every zoo model (`dadfi eval`, success = L2_mask > 0.05),
+#                     and print the trained-on x tested-on table in Markdown (JSON in DIR/RUN/eval.json)
+#   --n N             test faces for --eval (default 100)
+#   --extra NAME=FILE also evaluate the Gen weights FILE as row NAME (repeatable), e.g. --extra all=weights/gen.dfw
 #
 # Copy finished files to weights/ (e.g. weights/gen-loo-attgan.dfw) with their provenance in weights/README.md, and
 # tools/report.sh compares them with the shipped Gen.  Environment: DF_THREADS as for dadfi.
@@ -26,7 +32,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 runs='' steps=3000 limit='' out=build/ablations data=../shared/data/celeba_subset weights=weights build=build dry=0
-extra=()
+extra=() eval=0 nface=100 rows=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift ;;
@@ -39,6 +45,10 @@ while [ $# -gt 0 ]; do
     --set) case "${2:-}" in *=*) extra+=(--set "$2") ;; *) echo "ablations.sh: --set needs NAME=VALUE" >&2; exit 2 ;; esac
            shift ;;
     --dry-run) dry=1 ;;
+    --eval) eval=1 ;;
+    --n) nface=$2; shift ;;
+    --extra) case "${2:-}" in *=*) rows+=("$2") ;; *) echo "ablations.sh: --extra needs NAME=FILE" >&2; exit 2 ;; esac
+             shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "ablations.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -67,6 +77,33 @@ models_but() { local f l=(); for f in "${zoo[@]}"; do [ "$(basename "$f" .dfw)" 
 all_models() { local f l=(); for f in "${zoo[@]}"; do l+=("$(realpath "$f")"); done; (IFS=,; echo "${l[*]}"); }
 
 IFS=, read -r -a list <<< "$runs"
+
+if [ "$eval" = 1 ]; then
+  case "$nface" in ''|*[!0-9]*|0) echo "ablations.sh: --n needs a positive integer" >&2; exit 2 ;; esac
+  for run in "${list[@]}"; do [ -f "$out/$run/gen-$run.dfw" ] && rows+=("$run=$out/$run/gen-$run.dfw"); done
+  [ ${#rows[@]} -gt 0 ] || { echo "ablations.sh: no trained run to evaluate in $out" >&2; exit 1; }
+  models=$(IFS=,; echo "${zoo[*]}") jsons=()
+  for r in "${rows[@]}"; do
+    name=${r%%=*} f=${r#*=} j="$out/$name/eval.json"
+    mkdir -p "$out/$name"
+    echo "== $name: $dadfi eval -q --protector gen:$f --models $models --n $nface --no-frechet --json $j" >&2
+    "$dadfi" eval -q --protector "gen:$f" --models "$models" --data "$data" --n "$nface" --no-frechet --json "$j" > /dev/null
+    jsons+=("$name=$j")
+  done
+  node -e '
+    const fs = require("fs");
+    const rows = process.argv.slice(1).map((a) => [a.slice(0, a.indexOf("=")), JSON.parse(fs.readFileSync(a.slice(a.indexOf("=") + 1), "utf8"))]);
+    const models = Object.keys(rows[0][1].models);
+    console.log(`| Gen (trained on) | PSNR | SSIM | ${models.map((m) => `${m} success (L2_mask)`).join(" | ")} |`);
+    console.log(`|---|---|---|${models.map(() => "---").join("|")}|`);
+    for (const [name, j] of rows)
+      console.log(`| ${name} | ${j.protection.psnr.toFixed(2)} dB | ${j.protection.ssim.toFixed(3)} | ` +
+        models.map((m) => `${Math.round(100 * j.models[m].success_rate)} % (${j.models[m].l2_mask.toFixed(3)})`).join(" | ") + " |");
+    console.log(`\n${rows[0][1].n} faces of the ${rows[0][1].data.split} split, eps ${rows[0][1].eps}.`);
+  ' "${jsons[@]}"
+  exit 0
+fi
+
 for run in "${list[@]}"; do
   case "$run" in
     only-*) m=${run#only-}; f="$weights/zoo/$m.dfw"; [ -f "$f" ] || { echo "ablations.sh: no zoo model $m" >&2; exit 2; }
