@@ -232,6 +232,7 @@ struct zoo_model {
     float *fake, *rec, *dfake, *drec, *src_out, *dsrc, *cls_out, *dcls, *trg, *z1, *z2;
     long step;
     int training;
+    float *g_ema; /* generator moving average (G.p.total floats) or NULL */
 };
 
 zoo_config zoo_default_config(zoo_family f) {
@@ -462,6 +463,7 @@ void zoo_free(zoo_model *m) {
     for (int i = 0; i < ZOO_SLOTS; i++) slot_free(&m->gs[i]);
     slot_free(&m->ds);
     df_arena_free(&m->scratch);
+    free(m->g_ema);
     free(m);
 }
 
@@ -477,6 +479,34 @@ df_status zoo_set_cls_pool(zoo_model *m, int k) {
     return s;
 }
 long zoo_get_step(const zoo_model *m) { return m->step; }
+int zoo_has_ema(const zoo_model *m) { return m && m->g_ema; }
+
+df_status zoo_swap_ema(zoo_model *m) {
+    if (!m || !m->g_ema) return df_fail(DF_ERR_ARG, "zoo_swap_ema: the model has no moving average");
+    float *w = m->G.p.data, *e = m->g_ema;
+    for (size_t i = 0; i < m->G.p.total; i++) {
+        float t = w[i];
+        w[i] = e[i], e[i] = t;
+    }
+    return DF_OK;
+}
+
+void zoo_clear_ema(zoo_model *m) {
+    if (!m) return;
+    free(m->g_ema);
+    m->g_ema = NULL;
+}
+
+static df_status ema_update(zoo_model *m, float d) {
+    size_t n = m->G.p.total;
+    if (!m->g_ema) {
+        if (!(m->g_ema = malloc(n * sizeof(float)))) return df_fail(DF_ERR_NOMEM, "zoo: out of memory (moving average)");
+        memcpy(m->g_ema, m->G.p.data, n * sizeof(float));
+        return DF_OK;
+    }
+    for (size_t i = 0; i < n; i++) m->g_ema[i] = d * m->g_ema[i] + (1.0f - d) * m->G.p.data[i];
+    return DF_OK;
+}
 void zoo_set_step(zoo_model *m, long step) { m->step = step; }
 
 double zoo_gen_flops(const zoo_config *cfg) {
@@ -979,7 +1009,7 @@ df_status zoo_edit_grid(zoo_model *m, uint8_t *rgb, const float *x, const float 
 
 /* ------------------------------------------------------------------ training */
 zoo_train_opts zoo_default_train_opts(void) {
-    zoo_train_opts o = {2e-4f, 0.5f, 0.999f, 1.0f, 10.0f, 0.0f};
+    zoo_train_opts o = {2e-4f, 0.5f, 0.999f, 1.0f, 10.0f, 0.0f, 0.0f};
     return o;
 }
 
@@ -1071,6 +1101,7 @@ df_status zoo_train_step(zoo_model *m, const zoo_train_opts *o, const float *x, 
     }
     if ((st = zoo_gen_backward(m, 0, NULL, m->dfake, NULL, 1))) return st;
     adam_step(&m->G.p, o, t);
+    if (o->ema > 0 && (st = ema_update(m, o->ema))) return st;
     if (out) *out = L;
     return DF_OK;
 }
@@ -1093,6 +1124,13 @@ df_status zoo_write(const zoo_model *m, dfw_writer *w, int checkpoint) {
     if (!s && checkpoint) s = dfw_writer_meta_int(w, "step", m->step);
     if (!s) s = dfw_writer_params(w, &m->G.p, checkpoint);
     if (!s) s = dfw_writer_params(w, &m->D.p, checkpoint);
+    if (checkpoint && m->g_ema) /* the moving average, named after the generator's tensors */
+        for (int i = 0; !s && i < m->G.p.n; i++) {
+            const df_param_info *t = &m->G.p.info[i];
+            char name[DF_NAME_MAX + 8];
+            snprintf(name, sizeof name, "ema/%s", t->name);
+            s = dfw_writer_tensor(w, name, t->ndim, t->dims, m->g_ema + t->offset);
+        }
     return s;
 }
 
@@ -1173,6 +1211,21 @@ df_status zoo_load(zoo_model **out, const uint8_t *buf, size_t len, int training
             goto done;
         }
         m->step = step;
+    }
+    char ema0[DF_NAME_MAX + 8];
+    snprintf(ema0, sizeof ema0, "ema/%s", m->G.p.info[0].name);
+    if (training && dfw_find(&f, ema0)) {
+        if (!(m->g_ema = calloc(m->G.p.total, sizeof(float)))) s = df_fail(DF_ERR_NOMEM, "zoo: out of memory"); /* padding: 0 */
+        for (int i = 0; !s && i < m->G.p.n; i++) {
+            const df_param_info *t = &m->G.p.info[i];
+            char name[DF_NAME_MAX + 8];
+            snprintf(name, sizeof name, "ema/%s", t->name);
+            s = dfw_read_tensor(&f, name, m->g_ema + t->offset, t->ndim, t->dims);
+        }
+        if (s) {
+            zoo_free(m);
+            goto done;
+        }
     }
     *out = m;
 done:

@@ -153,6 +153,9 @@ typedef struct {
     float lr, beta1, beta2;   /* Adam for G and D */
     float lambda_cls, lambda_rec;
     float lambda_id;          /* stargan, style: weight of the identity edit L1(G(x; src -> src), x) (0: off) */
+    float ema;                /* 0 (off) or the decay d of an exponential moving average of the generator's
+                               * weights (StarGAN v2 evaluates its G this way): after each update
+                               * ema = d * ema + (1 - d) * w, starting from the first updated weights */
 } zoo_train_opts;
 zoo_train_opts zoo_default_train_opts(void); /* lr 2e-4, betas 0.5/0.999, lambda_cls 1, lambda_rec 10, lambda_id 0 */
 
@@ -169,6 +172,12 @@ typedef struct {
 df_status zoo_train_step(zoo_model *m, const zoo_train_opts *o, const float *x, const float *src, int B,
                          uint64_t rng_seed, zoo_losses *out);
 long zoo_get_step(const zoo_model *m);
+/* The generator's moving average (zoo_train_opts.ema): present once a step ran with ema > 0 or a checkpoint with
+ * one was loaded for training; saved in checkpoints (tensors "ema/<name>").  zoo_swap_ema exchanges it with
+ * the generator's weights (call it again to swap back), e.g. to validate or to write the averaged weights. */
+int zoo_has_ema(const zoo_model *m);
+df_status zoo_swap_ema(zoo_model *m);
+void zoo_clear_ema(zoo_model *m); /* drop it (a new run restarts the average from its first update) */
 void zoo_set_step(zoo_model *m, long step);
 
 #ifdef __cplusplus

@@ -613,6 +613,54 @@ static void cls_pool_view(void) {
     zoo_free(m), zoo_free(plain);
 }
 
+/* ------------------------------------------------------------------ generator moving average (ema)
+ * The average must not change training (same weights as without it), must equal an average computed here from
+ * the weights after every step, survive a checkpoint exactly, and swap in and out. */
+static void ema_average(void) {
+    zoo_config c = tiny(ZOO_STARGAN);
+    zoo_train_opts o = zoo_default_train_opts(), oe = o;
+    oe.ema = 0.9f;
+    int B = 2, S = c.size, steps = 5;
+    float *x = malloc((size_t)B * 3 * S * S * sizeof(float)), a[2 * ZOO_NATTR];
+    zoo_model *ma, *mb, *mc = NULL;
+    CHECK(zoo_create(&ma, &c, 4, 1) == DF_OK && zoo_create(&mb, &c, 4, 1) == DF_OK, "create");
+    CHECK(!zoo_has_ema(ma) && zoo_swap_ema(ma) != DF_OK, "no average before a step with ema > 0");
+    df_params *pa = zoo_gen_params(ma), *pb = zoo_gen_params(mb);
+    float *ref = malloc(pb->total * sizeof(float));
+    for (int t = 0; t < steps; t++) {
+        synth(x, a, B, S, 60 + t);
+        CHECK(zoo_train_step(ma, &oe, x, a, B, 90 + t, NULL) == DF_OK && zoo_train_step(mb, &o, x, a, B, 90 + t, NULL) == DF_OK,
+              "train step: %s", df_errmsg());
+        for (size_t i = 0; i < pb->total; i++) ref[i] = t ? 0.9f * ref[i] + (1.0f - 0.9f) * pb->data[i] : pb->data[i];
+        if (t == 2) { /* checkpoint here, continue the copy below */
+            uint8_t *buf;
+            size_t len;
+            CHECK(zoo_save(ma, 1, &buf, &len) == DF_OK && zoo_load(&mc, buf, len, 1) == DF_OK, "checkpoint: %s", df_errmsg());
+            free(buf);
+            CHECK(zoo_has_ema(mc), "the checkpoint keeps the average");
+        }
+        if (t > 2) CHECK(zoo_train_step(mc, &oe, x, a, B, 90 + t, NULL) == DF_OK, "resumed step");
+    }
+    CHECK(memcmp(pa->data, pb->data, pa->total * sizeof(float)) == 0, "the average changed the training");
+    double dmax = 0, moved = 0;
+    df_params *pc = zoo_gen_params(mc);
+    CHECK(memcmp(pa->data, pc->data, pa->total * sizeof(float)) == 0, "resumed weights differ");
+    CHECK(zoo_swap_ema(ma) == DF_OK && zoo_swap_ema(mc) == DF_OK, "swap");
+    for (size_t i = 0; i < pa->total; i++) {
+        dmax = fmax(dmax, fabs(pa->data[i] - ref[i]));
+        moved = fmax(moved, fabs(ref[i] - pb->data[i]));
+    }
+    printf("ema: max |average - reference| %.3g (average vs last weights %.3g)\n", dmax, moved);
+    CHECK(dmax < 1e-6, "moving average differs from the reference by %.3g", dmax);
+    CHECK(moved > 1e-5, "the average equals the last weights: the test cannot tell");
+    double dres = 0;
+    for (size_t i = 0; i < pa->total; i++) dres = fmax(dres, fabs(pa->data[i] - pc->data[i]));
+    CHECK(memcmp(pa->data, pc->data, pa->total * sizeof(float)) == 0, "resumed average differs (%.3g)", dres);
+    CHECK(zoo_swap_ema(ma) == DF_OK && memcmp(pa->data, pb->data, pa->total * sizeof(float)) == 0, "swap back");
+    zoo_free(ma), zoo_free(mb), zoo_free(mc);
+    free(x), free(ref);
+}
+
 static int run_cli(char *const argv[]) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -646,6 +694,7 @@ static void cli_args(void) {
         {exe, "zoo-train", "--init", "a.dfw", "--resume", "a.dfw.ckpt", "--out", "x.dfw", NULL},
         {exe, "zoo-train", "--init", "a.dfw", "--width", "8", "--out", "x.dfw", NULL},
         {exe, "zoo-train", "--arch", "stargan", "--cls-pool", "0", "--out", "x.dfw", NULL},
+        {exe, "zoo-train", "--arch", "stargan", "--ema", "1", "--out", "x.dfw", NULL},
         {exe, "zoo-train", "--arch", "stargan", "--cls-pool", "3", "--out", "/nonexistent/x.dfw", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -682,6 +731,7 @@ int main(void) {
     identity_term(ZOO_STARGAN);
     identity_term(ZOO_STYLE);
     cls_pool_view();
+    ema_average();
     celeba_labels();
     face_resize();
     batches();

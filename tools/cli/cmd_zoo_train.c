@@ -52,6 +52,11 @@ static void help(void) {
         "  --lambda-id X     stargan, style: weight of the identity edit L1(G(x; own attributes), x) (default 10;\n"
         "                    0 = StarGAN's cycle only)\n"
         "                    On --resume the three weights are the checkpoint's, unless given (a new schedule)\n"
+        "  --ema D           keep a moving average of the generator's weights, ema = D * ema + (1 - D) * w after\n"
+        "                    every step (StarGAN v2's evaluation generator; e.g. 0.995: about the last 200 steps),\n"
+        "                    used for the validation check, the sample grids and the written weights F (the\n"
+        "                    checkpoint keeps both).  GAN generators swing from step to step; the average\n"
+        "                    does not (default 0: off; on --resume the checkpoint's unless given)\n"
         "  --init F          a new run from a weight file without Adam state (e.g. a committed weights/zoo/*.dfw):\n"
         "                    generator, discriminator, architecture and widths come from F, everything else from\n"
         "                    the command line; steps count from 0 (Adam's bias correction needs a fresh count)\n"
@@ -82,8 +87,8 @@ static void on_signal(int sig) {
 typedef struct {
     const char *arch, *out, *data, *resume, *init, *samples;
     long steps, batch, seed, width, dwidth, nres, skip, sample_every, cls_pool;
-    double lr, lambda_rec, lambda_cls, lambda_id, ckpt_min, time_limit;
-    int set_batch, set_seed, set_width, set_dwidth, set_nres, set_skip, set_lr, set_lambda_rec, set_lambda_cls, set_lambda_id, set_cls_pool;
+    double lr, lambda_rec, lambda_cls, lambda_id, ema, ckpt_min, time_limit;
+    int set_batch, set_seed, set_width, set_dwidth, set_nres, set_skip, set_lr, set_lambda_rec, set_lambda_cls, set_lambda_id, set_cls_pool, set_ema;
 } opts;
 
 static int parse(int argc, char **argv, opts *o) {
@@ -122,6 +127,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--lambda-rec")) D = &o->lambda_rec, lo = 0, hi = 1000, flag = &o->set_lambda_rec;
         else if (!strcmp(a, "--lambda-cls")) D = &o->lambda_cls, lo = 0, hi = 1000, flag = &o->set_lambda_cls;
         else if (!strcmp(a, "--lambda-id")) D = &o->lambda_id, lo = 0, hi = 1000, flag = &o->set_lambda_id;
+        else if (!strcmp(a, "--ema")) D = &o->ema, lo = 0, hi = 0.99999, flag = &o->set_ema;
         else if (!strcmp(a, "--ckpt-every")) D = &o->ckpt_min, lo = 0.05, hi = 10000;
         else if (!strcmp(a, "--time-limit")) D = &o->time_limit, lo = 0.01, hi = 1e6;
         else return cli_usage_error(CMD, "unknown option '%s'", a);
@@ -146,6 +152,8 @@ static int save_model(zoo_model *m, const char *path, int checkpoint, const opts
     dfw_writer_init(w);
     const char *base = strrchr(o->data, '/');
     base = base && base[1] ? base + 1 : o->data; /* no machine paths in weight files */
+    int ema = !checkpoint && zoo_has_ema(m); /* the weights file holds the averaged generator */
+    if (ema) zoo_swap_ema(m);
     df_status s = zoo_write(m, w, checkpoint);
     if (!s) s = dfw_writer_meta_int(w, "train.batch", o->batch);
     if (!s) s = dfw_writer_meta_int(w, "train.seed", o->seed);
@@ -153,6 +161,7 @@ static int save_model(zoo_model *m, const char *path, int checkpoint, const opts
     if (!s) s = dfw_writer_meta_float(w, "train.lambda_rec", o->lambda_rec);
     if (!s) s = dfw_writer_meta_float(w, "train.lambda_cls", o->lambda_cls);
     if (!s) s = dfw_writer_meta_float(w, "train.lambda_id", o->lambda_id);
+    if (!s) s = dfw_writer_meta_float(w, "train.ema", o->ema);
     if (!s) s = dfw_writer_meta_int(w, "train.steps", zoo_get_step(m));
     if (!s) s = dfw_writer_meta(w, "train.data", base);
     if (!s && o->init) {
@@ -164,6 +173,7 @@ static int save_model(zoo_model *m, const char *path, int checkpoint, const opts
     uint8_t *buf = NULL;
     size_t len = 0;
     if (!s) s = dfw_writer_finish(w, &buf, &len);
+    if (ema) zoo_swap_ema(m);
     dfw_writer_free(w);
     free(w);
     if (!s) s = df_write_file_atomic(path, buf, len);
@@ -201,6 +211,7 @@ static int load_model(const char *path, int init, opts *o, double *seconds, zoo_
             if (!s && !(s = dfw_meta_float(&f, "train.lambda_cls", &d)) && !o->set_lambda_cls) o->lambda_cls = d;
             /* older checkpoints have no identity term: they continue with the command line's (or default) value */
             if (!s && !o->set_lambda_id && dfw_meta_float(&f, "train.lambda_id", &d) == DF_OK) o->lambda_id = d;
+            if (!s && !o->set_ema && dfw_meta_float(&f, "train.ema", &d) == DF_OK) o->ema = d;
         }
         if (!s && dfw_meta_float(&f, "train.seconds", &d) == DF_OK && d >= 0) *seconds = d;
         if (!s && !(s = dfw_meta_get(&f, "arch", arch, sizeof arch)) && o->arch) {
@@ -210,7 +221,7 @@ static int load_model(const char *path, int init, opts *o, double *seconds, zoo_
         }
         dfw_free(&f);
         if (!s && !(s = zoo_load(m, buf, len, 1))) {
-            if (init) zoo_set_step(*m, 0);
+            if (init) zoo_set_step(*m, 0), zoo_clear_ema(*m);
             else if (zoo_get_step(*m) == 0) s = df_fail(DF_ERR_FORMAT, "%s is a weight file, not a checkpoint (--init F starts a run from one)", path);
         }
     }
@@ -263,7 +274,8 @@ static int val_report(zoo_model *m, long step, const float *vx, const float *va,
         }
     }
     double mean = 0;
-    fprintf(stderr, "val @%ld: reconstruction MAE %.4f; edits the discriminator recognises:", step, mae / (n * img));
+    fprintf(stderr, "val @%ld%s: reconstruction MAE %.4f; edits the discriminator recognises:", step,
+            zoo_has_ema(m) ? " (moving average)" : "", mae / (n * img));
     for (int k = 0; k < ZOO_NATTR; k++) {
         double a = cnt[k] ? hit[k] / cnt[k] : 0;
         mean += a / ZOO_NATTR;
@@ -353,7 +365,7 @@ int cmd_zoo_train(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
 
     zoo_train_opts to = zoo_default_train_opts();
-    to.lr = (float)o.lr, to.lambda_rec = (float)o.lambda_rec, to.lambda_cls = (float)o.lambda_cls, to.lambda_id = (float)o.lambda_id;
+    to.lr = (float)o.lr, to.lambda_rec = (float)o.lambda_rec, to.lambda_cls = (float)o.lambda_cls, to.lambda_id = (float)o.lambda_id, to.ema = (float)o.ema;
     long start = zoo_get_step(m), step = start;
     fprintf(stderr, "dadfi zoo-train: %s width %d nres %d dwidth %d skip %d cls_pool %d, %.2f GFLOP/image (G forward), %d train faces, "
             "batch %d, steps %ld -> %ld, %d threads\n", zoo_family_arch(c->family), c->width, c->nres, c->dwidth,
@@ -391,8 +403,12 @@ int cmd_zoo_train(int argc, char **argv) {
         }
         if (step % o.sample_every == 0) {
             cli_progress_done();
-            if (val_report(m, step, vx, vattr, NVAL, B, vy) ||
-                (o.samples && write_grid(m, o.samples, step, vx, vattr))) {
+            int ema = zoo_has_ema(m); /* judge the averaged generator */
+            if (ema) zoo_swap_ema(m);
+            df_status vs = val_report(m, step, vx, vattr, NVAL, B, vy);
+            if (!vs && o.samples) vs = write_grid(m, o.samples, step, vx, vattr);
+            if (ema) zoo_swap_ema(m);
+            if (vs) {
                 rc = cli_runtime_error(CMD, "validation / sample grid");
                 goto done;
             }
@@ -412,9 +428,15 @@ int cmd_zoo_train(int argc, char **argv) {
         }
     }
     cli_progress_done();
-    if (step % o.sample_every && val_report(m, step, vx, vattr, NVAL, B, vy)) {
-        rc = cli_runtime_error(CMD, "validation");
-        goto done;
+    if (step % o.sample_every) {
+        int ema = zoo_has_ema(m);
+        if (ema) zoo_swap_ema(m);
+        df_status vs = val_report(m, step, vx, vattr, NVAL, B, vy);
+        if (ema) zoo_swap_ema(m);
+        if (vs) {
+            rc = cli_runtime_error(CMD, "validation");
+            goto done;
+        }
     }
     double secs = prev_seconds + cli_now() - t0;
     if (save_model(m, ckpt, 1, &o, secs) || save_model(m, o.out, 0, &o, secs)) {
