@@ -1214,13 +1214,15 @@ df_status zoo_load(zoo_model **out, const uint8_t *buf, size_t len, int training
     }
     char ema0[DF_NAME_MAX + 8];
     snprintf(ema0, sizeof ema0, "ema/%s", m->G.p.info[0].name);
-    if (training && dfw_find(&f, ema0)) {
-        if (!(m->g_ema = calloc(m->G.p.total, sizeof(float)))) s = df_fail(DF_ERR_NOMEM, "zoo: out of memory"); /* padding: 0 */
+    if (dfw_find(&f, ema0)) { /* training: the average goes on; inference: it is the generator to use */
+        float *dst = m->G.p.data;
+        if (training && !(dst = m->g_ema = calloc(m->G.p.total, sizeof(float)))) /* padding: 0 */
+            s = df_fail(DF_ERR_NOMEM, "zoo: out of memory");
         for (int i = 0; !s && i < m->G.p.n; i++) {
             const df_param_info *t = &m->G.p.info[i];
             char name[DF_NAME_MAX + 8];
             snprintf(name, sizeof name, "ema/%s", t->name);
-            s = dfw_read_tensor(&f, name, m->g_ema + t->offset, t->ndim, t->dims);
+            s = dfw_read_tensor(&f, name, dst + t->offset, t->ndim, t->dims);
         }
         if (s) {
             zoo_free(m);

@@ -173,7 +173,8 @@ df_status zoo_train_step(zoo_model *m, const zoo_train_opts *o, const float *x, 
                          uint64_t rng_seed, zoo_losses *out);
 long zoo_get_step(const zoo_model *m);
 /* The generator's moving average (zoo_train_opts.ema): present once a step ran with ema > 0 or a checkpoint with
- * one was loaded for training; saved in checkpoints (tensors "ema/<name>").  zoo_swap_ema exchanges it with
+ * one was loaded for training; saved in checkpoints (tensors "ema/<name>").  A checkpoint with one loaded for
+ * inference (zoo_load, training 0) uses the average as its generator, as the written weights do.  zoo_swap_ema exchanges it with
  * the generator's weights (call it again to swap back), e.g. to validate or to write the averaged weights. */
 int zoo_has_ema(const zoo_model *m);
 df_status zoo_swap_ema(zoo_model *m);

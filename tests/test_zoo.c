@@ -636,8 +636,14 @@ static void ema_average(void) {
             uint8_t *buf;
             size_t len;
             CHECK(zoo_save(ma, 1, &buf, &len) == DF_OK && zoo_load(&mc, buf, len, 1) == DF_OK, "checkpoint: %s", df_errmsg());
-            free(buf);
             CHECK(zoo_has_ema(mc), "the checkpoint keeps the average");
+            zoo_model *mi;
+            CHECK(zoo_load(&mi, buf, len, 0) == DF_OK && !zoo_has_ema(mi), "inference load: %s", df_errmsg());
+            CHECK(zoo_swap_ema(ma) == DF_OK && memcmp(pa->data, zoo_gen_params(mi)->data, pa->total * sizeof(float)) == 0,
+                  "a checkpoint loaded for inference does not use the average");
+            zoo_swap_ema(ma);
+            zoo_free(mi);
+            free(buf);
         }
         if (t > 2) CHECK(zoo_train_step(mc, &oe, x, a, B, 90 + t, NULL) == DF_OK, "resumed step");
     }
