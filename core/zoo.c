@@ -497,6 +497,9 @@ void zoo_clear_ema(zoo_model *m) {
     m->g_ema = NULL;
 }
 
+/* Name of the moving average's copy of generator tensor t in a checkpoint. */
+static void ema_name(char *out, size_t n, const df_param_info *t) { snprintf(out, n, "ema/%s", t->name); }
+
 static df_status ema_update(zoo_model *m, float d) {
     size_t n = m->G.p.total;
     if (!m->g_ema) {
@@ -1128,7 +1131,7 @@ df_status zoo_write(const zoo_model *m, dfw_writer *w, int checkpoint) {
         for (int i = 0; !s && i < m->G.p.n; i++) {
             const df_param_info *t = &m->G.p.info[i];
             char name[DF_NAME_MAX + 8];
-            snprintf(name, sizeof name, "ema/%s", t->name);
+            ema_name(name, sizeof name, t);
             s = dfw_writer_tensor(w, name, t->ndim, t->dims, m->g_ema + t->offset);
         }
     return s;
@@ -1213,7 +1216,7 @@ df_status zoo_load(zoo_model **out, const uint8_t *buf, size_t len, int training
         m->step = step;
     }
     char ema0[DF_NAME_MAX + 8];
-    snprintf(ema0, sizeof ema0, "ema/%s", m->G.p.info[0].name);
+    ema_name(ema0, sizeof ema0, &m->G.p.info[0]);
     if (dfw_find(&f, ema0)) { /* training: the average goes on; inference: it is the generator to use */
         float *dst = m->G.p.data;
         if (training && !(dst = m->g_ema = calloc(m->G.p.total, sizeof(float)))) /* padding: 0 */
@@ -1221,7 +1224,7 @@ df_status zoo_load(zoo_model **out, const uint8_t *buf, size_t len, int training
         for (int i = 0; !s && i < m->G.p.n; i++) {
             const df_param_info *t = &m->G.p.info[i];
             char name[DF_NAME_MAX + 8];
-            snprintf(name, sizeof name, "ema/%s", t->name);
+            ema_name(name, sizeof name, t);
             s = dfw_read_tensor(&f, name, dst + t->offset, t->ndim, t->dims);
         }
         if (s) {

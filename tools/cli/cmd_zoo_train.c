@@ -285,6 +285,16 @@ static int val_report(zoo_model *m, long step, const float *vx, const float *va,
     return DF_OK;
 }
 
+/* The validation check (and the sample grid if dir != NULL) on the averaged generator when there is one. */
+static int check_averaged(zoo_model *m, long step, const float *vx, const float *va, int B, float *vy, const char *dir) {
+    int ema = zoo_has_ema(m);
+    if (ema) zoo_swap_ema(m);
+    df_status s = val_report(m, step, vx, va, NVAL, B, vy);
+    if (!s && dir) s = write_grid(m, dir, step, vx, va);
+    if (ema) zoo_swap_ema(m);
+    return s;
+}
+
 /* ------------------------------------------------------------------ main loop */
 int cmd_zoo_train(int argc, char **argv) {
     opts o;
@@ -321,10 +331,9 @@ int cmd_zoo_train(int argc, char **argv) {
         c.dwidth = (int)o.dwidth;
         if (f != ZOO_ATTGAN) c.nres = (int)o.nres;
         if (o.set_skip) c.skip = (int)o.skip;
-        if (o.set_cls_pool) c.cls_pool = (int)o.cls_pool;
-        if (zoo_create(&m, &c, (uint64_t)o.seed, 1)) return cli_usage_error(CMD, "%s", df_errmsg());
+        if (zoo_create(&m, &c, (uint64_t)o.seed, 1)) return cli_runtime_error(CMD, "cannot create the model");
     }
-    if (o.set_cls_pool && zoo_set_cls_pool(m, (int)o.cls_pool)) {
+    if (o.set_cls_pool && zoo_set_cls_pool(m, (int)o.cls_pool)) { /* new run, --init or --resume alike */
         zoo_free(m);
         return cli_usage_error(CMD, "%s", df_errmsg());
     }
@@ -403,12 +412,7 @@ int cmd_zoo_train(int argc, char **argv) {
         }
         if (step % o.sample_every == 0) {
             cli_progress_done();
-            int ema = zoo_has_ema(m); /* judge the averaged generator */
-            if (ema) zoo_swap_ema(m);
-            df_status vs = val_report(m, step, vx, vattr, NVAL, B, vy);
-            if (!vs && o.samples) vs = write_grid(m, o.samples, step, vx, vattr);
-            if (ema) zoo_swap_ema(m);
-            if (vs) {
+            if (check_averaged(m, step, vx, vattr, B, vy, o.samples)) {
                 rc = cli_runtime_error(CMD, "validation / sample grid");
                 goto done;
             }
@@ -428,15 +432,9 @@ int cmd_zoo_train(int argc, char **argv) {
         }
     }
     cli_progress_done();
-    if (step % o.sample_every) {
-        int ema = zoo_has_ema(m);
-        if (ema) zoo_swap_ema(m);
-        df_status vs = val_report(m, step, vx, vattr, NVAL, B, vy);
-        if (ema) zoo_swap_ema(m);
-        if (vs) {
-            rc = cli_runtime_error(CMD, "validation");
-            goto done;
-        }
+    if (step % o.sample_every && check_averaged(m, step, vx, vattr, B, vy, NULL)) {
+        rc = cli_runtime_error(CMD, "validation");
+        goto done;
     }
     double secs = prev_seconds + cli_now() - t0;
     if (save_model(m, ckpt, 1, &o, secs) || save_model(m, o.out, 0, &o, secs)) {
