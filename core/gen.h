@@ -4,6 +4,8 @@
  *   4 residual blocks at 4c: conv3x3 IN ReLU conv3x3 IN, + skip
  *   decoder : 3 x { nearest-upsample x2, conv3x3 (4c->2c->c->c) IN ReLU }
  *   output  : conv3x3 (c->3), delta = out_scale * tanh(.)
+ *             luma mode: delta_c = out_scale * mean_c' tanh(.)_c' for every channel c: one grey pattern, no
+ *             colour, so that JPEG's chroma subsampling (4:2:0, used at quality <= 90) has nothing to discard
  * x_adv = clip(x + clip(delta, -eps, eps), -1, 1).  Fully convolutional: inputs are reflect-padded to a
  * multiple of 8 and the delta cropped back.  FLOPs per 256x256 image: see gen_flops (c = 16: 1.4 GFLOP).
  */
@@ -23,6 +25,7 @@ extern "C" {
 typedef struct {
     int width;        /* c */
     float out_scale;  /* delta = out_scale * tanh(conv_out) */
+    int luma;         /* 0: colour delta; 1: grey delta (meta "luma"; files without it are colour) */
 } gen_config;
 
 typedef struct gen_model gen_model; /* opaque: params + activation arena */

@@ -66,6 +66,7 @@ typedef struct {
     float adv_momentum;  /* 0.9 */
     /* Gen and discriminators */
     int gen_width;       /* 16 */
+    int gen_luma;        /* Gen's grey output mode (gen.h), for JPEG robustness (0) */
     float out_scale;     /* Gen's tanh scale (paper: 0.1, hinge-bounded; ours: eps) */
     int d_width, d_layers; /* PatchGAN (16, 3) */
     /* ours */

@@ -10,10 +10,10 @@ static double loss(gen_model *g, const float *x, const float *r, float *delta, i
     return s;
 }
 
-static void test_gradients(void) {
+static void test_gradients(int luma) {
     const int B = 2, H = 16, W = 24;
     const size_t n = (size_t)B * 3 * H * W;
-    gen_config cfg = {4, 1.0f};
+    gen_config cfg = {4, 1.0f, luma};
     gen_model *g;
     CHECK(gen_create(&g, &cfg, 7, 1) == DF_OK, "create: %s", df_errmsg());
     float *x = malloc(n * 4), *r = malloc(n * 4), *d = malloc(n * 4), *dx = calloc(n, 4);
@@ -53,16 +53,72 @@ static void test_gradients(void) {
             double fd = (lp - lm) / (2 * hh);
             if (fabs(fd - analytic) < best) best = fabs(fd - analytic), best_fd = fd;
         }
-        CHECK(best <= 5e-2 * fabs(analytic) + 1e-2, "%s direction %d: analytic %g vs finite difference %g",
-              on_x ? "input" : "parameter", trial, analytic, best_fd);
+        CHECK(best <= 5e-2 * fabs(analytic) + 1e-2, "luma %d, %s direction %d: analytic %g vs finite difference %g",
+              luma, on_x ? "input" : "parameter", trial, analytic, best_fd);
     }
     free(v);
     free(x), free(r), free(d), free(dx);
     gen_free(g);
 }
 
+/* Luma mode: the same weights as a colour Gen give, in every channel, the mean of the colour Gen's three
+ * channels (so a protected photo changes brightness only), and the mode survives save/load; bad meta is refused. */
+static void test_luma(void) {
+    const int B = 2, H = 16, W = 16;
+    const size_t HW = (size_t)H * W, n = (size_t)B * 3 * HW;
+    gen_config cc = {4, 0.7f, 0}, lc = {4, 0.7f, 1};
+    gen_model *col, *lum, *re;
+    CHECK(gen_create(&col, &cc, 5, 0) == DF_OK && gen_create(&lum, &lc, 5, 0) == DF_OK, "create");
+    float *x = malloc(n * 4), *dc = malloc(n * 4), *dl = malloc(n * 4);
+    check_fill(x, n, 3);
+    CHECK(gen_forward(col, dc, x, B, H, W) == DF_OK && gen_forward(lum, dl, x, B, H, W) == DF_OK, "forward");
+    double maxerr = 0, spread = 0;
+    for (int b = 0; b < B; b++)
+        for (size_t k = 0; k < HW; k++) {
+            const float *c = dc + (size_t)b * 3 * HW + k, *l = dl + (size_t)b * 3 * HW + k;
+            double mean = ((double)c[0] + c[HW] + c[2 * HW]) / 3;
+            for (int ch = 0; ch < 3; ch++) maxerr = fmax(maxerr, fabs(l[ch * HW] - mean));
+            spread = fmax(spread, fabs(c[0] - c[HW]));
+        }
+    CHECK(spread > 1e-3, "the colour Gen's channels should differ (%g)", spread);
+    CHECK(maxerr < 1e-6, "luma delta must be the channel mean in every channel (max error %g)", maxerr);
+    uint8_t *buf;
+    size_t len;
+    CHECK(gen_save(lum, 0, 0, &buf, &len) == DF_OK, "save");
+    CHECK(gen_load(&re, buf, len, 0) == DF_OK && gen_get_config(re)->luma == 1, "luma survives save/load");
+    gen_free(re);
+    free(buf);
+    /* photo path: every pixel moves by the same amount in R, G and B (before 8-bit rounding) */
+    const int PW = 33, PH = 21;
+    float *px = malloc(3 * PW * PH * 4), *pa = malloc(3 * PW * PH * 4);
+    check_fill(px, 3 * PW * PH, 9);
+    for (int i = 0; i < 3 * PW * PH; i++) px[i] *= 0.5f; /* away from the [-1, 1] clip */
+    CHECK(gen_protect(lum, pa, px, PH, PW, 0.05f) == DF_OK, "protect");
+    double grey = 0;
+    for (int k = 0; k < PW * PH; k++) {
+        float d0 = pa[k] - px[k], d1 = pa[PW * PH + k] - px[PW * PH + k], d2 = pa[2 * PW * PH + k] - px[2 * PW * PH + k];
+        grey = fmax(grey, fmax(fabs(d0 - d1), fabs(d0 - d2)));
+    }
+    CHECK(grey < 1e-6, "luma protection changed colour (max channel difference %g)", grey);
+    gen_config bad = {4, 0.7f, 2};
+    CHECK(gen_create(&re, &bad, 1, 0) == DF_ERR_ARG, "luma 2 refused");
+    dfw_writer w;
+    dfw_writer_init(&w);
+    dfw_writer_meta(&w, "arch", GEN_ARCH);
+    dfw_writer_meta_int(&w, "width", 4);
+    dfw_writer_meta_float(&w, "out_scale", 0.7);
+    dfw_writer_meta_int(&w, "luma", 3);
+    CHECK(dfw_writer_finish(&w, &buf, &len) == DF_OK, "writer");
+    dfw_writer_free(&w);
+    CHECK(gen_load(&re, buf, len, 0) == DF_ERR_FORMAT && re == NULL, "meta luma 3 refused: %s", df_errmsg());
+    free(buf);
+    free(x), free(dc), free(dl), free(px), free(pa);
+    gen_free(col);
+    gen_free(lum);
+}
+
 static void test_protect_budget(void) {
-    gen_config cfg = {4, 1.0f}; /* out_scale 1: the raw delta far exceeds eps, so clipping must hold it */
+    gen_config cfg = {4, 1.0f, 0}; /* out_scale 1: the raw delta far exceeds eps, so clipping must hold it */
     gen_model *g;
     CHECK(gen_create(&g, &cfg, 3, 0) == DF_OK, "create");
     float *wout = df_params_get(gen_params(g), df_params_find(gen_params(g), "out.w"));
@@ -122,7 +178,7 @@ static void test_protect_budget(void) {
 }
 
 static void test_save_load_flops(void) {
-    gen_config cfg = {16, 0.1f};
+    gen_config cfg = {16, 0.1f, 0};
     double f = gen_flops(&cfg, 256, 256);
     CHECK(f > 1e9 && f <= 4e9, "Gen c=16 must cost at most 4 GFLOP per 256x256 image: %.3g", f);
     gen_model *g, *h;
@@ -154,7 +210,7 @@ static void test_save_load_flops(void) {
 /* Inference reuses a few buffers; its output must equal the training path's (which keeps everything and is
  * checked against tfjs in tests/js/golden.test.mjs). */
 static void test_inference_plan(void) {
-    gen_config cfg = {4, 0.5f};
+    gen_config cfg = {4, 0.5f, 0};
     gen_model *tr, *inf;
     uint8_t *buf;
     size_t len;
@@ -182,7 +238,9 @@ static void test_inference_plan(void) {
 
 int main(void) {
     test_inference_plan();
-    test_gradients();
+    test_gradients(0);
+    test_gradients(1);
+    test_luma();
     test_protect_budget();
     test_save_load_flops();
     return check_summary("test_gen");
