@@ -92,7 +92,8 @@ static df_status check_config(const gen_config *cfg) {
         return df_fail(DF_ERR_ARG, "gen: width must be in 1..256");
     if (!(cfg->out_scale > 0.0f && cfg->out_scale <= 2.0f))
         return df_fail(DF_ERR_ARG, "gen: out_scale must be in (0, 2]");
-    if (cfg->luma != 0 && cfg->luma != 1) return df_fail(DF_ERR_ARG, "gen: luma must be 0 or 1");
+    if (cfg->chroma < GEN_CHROMA_FULL || cfg->chroma > GEN_CHROMA_HALF)
+        return df_fail(DF_ERR_ARG, "gen: chroma mode must be 0 (full), 1 (none) or 2 (half resolution)");
     return DF_OK;
 }
 
@@ -139,7 +140,7 @@ df_status gen_load(gen_model **out, const uint8_t *buf, size_t len, int training
     df_status s = dfw_parse(&f, buf, len);
     if (s) return s;
     char arch[64];
-    long width = 0, luma = 0;
+    long width = 0, chroma = GEN_CHROMA_FULL;
     double scale = 0;
     if (dfw_meta_get(&f, "arch", arch, sizeof arch) != DF_OK || strcmp(arch, GEN_ARCH) != 0) {
         dfw_free(&f);
@@ -153,13 +154,13 @@ df_status gen_load(gen_model **out, const uint8_t *buf, size_t len, int training
         dfw_free(&f);
         return df_fail(DF_ERR_FORMAT, "gen: width %ld out of range", width);
     }
-    for (int i = 0; i < f.n_meta; i++) /* "luma" is optional: files from before it are colour generators */
-        if (f.meta[i].key_len == 4 && memcmp(f.meta[i].key, "luma", 4) == 0 &&
-            (dfw_meta_int(&f, "luma", &luma) != DF_OK || (luma != 0 && luma != 1))) {
+    for (int i = 0; i < f.n_meta; i++) /* "chroma" is optional: files from before it are full-colour generators */
+        if (f.meta[i].key_len == 6 && memcmp(f.meta[i].key, "chroma", 6) == 0 &&
+            (dfw_meta_int(&f, "chroma", &chroma) != DF_OK || chroma < GEN_CHROMA_FULL || chroma > GEN_CHROMA_HALF)) {
             dfw_free(&f);
-            return df_fail(DF_ERR_FORMAT, "gen: meta 'luma' must be 0 or 1");
+            return df_fail(DF_ERR_FORMAT, "gen: meta 'chroma' must be 0, 1 or 2");
         }
-    gen_config cfg = {(int)width, (float)scale, (int)luma};
+    gen_config cfg = {(int)width, (float)scale, (int)chroma};
     s = gen_new(out, &cfg, training);
     if (s == DF_OK) s = dfw_load_params(&f, &(*out)->p);
     if (s == DF_OK && training && dfw_find(&f, "opt.m/enc1.w")) {
@@ -188,7 +189,7 @@ df_status gen_save(const gen_model *g, int checkpoint, long step, uint8_t **out,
     if (!s) s = dfw_writer_meta_int(&w, "width", g->cfg.width);
     if (!s) s = dfw_writer_meta_float(&w, "out_scale", g->cfg.out_scale);
     if (!s) s = dfw_writer_meta_int(&w, "res_blocks", GEN_NRES);
-    if (!s && g->cfg.luma) s = dfw_writer_meta_int(&w, "luma", 1);
+    if (!s && g->cfg.chroma) s = dfw_writer_meta_int(&w, "chroma", g->cfg.chroma);
     if (!s && checkpoint) s = dfw_writer_meta_int(&w, "step", step);
     if (!s) s = dfw_writer_params(&w, &g->p, checkpoint);
     if (!s) s = dfw_writer_finish(&w, out, outlen);
@@ -304,6 +305,35 @@ double gen_flops(const gen_config *cfg, int H, int W) {
     return f;
 }
 
+/* The chroma projection (gen.h) of d [B,3,H,W], in place (H, W even: gen_forward takes multiples of 8). */
+static void shape_delta(int mode, float *d, int B, int H, int W) {
+    if (mode == GEN_CHROMA_FULL) return;
+    size_t HW = (size_t)H * W;
+    for (int b = 0; b < B; b++) {
+        float *r = d + (size_t)b * 3 * HW, *gr = r + HW, *bl = gr + HW;
+        if (mode == GEN_CHROMA_NONE) {
+            for (size_t k = 0; k < HW; k++) r[k] = gr[k] = bl[k] = (r[k] + gr[k] + bl[k]) * (1.0f / 3.0f);
+            continue;
+        }
+        for (int y = 0; y < H; y += 2)
+            for (int x = 0; x < W; x += 2) {
+                float sum[3] = {0, 0, 0};
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        size_t k = (size_t)(y + dy) * W + x + dx;
+                        float m = (r[k] + gr[k] + bl[k]) * (1.0f / 3.0f);
+                        sum[0] += r[k] - m, sum[1] += gr[k] - m, sum[2] += bl[k] - m;
+                    }
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        size_t k = (size_t)(y + dy) * W + x + dx;
+                        float m = (r[k] + gr[k] + bl[k]) * (1.0f / 3.0f);
+                        r[k] = m + 0.25f * sum[0], gr[k] = m + 0.25f * sum[1], bl[k] = m + 0.25f * sum[2];
+                    }
+            }
+    }
+}
+
 df_status gen_forward(gen_model *g, float *delta, const float *x, int B, int H, int W) {
     df_status s = plan(g, B, H, W);
     if (s) return s;
@@ -332,19 +362,8 @@ df_status gen_forward(gen_model *g, float *delta, const float *x, int B, int H, 
     }
     gen_layer *last = &g->L[g->nl - 1];
     size_t n = (size_t)B * 3 * H * W;
-    if (g->cfg.luma) {
-        size_t HW = (size_t)H * W;
-        float sc = g->cfg.out_scale / 3.0f;
-        for (int b = 0; b < B; b++) {
-            const float *o = last->out + (size_t)b * 3 * HW;
-            float *d = delta + (size_t)b * 3 * HW;
-            for (size_t k = 0; k < HW; k++) d[k] = sc * (o[k] + o[HW + k] + o[2 * HW + k]);
-            memcpy(d + HW, d, HW * sizeof(float));
-            memcpy(d + 2 * HW, d, HW * sizeof(float));
-        }
-    } else {
-        for (size_t k = 0; k < n; k++) delta[k] = g->cfg.out_scale * last->out[k];
-    }
+    for (size_t k = 0; k < n; k++) delta[k] = g->cfg.out_scale * last->out[k];
+    shape_delta(g->cfg.chroma, delta, B, H, W);
     g->x = x;
     g->have_forward = 1;
     return DF_OK;
@@ -360,17 +379,8 @@ df_status gen_backward(gen_model *g, float *dx, const float *ddelta) {
     }
     gen_layer *last = &g->L[g->nl - 1];
     size_t nlast = (size_t)B * 3 * g->H * g->W;
-    if (g->cfg.luma) { /* every channel's tanh feeds all three outputs with weight 1/3 */
-        size_t HW = (size_t)g->H * g->W;
-        float sc = g->cfg.out_scale / 3.0f;
-        for (int b = 0; b < B; b++) {
-            const float *dd = ddelta + (size_t)b * 3 * HW;
-            float *o = last->dout + (size_t)b * 3 * HW;
-            for (size_t k = 0; k < HW; k++) o[k] = o[HW + k] = o[2 * HW + k] = sc * (dd[k] + dd[HW + k] + dd[2 * HW + k]);
-        }
-    } else {
-        for (size_t k = 0; k < nlast; k++) last->dout[k] = g->cfg.out_scale * ddelta[k];
-    }
+    for (size_t k = 0; k < nlast; k++) last->dout[k] = g->cfg.out_scale * ddelta[k];
+    shape_delta(g->cfg.chroma, last->dout, B, g->H, g->W); /* a symmetric map: its own adjoint */
     for (int i = g->nl - 1; i >= 0; i--) {
         gen_layer *l = &g->L[i];
         int C = l->cv.cout, HW = l->OH * l->OW;

@@ -4,8 +4,12 @@
  *   4 residual blocks at 4c: conv3x3 IN ReLU conv3x3 IN, + skip
  *   decoder : 3 x { nearest-upsample x2, conv3x3 (4c->2c->c->c) IN ReLU }
  *   output  : conv3x3 (c->3), delta = out_scale * tanh(.)
- *             luma mode: delta_c = out_scale * mean_c' tanh(.)_c' for every channel c: one grey pattern, no
- *             colour, so that JPEG's chroma subsampling (4:2:0, used at quality <= 90) has nothing to discard
+ *             chroma modes, for JPEG robustness (JPEG keeps colour at half resolution, 4:2:0, from quality 90
+ *             down in common encoders): with d_c = out_scale * tanh(.)_c and m = mean_c d_c (the grey part),
+ *               GEN_CHROMA_FULL  delta_c = d_c
+ *               GEN_CHROMA_NONE  delta_c = m                                  one grey pattern
+ *               GEN_CHROMA_HALF  delta_c = m + mean over the 2x2 block of (d_c - m)  colour only at half resolution
+ *             (each map is a symmetric linear projection: its backward pass applies the same map)
  * x_adv = clip(x + clip(delta, -eps, eps), -1, 1).  Fully convolutional: inputs are reflect-padded to a
  * multiple of 8 and the delta cropped back.  FLOPs per 256x256 image: see gen_flops (c = 16: 1.4 GFLOP).
  */
@@ -25,8 +29,10 @@ extern "C" {
 typedef struct {
     int width;        /* c */
     float out_scale;  /* delta = out_scale * tanh(conv_out) */
-    int luma;         /* 0: colour delta; 1: grey delta (meta "luma"; files without it are colour) */
+    int chroma;       /* GEN_CHROMA_* (meta "chroma"; files without it are GEN_CHROMA_FULL) */
 } gen_config;
+
+enum { GEN_CHROMA_FULL = 0, GEN_CHROMA_NONE = 1, GEN_CHROMA_HALF = 2 };
 
 typedef struct gen_model gen_model; /* opaque: params + activation arena */
 

@@ -93,7 +93,7 @@ static const opt_field FIELDS[] = {
     OF(direct_cap, 'f'),  OF(mask_soft, 'f'),    OF(w_feat, 'f'),      OF(w_energy, 'f'),    OF(psnr_target, 'f'),
     OF(p_diversity, 'f'), OF(p_resize, 'f'),     OF(p_blur, 'f'),      OF(p_jpeg, 'f'),      OF(eps_start, 'f'),
     OF(eps_ramp, 'l'),    OF(adv_iters, 'i'),    OF(adv_step, 'f'),    OF(adv_momentum, 'f'),  OF(aug_start, 'l'),
-    OF(aug_ramp, 'l'),    OF(direct_log, 'i'),   OF(gen_luma, 'i'),
+    OF(aug_ramp, 'l'),    OF(direct_log, 'i'),   OF(gen_chroma, 'i'),
 };
 #define NFIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
 
@@ -203,7 +203,7 @@ df_status prot_create(prot_trainer **out, const prot_opts *o, zoo_model *const *
     patchgan_config pc = {3, o->d_width, o->d_layers, 1};
     patchgan_out_size(&pc, S, S, &OH, &OW);
     t->P = OH * OW;
-    gen_config gc = {o->gen_width, o->out_scale, o->gen_luma};
+    gen_config gc = {o->gen_width, o->out_scale, o->gen_chroma};
     s = gen_create(&t->g, &gc, mix(seed, 1), 1);
     if (!s) s = patchgan_create(&t->ix, &pc, "idex", mix(seed, 2), 1);
     if (!s) s = patchgan_create(&t->iy, &pc, "idey", mix(seed, 3), 1);
@@ -271,7 +271,7 @@ static df_status write_meta(const prot_trainer *t, dfw_writer *w) {
     if (!s) s = dfw_writer_meta_int(w, "width", gc->width);
     if (!s) s = dfw_writer_meta_float(w, "out_scale", gc->out_scale);
     if (!s) s = dfw_writer_meta_int(w, "res_blocks", GEN_NRES);
-    if (!s && gc->luma) s = dfw_writer_meta_int(w, "luma", 1);
+    if (!s && gc->chroma) s = dfw_writer_meta_int(w, "chroma", gc->chroma);
     if (!s) s = dfw_writer_meta_int(w, "step", t->step);
     if (!s) s = dfw_writer_meta_int(w, "seed", (long)t->seed);
     if (!s) s = dfw_writer_meta_int(w, "models", t->n);

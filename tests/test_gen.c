@@ -1,5 +1,6 @@
 /* Gen: gradients against finite differences, eps guarantee, size handling, FLOP budget, save/load. */
 #include "check.h"
+#include "augment.h"
 #include "gen.h"
 
 /* L = sum(r * Gen(x)) */
@@ -10,10 +11,10 @@ static double loss(gen_model *g, const float *x, const float *r, float *delta, i
     return s;
 }
 
-static void test_gradients(int luma) {
+static void test_gradients(int chroma) {
     const int B = 2, H = 16, W = 24;
     const size_t n = (size_t)B * 3 * H * W;
-    gen_config cfg = {4, 1.0f, luma};
+    gen_config cfg = {4, 1.0f, chroma};
     gen_model *g;
     CHECK(gen_create(&g, &cfg, 7, 1) == DF_OK, "create: %s", df_errmsg());
     float *x = malloc(n * 4), *r = malloc(n * 4), *d = malloc(n * 4), *dx = calloc(n, 4);
@@ -53,68 +54,114 @@ static void test_gradients(int luma) {
             double fd = (lp - lm) / (2 * hh);
             if (fabs(fd - analytic) < best) best = fabs(fd - analytic), best_fd = fd;
         }
-        CHECK(best <= 5e-2 * fabs(analytic) + 1e-2, "luma %d, %s direction %d: analytic %g vs finite difference %g",
-              luma, on_x ? "input" : "parameter", trial, analytic, best_fd);
+        CHECK(best <= 5e-2 * fabs(analytic) + 1e-2, "chroma %d, %s direction %d: analytic %g vs finite difference %g",
+              chroma, on_x ? "input" : "parameter", trial, analytic, best_fd);
     }
     free(v);
     free(x), free(r), free(d), free(dx);
     gen_free(g);
 }
 
-/* Luma mode: the same weights as a colour Gen give, in every channel, the mean of the colour Gen's three
- * channels (so a protected photo changes brightness only), and the mode survives save/load; bad meta is refused. */
-static void test_luma(void) {
-    const int B = 2, H = 16, W = 16;
+/* Chroma modes, against the colour Gen with the same weights (computed here, independently of gen.c's code):
+ * none = its channel mean m in every channel; half = m + the 2x2 block mean of (d_c - m).  Then what the modes are for: JPEG's colour conversion with 4:2:0 chroma averaging and no
+ * quantisation (augment.h) passes a grey or half-resolution-colour delta through unchanged, a colour one not.
+ * The mode survives save/load and bad values are refused. */
+static void test_chroma(void) {
+    const int B = 2, H = 16, W = 24;
     const size_t HW = (size_t)H * W, n = (size_t)B * 3 * HW;
-    gen_config cc = {4, 0.7f, 0}, lc = {4, 0.7f, 1};
-    gen_model *col, *lum, *re;
-    CHECK(gen_create(&col, &cc, 5, 0) == DF_OK && gen_create(&lum, &lc, 5, 0) == DF_OK, "create");
-    float *x = malloc(n * 4), *dc = malloc(n * 4), *dl = malloc(n * 4);
+    gen_model *g[3];
+    float *x = malloc(n * 4), *d[3];
     check_fill(x, n, 3);
-    CHECK(gen_forward(col, dc, x, B, H, W) == DF_OK && gen_forward(lum, dl, x, B, H, W) == DF_OK, "forward");
-    double maxerr = 0, spread = 0;
-    for (int b = 0; b < B; b++)
-        for (size_t k = 0; k < HW; k++) {
-            const float *c = dc + (size_t)b * 3 * HW + k, *l = dl + (size_t)b * 3 * HW + k;
-            double mean = ((double)c[0] + c[HW] + c[2 * HW]) / 3;
-            for (int ch = 0; ch < 3; ch++) maxerr = fmax(maxerr, fabs(l[ch * HW] - mean));
-            spread = fmax(spread, fabs(c[0] - c[HW]));
-        }
-    CHECK(spread > 1e-3, "the colour Gen's channels should differ (%g)", spread);
-    CHECK(maxerr < 1e-6, "luma delta must be the channel mean in every channel (max error %g)", maxerr);
+    for (int mode = 0; mode < 3; mode++) {
+        gen_config c = {4, 0.7f, mode};
+        CHECK(gen_create(&g[mode], &c, 5, 0) == DF_OK, "create mode %d", mode);
+        d[mode] = malloc(n * 4);
+        CHECK(gen_forward(g[mode], d[mode], x, B, H, W) == DF_OK, "forward mode %d", mode);
+    }
+    double err_none = 0, err_half = 0, spread = 0, chroma_var = 0;
+    for (int b = 0; b < B; b++) {
+        const float *c = d[0] + (size_t)b * 3 * HW, *l = d[1] + (size_t)b * 3 * HW, *h = d[2] + (size_t)b * 3 * HW;
+        for (int y = 0; y < H; y++)
+            for (int xx = 0; xx < W; xx++) {
+                size_t k = (size_t)y * W + xx;
+                double m = ((double)c[k] + c[HW + k] + c[2 * HW + k]) / 3;
+                int y0 = y & ~1, x0 = xx & ~1;
+                for (int ch = 0; ch < 3; ch++) {
+                    double bm = 0;
+                    int cnt = 0;
+                    for (int yy = y0; yy < y0 + 2 && yy < H; yy++)
+                        for (int x1 = x0; x1 < x0 + 2 && x1 < W; x1++, cnt++) {
+                            size_t q = (size_t)yy * W + x1;
+                            bm += c[ch * HW + q] - ((double)c[q] + c[HW + q] + c[2 * HW + q]) / 3;
+                        }
+                    err_none = fmax(err_none, fabs(l[ch * HW + k] - m));
+                    err_half = fmax(err_half, fabs(h[ch * HW + k] - (m + bm / cnt)));
+                    chroma_var = fmax(chroma_var, fabs(bm / cnt));
+                }
+                spread = fmax(spread, fabs(c[k] - c[HW + k]));
+            }
+    }
+    CHECK(spread > 1e-3 && chroma_var > 1e-4, "the colour Gen's channels should differ (%g, %g)", spread, chroma_var);
+    CHECK(err_none < 1e-6, "chroma none: delta must be the channel mean (max error %g)", err_none);
+    CHECK(err_half < 1e-6, "chroma half: delta must be m + block mean of the colour part (max error %g)", err_half);
+
+    /* 4:2:0 JPEG without quantisation passes grey and half-resolution colour through, not full colour */
+    const int S = 16;
+    const size_t m1 = (size_t)3 * S * S;
+    aug_op op = {AUG_JPEG, 0, 0, 0, 0, 100, AUG_ROUND_NONE};
+    CHECK(aug_check(&op, S) == DF_OK, "aug op: %s", df_errmsg());
+    float *img = malloc(m1 * 4), *adv = malloc(m1 * 4), *ja = malloc(m1 * 4), *jb = malloc(m1 * 4), *dd = malloc(m1 * 4);
+    float *ws = malloc(aug_workspace(&op, 1, S) * sizeof(float));
+    check_fill(img, m1, 12);
+    for (size_t k = 0; k < m1; k++) img[k] *= 0.5f; /* away from the clamp */
+    double lost[3];
+    for (int mode = 0; mode < 3; mode++) {
+        CHECK(gen_forward(g[mode], dd, img, 1, S, S) == DF_OK, "forward");
+        for (size_t k = 0; k < m1; k++) adv[k] = img[k] + dd[k];
+        aug_forward(&op, ja, adv, 1, S, ws);
+        aug_forward(&op, jb, img, 1, S, ws);
+        double e = 0, nd = 0;
+        for (size_t k = 0; k < m1; k++) e += pow(ja[k] - jb[k] - dd[k], 2), nd += (double)dd[k] * dd[k];
+        lost[mode] = sqrt(e / nd);
+    }
+    CHECK(lost[0] > 0.05, "4:2:0 should change a full-colour delta (relative change %g)", lost[0]);
+    CHECK(lost[1] < 1e-3 && lost[2] < 1e-3, "4:2:0 changed the grey (%g) or half-resolution (%g) delta", lost[1], lost[2]);
+    free(img), free(adv), free(ja), free(jb), free(dd), free(ws);
+
     uint8_t *buf;
     size_t len;
-    CHECK(gen_save(lum, 0, 0, &buf, &len) == DF_OK, "save");
-    CHECK(gen_load(&re, buf, len, 0) == DF_OK && gen_get_config(re)->luma == 1, "luma survives save/load");
+    gen_model *re;
+    CHECK(gen_save(g[2], 0, 0, &buf, &len) == DF_OK, "save");
+    CHECK(gen_load(&re, buf, len, 0) == DF_OK && gen_get_config(re)->chroma == GEN_CHROMA_HALF,
+          "chroma mode survives save/load");
     gen_free(re);
     free(buf);
-    /* photo path: every pixel moves by the same amount in R, G and B (before 8-bit rounding) */
+    /* photo path: with chroma none every pixel moves by the same amount in R, G and B (before 8-bit rounding) */
     const int PW = 33, PH = 21;
     float *px = malloc(3 * PW * PH * 4), *pa = malloc(3 * PW * PH * 4);
     check_fill(px, 3 * PW * PH, 9);
-    for (int i = 0; i < 3 * PW * PH; i++) px[i] *= 0.5f; /* away from the [-1, 1] clip */
-    CHECK(gen_protect(lum, pa, px, PH, PW, 0.05f) == DF_OK, "protect");
+    for (int i = 0; i < 3 * PW * PH; i++) px[i] *= 0.5f;
+    CHECK(gen_protect(g[1], pa, px, PH, PW, 0.05f) == DF_OK, "protect");
     double grey = 0;
     for (int k = 0; k < PW * PH; k++) {
         float d0 = pa[k] - px[k], d1 = pa[PW * PH + k] - px[PW * PH + k], d2 = pa[2 * PW * PH + k] - px[2 * PW * PH + k];
         grey = fmax(grey, fmax(fabs(d0 - d1), fabs(d0 - d2)));
     }
-    CHECK(grey < 1e-6, "luma protection changed colour (max channel difference %g)", grey);
-    gen_config bad = {4, 0.7f, 2};
-    CHECK(gen_create(&re, &bad, 1, 0) == DF_ERR_ARG, "luma 2 refused");
+    CHECK(grey < 1e-6, "grey protection changed colour (max channel difference %g)", grey);
+    gen_config bad = {4, 0.7f, 3};
+    CHECK(gen_create(&re, &bad, 1, 0) == DF_ERR_ARG, "chroma 3 refused");
     dfw_writer w;
     dfw_writer_init(&w);
     dfw_writer_meta(&w, "arch", GEN_ARCH);
     dfw_writer_meta_int(&w, "width", 4);
     dfw_writer_meta_float(&w, "out_scale", 0.7);
-    dfw_writer_meta_int(&w, "luma", 3);
+    dfw_writer_meta_int(&w, "chroma", 3);
     CHECK(dfw_writer_finish(&w, &buf, &len) == DF_OK, "writer");
     dfw_writer_free(&w);
-    CHECK(gen_load(&re, buf, len, 0) == DF_ERR_FORMAT && re == NULL, "meta luma 3 refused: %s", df_errmsg());
+    CHECK(gen_load(&re, buf, len, 0) == DF_ERR_FORMAT && re == NULL, "meta chroma 3 refused: %s", df_errmsg());
     free(buf);
-    free(x), free(dc), free(dl), free(px), free(pa);
-    gen_free(col);
-    gen_free(lum);
+    free(x), free(px), free(pa);
+    for (int mode = 0; mode < 3; mode++) free(d[mode]), gen_free(g[mode]);
 }
 
 static void test_protect_budget(void) {
@@ -238,9 +285,8 @@ static void test_inference_plan(void) {
 
 int main(void) {
     test_inference_plan();
-    test_gradients(0);
-    test_gradients(1);
-    test_luma();
+    for (int chroma = 0; chroma < 3; chroma++) test_gradients(chroma);
+    test_chroma();
     test_protect_budget();
     test_save_load_flops();
     return check_summary("test_gen");

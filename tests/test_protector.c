@@ -638,7 +638,7 @@ static void test_resume(void) {
     for (int variant = 0; variant < 3; variant++) {
         prot_opts o = tiny_opts(variant ? PROT_OURS : PROT_PAPER);
         if (variant == 1) o.universal = 0, o.w_feat = 0.1f, o.eps_start = 0.08f, o.eps_ramp = 3; /* per-image PGD */
-        if (variant == 1) o.gen_luma = 1; /* grey Gen */
+        if (variant) o.gen_chroma = variant; /* grey Gen, half-resolution colour */
         if (variant == 2) o.blackbox = 1, o.nes_samples = 2;
         o.p_diversity = o.p_resize = o.p_blur = o.p_jpeg = variant ? 0.5f : 0.0f;
         prot_trainer *a, *b;
@@ -669,14 +669,14 @@ static void test_resume(void) {
         gen_model *g;
         CHECK(gen_load(&g, buf, len, 0) == DF_OK, "gen_load of a checkpoint: %s", df_errmsg());
         if (g) {
-            CHECK(gen_get_config(g)->luma == o.gen_luma, "variant %d: luma %d in the checkpoint's Gen", variant,
-                  gen_get_config(g)->luma);
+            CHECK(gen_get_config(g)->chroma == o.gen_chroma, "variant %d: chroma %d in the checkpoint's Gen", variant,
+                  gen_get_config(g)->chroma);
             float d[3 * S * S];
             CHECK(gen_forward(g, d, x, 1, S, S) == DF_OK, "forward");
             double spread = 0;
             for (int k = 0; k < S * S; k++) spread = fmax(spread, fabs(d[k] - d[S * S + k]) + fabs(d[k] - d[2 * S * S + k]));
-            CHECK(o.gen_luma ? spread < 1e-6 : spread > 1e-6, "variant %d: channel spread %g with luma %d", variant,
-                  spread, o.gen_luma);
+            CHECK(o.gen_chroma == GEN_CHROMA_NONE ? spread < 1e-6 : spread > 1e-6,
+                  "variant %d: channel spread %g with chroma %d", variant, spread, o.gen_chroma);
         }
         gen_free(g);
         /* options round trip; a checkpoint from other options is refused by shape or count */
