@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "augment.h"
 #include "metrics.h"
 #include "pgd.h"
 
@@ -257,6 +258,34 @@ static df_status check_opts(const pgd_opts *o) {
         return df_fail(DF_ERR_ARG, "pgd: eps must be in [0, 2], step >= 0, iters >= 0, momentum >= 0");
     if (o->blackbox && (o->nes_samples < 1 || !(o->nes_sigma > 0) || o->nes_down < 1))
         return df_fail(DF_ERR_ARG, "pgd: NES needs samples >= 1, sigma > 0, down >= 1");
+    if (o->jpeg < 0 || o->jpeg > 100) return df_fail(DF_ERR_ARG, "pgd: jpeg quality must be in 0..100 (0: off)");
+    return DF_OK;
+}
+
+/* The differentiable JPEG of pgd_opts.jpeg: op, the clean reference J(x), the transformed input and its gradient. */
+typedef struct {
+    aug_op op;
+    float *xc, *xj, *gj, *ws;
+} pgd_jpeg;
+
+static void jpeg_free(pgd_jpeg *j) {
+    free(j->xc), free(j->xj), free(j->gj), free(j->ws);
+    memset(j, 0, sizeof *j);
+}
+
+static df_status jpeg_init(pgd_jpeg *j, int quality, const float *x, int B, int S) {
+    memset(j, 0, sizeof *j);
+    j->op = (aug_op){AUG_JPEG, 0, 0, 0, 0, quality, AUG_ROUND_STE};
+    df_status s = aug_check(&j->op, S);
+    if (s) return s;
+    size_t n = (size_t)B * 3 * S * S;
+    j->xc = malloc(n * sizeof(float)), j->xj = malloc(n * sizeof(float)), j->gj = malloc(n * sizeof(float));
+    j->ws = malloc(aug_workspace(&j->op, B, S) * sizeof(float));
+    if (!j->xc || !j->xj || !j->gj || !j->ws) {
+        jpeg_free(j);
+        return df_fail(DF_ERR_NOMEM, "pgd: out of memory");
+    }
+    aug_forward(&j->op, j->xc, x, B, S, j->ws);
     return DF_OK;
 }
 
@@ -264,10 +293,12 @@ df_status pgd_attack(pgd_ctx *c, float *x_adv, const float *x, const pgd_opts *o
     df_status st = check_opts(o);
     if (st) return st;
     if (!c || !c->m) return df_fail(DF_ERR_ARG, "pgd: no models bound (pgd_set_models)");
-    int B = c->B;
-    size_t np = (size_t)3 * c->S * c->S, n = (size_t)B * np;
+    int B = c->B, S = c->S;
+    size_t np = (size_t)3 * S * S, n = (size_t)B * np;
     if ((st = grow(&c->g, &c->cap_g, n)) || (st = grow(&c->v, &c->cap_v, n))) return st;
-    if ((st = pgd_set_clean(c, x, o))) return st;
+    pgd_jpeg jp = {0};
+    if (o->jpeg > 0 && (st = jpeg_init(&jp, o->jpeg, x, B, S))) return st;
+    if ((st = pgd_set_clean(c, o->jpeg > 0 ? jp.xc : x, o))) goto done;
     df_rng rng;
     df_rng_seed(&rng, o->seed);
     for (size_t k = 0; k < n; k++) {
@@ -277,11 +308,19 @@ df_status pgd_attack(pgd_ctx *c, float *x_adv, const float *x, const pgd_opts *o
     memset(c->v, 0, n * sizeof(float));
     for (int it = 0; it < o->iters; it++) {
         memset(c->g, 0, n * sizeof(float));
+        const float *xin = x_adv;
+        float *g = c->g;
+        if (o->jpeg > 0) { /* the models see J(x_adv); the gradient comes back through J */
+            aug_forward(&jp.op, jp.xj, x_adv, B, S, jp.ws);
+            memset(jp.gj, 0, n * sizeof(float));
+            xin = jp.xj, g = jp.gj;
+        }
         if (o->balance && !o->blackbox && c->n > 1)
-            st = balanced_grad(c, c->g, x_adv, it);
+            st = balanced_grad(c, g, xin, it);
         else
-            st = pgd_grad(c, NULL, c->g, x_adv, it, 1.0f, o, &rng);
-        if (st) return st;
+            st = pgd_grad(c, NULL, g, xin, it, 1.0f, o, &rng);
+        if (st) goto done;
+        if (o->jpeg > 0) aug_backward(&jp.op, c->g, jp.gj, x_adv, B, S, jp.ws);
         if (o->momentum > 0) momentum_update(c->g, c->v, B, np, o->momentum);
         for (size_t k = 0; k < n; k++) {
             float a = x_adv[k] + o->step * signf(c->g[k]);
@@ -292,15 +331,19 @@ df_status pgd_attack(pgd_ctx *c, float *x_adv, const float *x, const pgd_opts *o
         int nt = 1;
         for (int i = 0; i < c->n; i++)
             if (c->m[i].ntrg > nt) nt = c->m[i].ntrg;
+        const float *xin = x_adv;
+        if (o->jpeg > 0) aug_forward(&jp.op, jp.xj, x_adv, B, S, jp.ws), xin = jp.xj;
         double s = 0;
         for (int t = 0; t < nt; t++) {
             float l;
-            if ((st = pgd_forward(c, &l, NULL, x_adv, t, 0.0f))) return st;
+            if ((st = pgd_forward(c, &l, NULL, xin, t, 0.0f))) goto done;
             s += l;
         }
         *final_loss = (float)(s / nt);
     }
-    return DF_OK;
+done:
+    jpeg_free(&jp);
+    return st;
 }
 
 df_status pgd_universal_step(pgd_ctx *c, float *delta, float *velocity, const float *x, const pgd_opts *o,

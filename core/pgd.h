@@ -60,6 +60,10 @@ typedef struct {
     float nes_sigma;    /* probe radius (0.01) */
     int nes_down;       /* directions drawn at S / nes_down, nearest-upsampled (1 = full resolution) */
     uint64_t seed;      /* random start and NES directions */
+    int jpeg;           /* pgd_attack: 0, or attack through augment.h's differentiable JPEG at this quality (1..100,
+                           STE rounding, 4:2:0 chroma; S a multiple of 16): the clean reference and every attacked
+                           input pass through it, so the perturbation is optimised for what survives
+                           re-encoding (expectation over one transform) */
 } pgd_opts;
 
 pgd_opts pgd_default_opts(void);

@@ -269,6 +269,32 @@ static void test_pgd(void) {
     for (size_t k = 0; k < n; k++) linf = fmax(linf, fabs(xa[k] - x[k]));
     CHECK(linf <= o.eps + 1e-6, "momentum projection %g", linf);
 
+    /* through JPEG: an attack made through the differentiable JPEG disrupts more after that JPEG than a plain one
+     * (both measured here at J(x_adv) against the models' edits of J(x)) */
+    {
+        pgd_opts oj = o;
+        oj.jpeg = 50;
+        float *xj = malloc(n * 4), *jx = malloc(n * 4), *jadv = malloc(n * 4), l_final = 0, l_through = 0, l_plain = 0;
+        CHECK(pgd_attack(c, xa, x, &o, NULL) == DF_OK && pgd_attack(c, xj, x, &oj, &l_final) == DF_OK, "attacks: %s",
+              df_errmsg());
+        aug_op q = {AUG_JPEG, 0, 0, 0, 0, 50, AUG_ROUND_STE};
+        float *ws = malloc(aug_workspace(&q, B, S) * 4);
+        aug_forward(&q, jx, x, B, S, ws);
+        CHECK(pgd_set_clean(c, jx, &o) == DF_OK, "clean");
+        aug_forward(&q, jadv, xj, B, S, ws);
+        CHECK(pgd_forward(c, &l_through, NULL, jadv, 0, 0) == DF_OK, "forward");
+        aug_forward(&q, jadv, xa, B, S, ws);
+        CHECK(pgd_forward(c, &l_plain, NULL, jadv, 0, 0) == DF_OK, "forward");
+        printf("pgd after JPEG 50: plain attack %.3g, attack through JPEG %.3g\n", l_plain, l_through);
+        CHECK(l_through > 1.5 * l_plain, "attacking through JPEG did not help after JPEG: %g vs %g", l_through, l_plain);
+        double lj = 0;
+        for (size_t k = 0; k < n; k++) lj = fmax(lj, fabs(xj[k] - x[k]));
+        CHECK(lj <= o.eps + 1e-6, "JPEG attack projection %g", lj);
+        oj.jpeg = 101;
+        CHECK(pgd_attack(c, xj, x, &oj, NULL) == DF_ERR_ARG, "quality 101 refused");
+        free(xj), free(jx), free(jadv), free(ws);
+    }
+
     /* balanced step: one iteration from the random start x0 steps along sign(sum_i g_i / mean|g_i|), g_i each
      * model's gradient at x0 computed alone in its own context; the plain sum's signs differ somewhere (the option
      * changes the step) */

@@ -70,6 +70,7 @@ test('protector commands: usage errors', { skip }, () => {
     ['pgd', '--models', 'a.dfw', '--attr', 'Bald', 'in.png', 'out.png'],
     ['pgd', '--models', 'a.dfw', '--steps', '-1', 'in.png', 'out.png'],
     ['pgd', '--models', 'a.dfw', 'in.png', 'out.tiff'],
+    ['pgd', '--models', 'a.dfw', '--through-jpeg', '0', 'in.png', 'out.png'],
     ['train-universal', '--out', 'u.dfw'],
     ['train-universal', '--models', 'a.dfw', '--out', 'u.dfw', '--batch', '0'],
   ];
@@ -94,9 +95,10 @@ test('protector commands on tiny zoo models', { skip: skip || (!haveData && 'Cel
       const pic = testPicture(150, 170);
       writeFileSync(join(dir, 'in.png'), encodePNG(pic));
 
-      await t.test('pgd keeps every pixel within eps and changes the square the models see', () => {
+      for (const extra of [[], ['--through-jpeg', '85']])
+      await t.test(`pgd${extra.length ? ' ' + extra.join(' ') : ''} keeps every pixel within eps and changes the square the models see`, () => {
         const out = join(dir, 'pgd.png');
-        const r = run(['pgd', '--models', M, '--eps', '0.03', '--steps', '3', join(dir, 'in.png'), out]);
+        const r = run(['pgd', '--models', M, '--eps', '0.03', '--steps', '3', ...extra, join(dir, 'in.png'), out]);
         assert.equal(r.status, 0, r.stderr);
         assert.match(r.stdout, /3 iterations x 3 models/);
         const got = decodePNG(readFileSync(out));

@@ -57,7 +57,9 @@ static void help(void) {
         "                  runs at full size, PGD and universal deltas are made at S and upsampled bilinearly\n"
         "  --pgd-models L  models PGD attacks (default: --models); --pgd-iters N (10), --pgd-step X (0.01);\n"
         "                  --pgd-no-balance: step along the plain sum of the models' gradients (default: each\n"
-        "                  model's gradient scaled to mean |g| = 1 per image first, see `dadfi pgd --help`)\n"
+        "                  model's gradient scaled to mean |g| = 1 per image first, see `dadfi pgd --help`);\n"
+        "                  --pgd-through-jpeg Q: attack through a differentiable JPEG at quality Q (augment.h), so\n"
+        "                  that the perturbation survives re-encoding (compare with --jpeg Q)\n"
         "  --mobilenet F   MobileNet v1 features for the Frechet distances (default %s, made by\n"
         "                  `node tools/convert_mobilenet.mjs`; skipped with a note when the default is absent)\n"
         "  --no-frechet    skip the Frechet distances (4 MobileNet runs per image and model fewer)\n"
@@ -279,7 +281,7 @@ static void quantize8(float *x, uint8_t *rgb, int F) {
 /* ------------------------------------------------------------------ the command */
 typedef struct {
     const char *protector, *models, *data, *split, *json, *grid, *mobilenet, *pgd_models, *classifier;
-    long n, size, edits, seed, pgd_iters, grid_rows;
+    long n, size, edits, seed, pgd_iters, grid_rows, pgd_jpeg;
     int jpeg[MAX_CONDS], njpeg;
     double eps, resize, pgd_step;
     int no_frechet, quiet, mobilenet_given, pgd_no_balance;
@@ -326,6 +328,7 @@ static int parse_args(eval_args *a, int argc, char **argv) {
         LONG("--edits", edits, 1, 5);
         LONG("--seed", seed, 0, 2147483647L);
         LONG("--pgd-iters", pgd_iters, 1, 100000);
+        LONG("--pgd-through-jpeg", pgd_jpeg, 1, 100);
         LONG("--grid-rows", grid_rows, 1, 64);
         DBL("--eps", eps, 0.0, 0.5);
         DBL("--resize", resize, 0.05, 1.0);
@@ -428,6 +431,7 @@ static df_status setup_protector(eval_run *r, const eval_args *a) {
         p->pgd_opts.iters = (int)a->pgd_iters;
         p->pgd_opts.step = (float)a->pgd_step;
         p->pgd_opts.balance = !a->pgd_no_balance;
+        p->pgd_opts.jpeg = (int)a->pgd_jpeg;
     }
     return DF_OK;
 }

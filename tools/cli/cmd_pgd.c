@@ -35,6 +35,8 @@ static void help(void) {
         "  --no-balance      with several models, step along the plain sum of their gradients (default: each\n"
         "                    model's gradient scaled to mean |g| = 1 first, so the least sensitive model is\n"
         "                    attacked too; with a plain sum the most sensitive one decides almost every sign)\n"
+        "  --through-jpeg Q  attack through a differentiable JPEG at quality Q (core/augment.h), for a photo a site\n"
+        "                    will re-encode: the perturbation is optimised for what survives the codec\n"
         "  --masked          weight the squared error by the region the deepfake edits (CMUA mask) + 0.1\n"
         "  --feat W          add W x the models' bottleneck-feature distance\n"
         "  --blackbox        estimate gradients by queries only (NES, antithetic): --nes-samples N (50),\n"
@@ -102,6 +104,7 @@ int cmd_pgd(int argc, char **argv) {
             else if (!strcmp(a, "--nes-down") && !cli_parse_long(val, 1, 64, &v)) o.nes_down = (int)v;
             else if (!strcmp(a, "--seed") && !cli_parse_long(val, 0, 0x7fffffffL, &v)) o.seed = (uint64_t)v;
             else if (!strcmp(a, "--quality") && !cli_parse_long(val, 1, 100, &v)) quality = v;
+            else if (!strcmp(a, "--through-jpeg") && !cli_parse_long(val, 1, 100, &v)) o.jpeg = (int)v;
             else return cli_usage_error(CMD, "unknown option or bad value: %s %s", a, val);
         } else if (!in) {
             in = a;
