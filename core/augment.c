@@ -194,9 +194,33 @@ static void jpeg_planes(const aug_op *op, const float *x, int S, float *Y, float
     plane_code(Cr, V + hw + hw / 4, h2, h2, qc, op->round_mode);
 }
 
-/* RGB value of channel ch at pixel p (before clamping), on the [-1, 1] scale. */
-static inline float jpeg_rgb(const float *Y, const float *Cb, const float *Cr, size_t p, size_t c, int ch) {
-    float y = Y[p] + 128.0f, cb = Cb[c], cr = Cr[c];
+/* Chroma upsampling as decoders do it ("fancy", libjpeg's and stb_image's h2v2 filter): full-resolution sample i
+ * of a half-resolution axis is 3/4 of sample i/2 plus 1/4 of its neighbour on i's side (clamped at the edges). */
+static inline void up_taps(int i, int h2, int *near, int *far) {
+    *near = i / 2;
+    *far = clampi(i & 1 ? i / 2 + 1 : i / 2 - 1, 0, h2 - 1);
+}
+
+static inline float chroma_at(const float *C, int h2, int i, int j) {
+    int a0, a1, b0, b1;
+    up_taps(i, h2, &a0, &a1);
+    up_taps(j, h2, &b0, &b1);
+    const float *r0 = C + (size_t)a0 * h2, *r1 = C + (size_t)a1 * h2;
+    return 0.5625f * r0[b0] + 0.1875f * (r0[b1] + r1[b0]) + 0.0625f * r1[b1];
+}
+
+/* Adjoint of chroma_at: G[taps of (i, j)] += weights * g. */
+static inline void chroma_at_adjoint(float *G, int h2, int i, int j, float g) {
+    int a0, a1, b0, b1;
+    up_taps(i, h2, &a0, &a1);
+    up_taps(j, h2, &b0, &b1);
+    float *r0 = G + (size_t)a0 * h2, *r1 = G + (size_t)a1 * h2;
+    r0[b0] += 0.5625f * g, r0[b1] += 0.1875f * g, r1[b0] += 0.1875f * g, r1[b1] += 0.0625f * g;
+}
+
+/* RGB value of channel ch (before clamping), on the [-1, 1] scale, from Y (centred) and upsampled cb, cr. */
+static inline float jpeg_rgb(float Yp, float cb, float cr, int ch) {
+    float y = Yp + 128.0f;
     float v = ch == 0 ? y + 1.402f * cr : ch == 1 ? y - 0.344136f * cb - 0.714136f * cr : y + 1.772f * cb;
     return v / 127.5f - 1.0f;
 }
@@ -209,13 +233,15 @@ static void jpeg_forward(const aug_op *op, float *y, const float *x, int B, int 
     for (int b = 0; b < B; b++) {
         jpeg_planes(op, x + b * 3 * hw, S, Y, Cb, Cr, V);
         float *yb = y + b * 3 * hw;
-        for (int ch = 0; ch < 3; ch++)
-            for (int i = 0; i < S; i++)
-                for (int j = 0; j < S; j++) {
-                    size_t p = (size_t)i * S + j;
-                    float v = jpeg_rgb(Y, Cb, Cr, p, (size_t)(i / 2) * h2 + j / 2, ch);
+        for (int i = 0; i < S; i++)
+            for (int j = 0; j < S; j++) {
+                size_t p = (size_t)i * S + j;
+                float cb = chroma_at(Cb, h2, i, j), cr = chroma_at(Cr, h2, i, j);
+                for (int ch = 0; ch < 3; ch++) {
+                    float v = jpeg_rgb(Y[p], cb, cr, ch);
                     yb[ch * hw + p] = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v;
                 }
+            }
     }
 }
 
@@ -230,15 +256,15 @@ static void jpeg_backward(const aug_op *op, float *dx, const float *dy, const fl
         memset(gY, 0, sizeof(float) * (hw + 2 * c4));
         for (int i = 0; i < S; i++)
             for (int j = 0; j < S; j++) {
-                size_t p = (size_t)i * S + j, c = (size_t)(i / 2) * h2 + j / 2;
-                float g[3];
+                size_t p = (size_t)i * S + j;
+                float cb = chroma_at(Cb, h2, i, j), cr = chroma_at(Cr, h2, i, j), g[3];
                 for (int ch = 0; ch < 3; ch++) {
-                    float v = jpeg_rgb(Y, Cb, Cr, p, c, ch);
+                    float v = jpeg_rgb(Y[p], cb, cr, ch);
                     g[ch] = (v > -1.0f && v < 1.0f) ? db[ch * hw + p] / 127.5f : 0.0f;
                 }
                 gY[p] = g[0] + g[1] + g[2];
-                gCb[c] += -0.344136f * g[1] + 1.772f * g[2];
-                gCr[c] += 1.402f * g[0] - 0.714136f * g[1];
+                chroma_at_adjoint(gCb, h2, i, j, -0.344136f * g[1] + 1.772f * g[2]);
+                chroma_at_adjoint(gCr, h2, i, j, 1.402f * g[0] - 0.714136f * g[1]);
             }
         plane_code_backward(gY, V, S, S, op->round_mode);
         plane_code_backward(gCb, V + hw, h2, h2, op->round_mode);

@@ -8,9 +8,10 @@
  *   AUG_RESIZE     bilinear down to r x r, then back up to S x S (a site's downscale + the model's upscale)
  *   AUG_BLUR       separable Gaussian blur (sigma, radius = ceil(2 sigma)), edge-clamped
  *   AUG_JPEG       JPEG approximation: RGB -> YCbCr (JFIF), 4:2:0 chroma averaging, 8x8 DCT-II, quantisation
- *                  with the Annex K tables scaled to `quality` (libjpeg's rule), dequantisation, IDCT, nearest
- *                  chroma upsampling, YCbCr -> RGB, clamp to [-1, 1].  Rounding: exact in the forward pass
- *                  with a straight-through gradient (AUG_ROUND_STE), or the cubic approximation
+ *                  with the Annex K tables scaled to `quality` (libjpeg's rule), dequantisation, IDCT, the
+ *                  decoders' "fancy" chroma upsampling (3/4 - 1/4 triangle filter, as libjpeg and stb_image do),
+ *                  YCbCr -> RGB, clamp to [-1, 1].  Rounding: exact in the forward pass with a straight-through
+ *                  gradient (AUG_ROUND_STE), or the cubic approximation
  *                  r + (v - r)^3 (Shin & Song 2017) in both passes (AUG_ROUND_CUBIC); AUG_ROUND_NONE skips
  *                  the rounding (a linear map: the STE gradient is its adjoint).  S multiple of 16.
  */

@@ -64,7 +64,8 @@ static void test_gradients(int chroma) {
 
 /* Chroma modes, against the colour Gen with the same weights (computed here, independently of gen.c's code):
  * none = its channel mean m in every channel; half = m + the 2x2 block mean of (d_c - m).  Then what the modes are for: JPEG's colour conversion with 4:2:0 chroma averaging and no
- * quantisation (augment.h) passes a grey or half-resolution-colour delta through unchanged, a colour one not.
+ * quantisation (augment.h) passes a grey delta through unchanged, a half-resolution colour one with less change
+ * (only the decoder's chroma filter) than a full-colour one.
  * The mode survives save/load and bad values are refused. */
 static void test_chroma(void) {
     const int B = 2, H = 16, W = 24;
@@ -124,8 +125,12 @@ static void test_chroma(void) {
         for (size_t k = 0; k < m1; k++) e += pow(ja[k] - jb[k] - dd[k], 2), nd += (double)dd[k] * dd[k];
         lost[mode] = sqrt(e / nd);
     }
+    printf("4:2:0 JPEG without quantisation keeps the delta up to a relative error of: full colour %.3f, grey %.2g, "
+           "half-resolution colour %.3f (the decoder's chroma filter)\n", lost[0], lost[1], lost[2]);
     CHECK(lost[0] > 0.05, "4:2:0 should change a full-colour delta (relative change %g)", lost[0]);
-    CHECK(lost[1] < 1e-3 && lost[2] < 1e-3, "4:2:0 changed the grey (%g) or half-resolution (%g) delta", lost[1], lost[2]);
+    CHECK(lost[1] < 1e-3, "4:2:0 changed the grey delta (%g)", lost[1]);
+    CHECK(lost[2] < 0.5 * lost[0], "4:2:0 changed the half-resolution delta (%g) as much as a colour one (%g)", lost[2],
+          lost[0]);
     free(img), free(adv), free(ja), free(jb), free(dd), free(ws);
 
     uint8_t *buf;

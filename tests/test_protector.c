@@ -216,7 +216,8 @@ static void test_augment(void) {
             double p_approx = df_psnr(y, x, (size_t)3 * S * S);
             printf("jpeg q85: codec vs original %.1f dB, approx vs original %.1f dB, approx vs codec %.1f dB\n",
                    p_codec, p_approx, p_ours);
-            CHECK(p_ours > p_codec - 3 && fabs(p_approx - p_codec) < 4, "jpeg approximation far from the codec");
+            /* 39 dB with nearest-neighbour chroma upsampling, 52 with the decoders' filter */
+            CHECK(p_ours > 45 && fabs(p_approx - p_codec) < 1, "jpeg approximation far from the codec");
             free(xr);
             df_image_free(&img);
         } else {
