@@ -291,6 +291,32 @@ static void test_pgd(void) {
         double lj = 0;
         for (size_t k = 0; k < n; k++) lj = fmax(lj, fabs(xj[k] - x[k]));
         CHECK(lj <= o.eps + 1e-6, "JPEG attack projection %g", lj);
+        /* exactly: one step from the random start x0 goes along sign(J'(x0)^T g), g the models' gradient at J(x0)
+         * against the edits of J(x) (plain sum), computed here with augment.h and pgd_grad directly */
+        pgd_opts o1 = oj;
+        o1.balance = 0, o1.iters = 0;
+        float *x0 = malloc(n * 4), *gj = calloc(n, 4), *gx = calloc(n, 4);
+        CHECK(pgd_attack(c, x0, x, &o1, NULL) == DF_OK, "random start");
+        o1.iters = 1;
+        CHECK(pgd_attack(c, xj, x, &o1, NULL) == DF_OK, "one step");
+        df_rng r0;
+        df_rng_seed(&r0, 1);
+        aug_forward(&q, jadv, x0, B, S, ws);
+        CHECK(pgd_set_clean(c, jx, &o1) == DF_OK && pgd_grad(c, NULL, gj, jadv, 0, 1.0f, &o1, &r0) == DF_OK, "grad");
+        aug_backward(&q, gx, gj, x0, B, S, ws);
+        size_t checked = 0, wrong = 0, differs = 0;
+        for (size_t k = 0; k < n; k++) {
+            float want = x0[k] + (gx[k] > 0 ? o1.step : -o1.step);
+            if (fabsf(gx[k]) < 1e-6f || fabsf(want) > 1 || fabsf(want - x[k]) > o1.eps) continue;
+            checked++;
+            wrong += fabsf(xj[k] - want) > 1e-6f;
+            differs += (gx[k] > 0) != (gj[k] > 0); /* the identity (BPDA) step would differ here */
+        }
+        printf("PGD step through JPEG 50: %zu of %zu checked, %zu wrong; an identity backward differs in %zu\n", checked,
+               n, wrong, differs);
+        CHECK(checked > n / 2 && wrong == 0, "step through JPEG: %zu of %zu wrong", wrong, checked);
+        CHECK(differs > 0, "the JPEG backward changed no sign");
+        free(x0), free(gj), free(gx);
         oj.jpeg = 101;
         CHECK(pgd_attack(c, xj, x, &oj, NULL) == DF_ERR_ARG, "quality 101 refused");
         free(xj), free(jx), free(jadv), free(ws);
