@@ -291,6 +291,8 @@ static const dfw_meta *meta_find(const dfw_file *f, const char *key) {
     return NULL;
 }
 
+int dfw_meta_has(const dfw_file *f, const char *key) { return meta_find(f, key) != NULL; }
+
 df_status dfw_meta_get(const dfw_file *f, const char *key, char *out, size_t outsz) {
     const dfw_meta *m = meta_find(f, key);
     if (!m) return df_fail(DF_ERR_FORMAT, "weights: metadata '%s' missing", key ? key : "(null)");

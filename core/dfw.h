@@ -57,6 +57,8 @@ void dfw_free(dfw_file *f);
 df_status dfw_meta_get(const dfw_file *f, const char *key, char *out, size_t outsz);
 df_status dfw_meta_int(const dfw_file *f, const char *key, long *out);
 df_status dfw_meta_float(const dfw_file *f, const char *key, double *out);
+/* 1 if the file has meta `key` (for optional keys that older files lack), else 0. */
+int dfw_meta_has(const dfw_file *f, const char *key);
 const dfw_tensor *dfw_find(const dfw_file *f, const char *name);
 /* Copy a named tensor into dst, checking that its shape equals (ndim, dims). */
 df_status dfw_read_tensor(const dfw_file *f, const char *name, float *dst, int ndim, const int *dims);

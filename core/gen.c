@@ -154,12 +154,12 @@ df_status gen_load(gen_model **out, const uint8_t *buf, size_t len, int training
         dfw_free(&f);
         return df_fail(DF_ERR_FORMAT, "gen: width %ld out of range", width);
     }
-    for (int i = 0; i < f.n_meta; i++) /* "chroma" is optional: files from before it are full-colour generators */
-        if (f.meta[i].key_len == 6 && memcmp(f.meta[i].key, "chroma", 6) == 0 &&
-            (dfw_meta_int(&f, "chroma", &chroma) != DF_OK || chroma < GEN_CHROMA_FULL || chroma > GEN_CHROMA_HALF)) {
-            dfw_free(&f);
-            return df_fail(DF_ERR_FORMAT, "gen: meta 'chroma' must be 0, 1 or 2");
-        }
+    /* "chroma" is optional: files from before it are full-colour generators */
+    if (dfw_meta_has(&f, "chroma") &&
+        (dfw_meta_int(&f, "chroma", &chroma) != DF_OK || chroma < GEN_CHROMA_FULL || chroma > GEN_CHROMA_HALF)) {
+        dfw_free(&f);
+        return df_fail(DF_ERR_FORMAT, "gen: meta 'chroma' must be 0, 1 or 2");
+    }
     gen_config cfg = {(int)width, (float)scale, (int)chroma};
     s = gen_new(out, &cfg, training);
     if (s == DF_OK) s = dfw_load_params(&f, &(*out)->p);
@@ -182,14 +182,19 @@ df_status gen_load(gen_model **out, const uint8_t *buf, size_t len, int training
     return s;
 }
 
+df_status gen_write_meta(const gen_model *g, dfw_writer *w) {
+    df_status s = dfw_writer_meta(w, "arch", GEN_ARCH);
+    if (!s) s = dfw_writer_meta_int(w, "width", g->cfg.width);
+    if (!s) s = dfw_writer_meta_float(w, "out_scale", g->cfg.out_scale);
+    if (!s) s = dfw_writer_meta_int(w, "res_blocks", GEN_NRES);
+    if (!s && g->cfg.chroma) s = dfw_writer_meta_int(w, "chroma", g->cfg.chroma);
+    return s;
+}
+
 df_status gen_save(const gen_model *g, int checkpoint, long step, uint8_t **out, size_t *outlen) {
     dfw_writer w;
     dfw_writer_init(&w);
-    df_status s = dfw_writer_meta(&w, "arch", GEN_ARCH);
-    if (!s) s = dfw_writer_meta_int(&w, "width", g->cfg.width);
-    if (!s) s = dfw_writer_meta_float(&w, "out_scale", g->cfg.out_scale);
-    if (!s) s = dfw_writer_meta_int(&w, "res_blocks", GEN_NRES);
-    if (!s && g->cfg.chroma) s = dfw_writer_meta_int(&w, "chroma", g->cfg.chroma);
+    df_status s = gen_write_meta(g, &w);
     if (!s && checkpoint) s = dfw_writer_meta_int(&w, "step", step);
     if (!s) s = dfw_writer_params(&w, &g->p, checkpoint);
     if (!s) s = dfw_writer_finish(&w, out, outlen);

@@ -40,6 +40,8 @@ typedef struct gen_model gen_model; /* opaque: params + activation arena */
 df_status gen_create(gen_model **g, const gen_config *cfg, uint64_t seed, int training);
 /* Load from a .dfw buffer (meta "arch" must be GEN_ARCH). */
 df_status gen_load(gen_model **g, const uint8_t *buf, size_t len, int training);
+/* Gen's architecture meta (arch, width, out_scale, res_blocks, chroma), what gen_load reads, into a writer. */
+df_status gen_write_meta(const gen_model *g, dfw_writer *w);
 /* Serialise (weights; plus Adam state and "step" if checkpoint != 0). */
 df_status gen_save(const gen_model *g, int checkpoint, long step, uint8_t **out, size_t *outlen);
 void gen_free(gen_model *g);

@@ -266,12 +266,7 @@ float *prot_adv(prot_trainer *t, int i) { return i >= 0 && i < t->n ? t->adv[i] 
 /* ------------------------------------------------------------------ checkpoints */
 /* Gen's meta (what gen_load reads) and the run's: step, seed, models, size, batch, options. */
 static df_status write_meta(const prot_trainer *t, dfw_writer *w) {
-    const gen_config *gc = gen_get_config(t->g);
-    df_status s = dfw_writer_meta(w, "arch", GEN_ARCH);
-    if (!s) s = dfw_writer_meta_int(w, "width", gc->width);
-    if (!s) s = dfw_writer_meta_float(w, "out_scale", gc->out_scale);
-    if (!s) s = dfw_writer_meta_int(w, "res_blocks", GEN_NRES);
-    if (!s && gc->chroma) s = dfw_writer_meta_int(w, "chroma", gc->chroma);
+    df_status s = gen_write_meta(t->g, w);
     if (!s) s = dfw_writer_meta_int(w, "step", t->step);
     if (!s) s = dfw_writer_meta_int(w, "seed", (long)t->seed);
     if (!s) s = dfw_writer_meta_int(w, "models", t->n);

@@ -1183,24 +1183,24 @@ df_status zoo_load(zoo_model **out, const uint8_t *buf, size_t len, int training
         }
         *config_field(&c, i) = (int)v;
     }
-    for (int i = 0; i < f.n_meta; i++) /* "skip" is optional: files from before it are plain generators */
-        if (f.meta[i].key_len == 4 && memcmp(f.meta[i].key, "skip", 4) == 0) {
-            long v;
-            if ((s = dfw_meta_int(&f, "skip", &v))) goto done;
-            if (v < 0 || v > ZOO_SKIP_ATTENTION) {
-                s = df_fail(DF_ERR_FORMAT, "zoo: meta 'skip' must be 0, 1 or 2");
-                goto done;
-            }
-            c.skip = (int)v;
-        } else if (f.meta[i].key_len == 8 && memcmp(f.meta[i].key, "cls_pool", 8) == 0) {
-            long v;
-            if ((s = dfw_meta_int(&f, "cls_pool", &v))) goto done;
-            if (v < 0 || v > 32) {
-                s = df_fail(DF_ERR_FORMAT, "zoo: meta 'cls_pool' out of range");
-                goto done;
-            }
-            c.cls_pool = (int)v;
+    if (dfw_meta_has(&f, "skip")) { /* optional: files from before it are plain generators */
+        long v;
+        if ((s = dfw_meta_int(&f, "skip", &v))) goto done;
+        if (v < 0 || v > ZOO_SKIP_ATTENTION) {
+            s = df_fail(DF_ERR_FORMAT, "zoo: meta 'skip' must be 0, 1 or 2");
+            goto done;
         }
+        c.skip = (int)v;
+    }
+    if (dfw_meta_has(&f, "cls_pool")) { /* optional: files from before it have a plain attribute head */
+        long v;
+        if ((s = dfw_meta_int(&f, "cls_pool", &v))) goto done;
+        if (v < 0 || v > 32) {
+            s = df_fail(DF_ERR_FORMAT, "zoo: meta 'cls_pool' out of range");
+            goto done;
+        }
+        c.cls_pool = (int)v;
+    }
     zoo_model *m;
     if ((s = model_new(&m, &c, training))) goto done;
     if ((s = dfw_load_params(&f, &m->G.p)) || (s = dfw_load_params(&f, &m->D.p))) {
