@@ -30,6 +30,10 @@ struct prot_trainer {
     float *stage[NAUG];         /* input of each transform of this step */
     aug_op aug[NAUG];
     int naug;
+    rs_affine wmap[64];         /* this step's attacker crops, one per image (p_warp > 0) */
+    int wkern[64];
+    int warp;                   /* 1: the crops apply this step */
+    float *xpre, *dpre;         /* model inputs before the crop, and their gradient */
     float *aws;                 /* transform workspace */
     size_t aws_cap;
     float *logit, *dlogit, *ones, *zeros, *lb, *lb2;
@@ -75,6 +79,10 @@ prot_opts prot_default_opts(int recipe) {
         o.aug_start = 400;
         o.aug_ramp = 800;
     }
+    o.warp_shift = 0.05f;
+    o.warp_scale = 0.10f;
+    o.warp_rot = 10.0f;
+    o.warp_kernel = ATK_ANY_KERNEL;
     o.eps_start = o.eps;
     return o;
 }
@@ -93,7 +101,8 @@ static const opt_field FIELDS[] = {
     OF(direct_cap, 'f'),  OF(mask_soft, 'f'),    OF(w_feat, 'f'),      OF(w_energy, 'f'),    OF(psnr_target, 'f'),
     OF(p_diversity, 'f'), OF(p_resize, 'f'),     OF(p_blur, 'f'),      OF(p_jpeg, 'f'),      OF(eps_start, 'f'),
     OF(eps_ramp, 'l'),    OF(adv_iters, 'i'),    OF(adv_step, 'f'),    OF(adv_momentum, 'f'),  OF(aug_start, 'l'),
-    OF(aug_ramp, 'l'),    OF(direct_log, 'i'),   OF(gen_chroma, 'i'),
+    OF(aug_ramp, 'l'),    OF(direct_log, 'i'),   OF(gen_chroma, 'i'),  OF(p_warp, 'f'),     OF(warp_shift, 'f'),
+    OF(warp_scale, 'f'),  OF(warp_rot, 'f'),     OF(warp_kernel, 'i'),
 };
 #define NFIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
 
@@ -151,6 +160,11 @@ static df_status check_opts(const prot_opts *o) {
     if (!(o->eps > 0 && o->eps <= 1) || !(o->eps_start > 0 && o->eps_start <= 1) || o->eps_ramp < 0)
         return df_fail(DF_ERR_ARG, "protector: eps and eps_start must be in (0, 1], eps_ramp >= 0");
     if (o->aug_start < 0 || o->aug_ramp < 0) return df_fail(DF_ERR_ARG, "protector: aug_start, aug_ramp >= 0");
+    if (!(o->p_warp >= 0 && o->p_warp <= 1) || !(o->warp_shift >= 0 && o->warp_shift <= 0.5f) ||
+        !(o->warp_scale >= 0 && o->warp_scale <= 0.5f) || !(o->warp_rot >= 0 && o->warp_rot <= 45) ||
+        o->warp_kernel < ATK_ANY_KERNEL || o->warp_kernel >= RS_NKERNELS)
+        return df_fail(DF_ERR_ARG, "protector: p_warp in [0, 1], warp_shift and warp_scale in [0, 0.5], warp_rot in "
+                                   "[0, 45], warp_kernel -1..%d", RS_NKERNELS - 1);
     if (!(o->out_scale > 0 && o->out_scale <= 2)) return df_fail(DF_ERR_ARG, "protector: out_scale in (0, 2]");
     if (!(o->lr_g >= 0) || !(o->lr_d >= 0) || !(o->mu >= 0)) return df_fail(DF_ERR_ARG, "protector: lr, mu >= 0");
     if (o->pgd_iters < 0 || !(o->pgd_step >= 0) || !(o->pgd_momentum >= 0) || o->adv_iters < 0 ||
@@ -192,6 +206,7 @@ df_status prot_create(prot_trainer **out, const prot_opts *o, zoo_model *const *
     int S = zoo_get_config(models[0])->size;
     for (int i = 1; i < n; i++)
         if (zoo_get_config(models[i])->size != S) return df_fail(DF_ERR_ARG, "protector: models differ in input size");
+    if (o->p_warp > 0 && B > 64) return df_fail(DF_ERR_ARG, "protector: at most 64 images per batch with p_warp");
     if (S % 16 || S % (1 << o->d_layers)) return df_fail(DF_ERR_ARG, "protector: S must be a multiple of 16 and 2^d_layers");
     prot_trainer *t = calloc(1, sizeof *t);
     if (!t) return df_fail(DF_ERR_NOMEM, "protector: out of memory");
@@ -224,6 +239,7 @@ df_status prot_create(prot_trainer **out, const prot_opts *o, zoo_model *const *
     t->delta = fbuf(img, &s), t->xadv = fbuf(img, &s), t->ddelta = fbuf(img, &s), t->dxadv = fbuf(img, &s);
     t->xin = fbuf(img, &s), t->dxin = fbuf(img, &s), t->xr = fbuf(img, &s), t->xt = fbuf(img, &s);
     t->ytmp = fbuf(img, &s);
+    t->xpre = fbuf(img, &s), t->dpre = fbuf(img, &s);
     t->tmp1 = fbuf(img, &s), t->tmp2 = fbuf(img, &s);
     for (int k = 0; k < NAUG; k++) t->stage[k] = fbuf(img, &s);
     size_t nl = (size_t)B * t->P;
@@ -250,6 +266,7 @@ void prot_free(prot_trainer *t) {
     }
     free(t->delta), free(t->xadv), free(t->ddelta), free(t->dxadv), free(t->xin), free(t->dxin), free(t->xr);
     free(t->xt);
+    free(t->xpre), free(t->dpre);
     free(t->ytmp), free(t->tmp1), free(t->tmp2), free(t->aws);
     for (int k = 0; k < NAUG; k++) free(t->stage[k]);
     free(t->logit), free(t->dlogit), free(t->ones), free(t->zeros), free(t->lb), free(t->lb2);
@@ -436,6 +453,48 @@ static void aug_chain_backward(prot_trainer *t, float *dx, float *dy) {
         for (size_t i = 0; i < n; i++) dx[i] += dy[i];
 }
 
+/* The model's view: out = Crop(T(in)) (the attacker's crop after the site's transforms); keep as aug_chain. */
+static void pipe(prot_trainer *t, float *out, const float *in, int keep) {
+    if (!t->warp) {
+        aug_chain(t, out, in, keep);
+        return;
+    }
+    aug_chain(t, t->xpre, in, keep);
+    rs_warp_forward(out, t->xpre, t->wmap, t->wkern, t->B, 3, t->S, t->S, t->S, t->S);
+}
+
+/* dx += T^T Crop^T dy (dy is consumed). */
+static void pipe_backward(prot_trainer *t, float *dx, float *dy) {
+    if (!t->warp) {
+        aug_chain_backward(t, dx, dy);
+        return;
+    }
+    int S = t->S;
+    memset(t->dpre, 0, (size_t)t->B * 3 * S * S * sizeof(float));
+    rs_warp_backward(t->dpre, dy, t->wmap, t->wkern, t->B, 3, S, S, S, S);
+    aug_chain_backward(t, dx, t->dpre);
+}
+
+/* Per-image attacker crops for nb images: with probability p (per image) a draw from the opts' distribution,
+ * otherwise the face square itself (an exact copy).  Draws do not depend on p. */
+static void draw_warps(prot_trainer *t, int nb, float p, df_rng *rng) {
+    const prot_opts *o = &t->o;
+    atk_spec sp = {o->warp_shift, o->warp_scale, o->warp_rot, o->warp_kernel, 0, 0, 0};
+    int S = t->S;
+    for (int b = 0; b < nb; b++) {
+        atk_sample a;
+        float u = df_rng_uniform(rng);
+        atk_draw(&a, &sp, rng);
+        if (u < p) {
+            t->wmap[b] = atk_map(&a, S / 2.0, S / 2.0, S, S);
+            t->wkern[b] = a.kernel;
+        } else {
+            t->wmap[b] = rs_square_map(S / 2.0, S / 2.0, S, 0, S);
+            t->wkern[b] = RS_BILINEAR;
+        }
+    }
+}
+
 static df_status draw_augs(prot_trainer *t, long step, df_rng *rng) {
     const prot_opts *o = &t->o;
     float ramp = step < o->aug_start ? 0.0f
@@ -449,6 +508,8 @@ static df_status draw_augs(prot_trainer *t, long step, df_rng *rng) {
         aug_op op = aug_random(kinds[k], t->S, rng);
         if (o->recipe == PROT_OURS && u < p[k]) t->aug[t->naug++] = op;
     }
+    t->warp = o->recipe == PROT_OURS && o->p_warp > 0;
+    if (t->warp) draw_warps(t, t->B, ramp * o->p_warp, rng);
     size_t need = 1;
     for (int k = 0; k < t->naug; k++) {
         size_t w = aug_workspace(&t->aug[k], t->B, t->S);
@@ -595,8 +656,8 @@ static df_status step_impl(prot_trainer *t, const float *x, const float *src, lo
 
     /* model passes: clean references on T(x) (ours: the perturbation's effect, not the transform's), Ide_y
      * reals, fakes on T(x_adv) (kept in slot 1 for backward) */
-    aug_chain(t, t->xin, t->xadv, 1);
-    if (o->recipe == PROT_OURS) aug_chain(t, t->xt, x, 0);
+    pipe(t, t->xin, t->xadv, 1);
+    if (o->recipe == PROT_OURS) pipe(t, t->xt, x, 0);
     for (int i = 0; i < n; i++) {
         zoo_model *m = t->m[i];
         if (o->recipe == PROT_OURS) {
@@ -625,7 +686,7 @@ static df_status step_impl(prot_trainer *t, const float *x, const float *src, lo
                 pgd_opts po = label_opts(t, mix(pgd_seed, (uint64_t)i));
                 if ((s = pgd_set_models(t->pc, &pm, 1, B)) || (s = pgd_attack(t->pc, t->xr, x, &po, NULL))) return s;
             }
-            aug_chain(t, t->ytmp, t->xr, 0);
+            pipe(t, t->ytmp, t->xr, 0);
             if ((s = zoo_gen_forward(m, 1, t->yreal[i], t->ytmp, src, t->trg[i], t->z[i], B))) return s;
         }
         if ((s = zoo_gen_forward(m, 1, t->yfake[i], t->xin, src, t->trg[i], t->z[i], B))) return s;
@@ -683,7 +744,7 @@ static df_status step_impl(prot_trainer *t, const float *x, const float *src, lo
                              1.0f / B, &rng)))
                 return s;
         }
-        aug_chain_backward(t, t->dxadv, t->dxin);
+        pipe_backward(t, t->dxadv, t->dxin);
     }
     L.g_idey = (float)c.idey;
     L.direct = (float)(c.direct / n);
@@ -767,15 +828,25 @@ df_status prot_validate(prot_trainer *t, const float *x, const float *src, int B
             psnr += df_psnr(xa + b * per, xb + b * per, per) / B;
             ssim += df_ssim(xa + b * per, xb + b * per, 3, S, S) / B;
         }
+        /* with EOT training: the models see the attacker's crops (drawn from the training distribution) */
+        const float *mc = xb, *ma = xa;
+        if (t->o.p_warp > 0 && t->o.recipe == PROT_OURS) {
+            df_rng wr;
+            df_rng_seed(&wr, mix(val_seed, 991 + (uint64_t)off));
+            draw_warps(t, nb, 1.0f, &wr);
+            rs_warp_forward(t->xt, xb, t->wmap, t->wkern, nb, 3, S, S, S, S);
+            rs_warp_forward(t->xin, xa, t->wmap, t->wkern, nb, 3, S, S, S, S);
+            mc = t->xt, ma = t->xin;
+        }
         for (int i = 0; i < n && !s; i++) {
             prot_random_targets(t->trg[i], t->z[i], sb, nb, zdim_of(t->m[i]), &rng);
             float *yc = y_clean ? y_clean[i] + off * per : t->yc[i];
             float *ya = y_adv ? y_adv[i] + off * per : t->yfake[i];
-            s = zoo_gen_forward(t->m[i], 0, yc, xb, sb, t->trg[i], t->z[i], nb);
-            if (!s) s = zoo_gen_forward(t->m[i], 1, ya, xa, sb, t->trg[i], t->z[i], nb);
+            s = zoo_gen_forward(t->m[i], 0, yc, mc, sb, t->trg[i], t->z[i], nb);
+            if (!s) s = zoo_gen_forward(t->m[i], 1, ya, ma, sb, t->trg[i], t->z[i], nb);
             for (int b = 0; b < nb && !s; b++) {
                 df_disruption d;
-                df_disruption_measure(&d, ya + b * per, yc + b * per, xb + b * per, S, S);
+                df_disruption_measure(&d, ya + b * per, yc + b * per, mc + b * per, S, S);
                 out->success[i] += (float)d.success / B;
                 out->l2_mask[i] += (float)d.l2_mask / B;
             }

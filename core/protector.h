@@ -29,6 +29,7 @@
 #ifndef DF_PROTECTOR_H
 #define DF_PROTECTOR_H
 
+#include "attack.h"
 #include "augment.h"
 #include "dfw.h"
 #include "gen.h"
@@ -82,6 +83,14 @@ typedef struct {
                                * up linearly over aug_ramp steps (400, 800): a Gen that first learns to
                                * disrupt at all, then to disrupt robustly, ends up stronger than one that
                                * starts against blur and JPEG (it settles on smooth colour blobs) */
+    /* EOT through the attacker's crop (attack.h): after the transforms above, every image gets its own crop
+     * of its face square, moved by U(-warp_shift, warp_shift) of its side per axis, resized by
+     * 1 + U(-warp_scale, warp_scale), turned by U(-warp_rot, warp_rot) degrees and resampled to S with
+     * warp_kernel (a resample.h kernel, -1: drawn per image from all), with probability p_warp per image
+     * (ramped like the transforms), fresh every step; the clean references take the same crop.  Edges clamp.
+     * Validation then measures through the same distribution (seeded).  p_warp 0: off (the default) */
+    float p_warp, warp_shift, warp_scale, warp_rot;
+    int warp_kernel;
     float eps_start;     /* eps schedule: eps_t goes linearly from eps_start to eps ... (= eps: off) */
     long eps_ramp;       /* ... over this many steps */
 } prot_opts;

@@ -1,0 +1,325 @@
+/* Resampling (see resample.h): the differentiable warp and the real resizes through stb_image_resize2. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resample.h"
+
+/* ------------------------------------------------------------------ stb_image_resize2 (vendored, static) */
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Weverything"
+#elif defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wmisleading-indentation"
+#pragma GCC diagnostic ignored "-Wdouble-promotion"
+#pragma GCC diagnostic ignored "-Wstrict-aliasing"
+#endif
+#define STB_IMAGE_RESIZE_IMPLEMENTATION
+#define STB_IMAGE_RESIZE_STATIC
+#define STBIR_ASSERT(x) ((void)0) /* arguments are checked before every call: never abort */
+#include "stb/stb_image_resize2.h"
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#elif defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+/* ------------------------------------------------------------------ kernels */
+static const char *const KNAMES[RS_NKERNELS] = {"bilinear", "bicubic", "area", "triangle-aa", "bicubic-aa"};
+
+const char *rs_kernel_name(rs_kernel k) { return (unsigned)k < RS_NKERNELS ? KNAMES[k] : "?"; }
+
+int rs_kernel_parse(const char *name) {
+    for (int k = 0; k < RS_NKERNELS; k++)
+        if (name && !strcmp(name, KNAMES[k])) return k;
+    return -1;
+}
+
+int rs_kernel_antialiased(rs_kernel k) { return k == RS_AREA || k == RS_TRIANGLE_AA || k == RS_BICUBIC_AA; }
+
+static inline double cubic(double t, double a) {
+    t = fabs(t);
+    if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+    if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
+    return 0;
+}
+
+static double radius(int k) { return k == RS_BICUBIC || k == RS_BICUBIC_AA ? 2.0 : k == RS_AREA ? 0.5 : 1.0; }
+
+#define MAX_TAPS 128
+
+/* Taps of one axis: input indices i0 .. i0 + n - 1 (unclamped) and normalised weights w[n] for a sample at u
+ * with footprint f (input pixels per output pixel, >= 1 for widened kernels, 1 otherwise). */
+static int taps(double u, double f, int k, int *i0, float *w) {
+    double R = radius(k) * f;
+    int lo, hi;
+    if (k == RS_AREA) {
+        lo = (int)floor(u - R), hi = (int)ceil(u + R) - 1;
+    } else {
+        lo = (int)ceil(u - R - 0.5), hi = (int)floor(u + R - 0.5);
+    }
+    if (hi < lo) hi = lo;
+    int n = hi - lo + 1;
+    if (n > MAX_TAPS) n = MAX_TAPS; /* unreachable for f <= RS_MAX_SHRINK */
+    double sum = 0, wd[MAX_TAPS];
+    for (int j = 0; j < n; j++) {
+        double c = lo + j + 0.5, v;
+        if (k == RS_AREA) {
+            double a = fmax(c - 0.5, u - R), b = fmin(c + 0.5, u + R);
+            v = b > a ? b - a : 0;
+        } else {
+            double t = (c - u) / f;
+            v = k == RS_BICUBIC ? cubic(t, -0.75) : k == RS_BICUBIC_AA ? cubic(t, -0.5) : fmax(0.0, 1 - fabs(t));
+        }
+        wd[j] = v;
+        sum += v;
+    }
+    if (fabs(sum) < 1e-12) { /* degenerate (cannot happen for these kernels): nearest pixel */
+        *i0 = (int)floor(u);
+        w[0] = 1;
+        return 1;
+    }
+    for (int j = 0; j < n; j++) w[j] = (float)(wd[j] / sum);
+    *i0 = lo;
+    return n;
+}
+
+static double shrink_of(const rs_affine *m) { return sqrt(fabs(m->a[0] * m->a[4] - m->a[1] * m->a[3])); }
+
+rs_affine rs_square_map(double cx, double cy, double side, double theta, int S) {
+    double s = side / S, c = cos(theta) * s, n = sin(theta) * s;
+    /* local (lx, ly) = (x - S/2, y - S/2) * s; u = cx + cos lx - sin ly; v = cy + sin lx + cos ly */
+    rs_affine m = {{c, -n, cx - (c - n) * S / 2, n, c, cy - (n + c) * S / 2}};
+    return m;
+}
+
+rs_affine rs_rect_map(double x0, double y0, double w, double h, int OW, int OH) {
+    rs_affine m = {{w / OW, 0, x0, 0, h / OH, y0}};
+    return m;
+}
+
+df_status rs_warp_check(const rs_affine *maps, const int *kernels, int B, int C, int H, int W, int OH, int OW) {
+    if (!maps || !kernels || B < 1 || C < 1 || H < 1 || W < 1 || OH < 1 || OW < 1 || H > 65536 || W > 65536 ||
+        OH > 65536 || OW > 65536)
+        return df_fail(DF_ERR_ARG, "resample: bad warp sizes");
+    for (int b = 0; b < B; b++) {
+        for (int j = 0; j < 6; j++)
+            if (!isfinite(maps[b].a[j]) || fabs(maps[b].a[j]) > 1e6) return df_fail(DF_ERR_ARG, "resample: bad warp map");
+        double f = shrink_of(&maps[b]);
+        if (!(f > 1.0 / RS_MAX_SHRINK && f <= RS_MAX_SHRINK))
+            return df_fail(DF_ERR_ARG, "resample: warp scale factor %.3g outside [1/%g, %g]", f, RS_MAX_SHRINK,
+                           RS_MAX_SHRINK);
+        if ((unsigned)kernels[b] >= RS_NKERNELS) return df_fail(DF_ERR_ARG, "resample: unknown kernel %d", kernels[b]);
+    }
+    return DF_OK;
+}
+
+static inline int clampi(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
+
+typedef struct {
+    float *out;
+    const float *in;
+    float *din;
+    const float *dout;
+    const rs_affine *maps;
+    const int *kernels;
+    int C, H, W, OH, OW;
+} warp_job;
+
+/* One image: forward (out from in) or backward (din from dout) with the same taps. */
+static void warp_image(const warp_job *j, int b, int backward) {
+    const rs_affine *m = &j->maps[b];
+    int k = j->kernels[b], C = j->C, H = j->H, W = j->W, OH = j->OH, OW = j->OW;
+    double f = rs_kernel_antialiased(k) ? fmax(1.0, shrink_of(m)) : 1.0;
+    size_t pin = (size_t)H * W, pout = (size_t)OH * OW;
+    int ix[MAX_TAPS], iy[MAX_TAPS];
+    float wx[MAX_TAPS], wy[MAX_TAPS];
+    for (int y = 0; y < OH; y++)
+        for (int x = 0; x < OW; x++) {
+            double xc = x + 0.5, yc = y + 0.5;
+            double u = m->a[0] * xc + m->a[1] * yc + m->a[2], v = m->a[3] * xc + m->a[4] * yc + m->a[5];
+            int x0, y0;
+            int nx = taps(u, f, k, &x0, wx), ny = taps(v, f, k, &y0, wy);
+            for (int t = 0; t < nx; t++) ix[t] = clampi(x0 + t, W - 1);
+            for (int t = 0; t < ny; t++) iy[t] = clampi(y0 + t, H - 1);
+            size_t o = (size_t)y * OW + x;
+            for (int c = 0; c < C; c++) {
+                size_t ib = ((size_t)b * C + c) * pin;
+                if (!backward) {
+                    const float *src = j->in + ib;
+                    float acc = 0;
+                    for (int ty = 0; ty < ny; ty++) {
+                        const float *row = src + (size_t)iy[ty] * W;
+                        float r = 0;
+                        for (int tx = 0; tx < nx; tx++) r += wx[tx] * row[ix[tx]];
+                        acc += wy[ty] * r;
+                    }
+                    j->out[((size_t)b * C + c) * pout + o] = acc;
+                } else {
+                    float g = j->dout[((size_t)b * C + c) * pout + o];
+                    if (g == 0) continue;
+                    float *dst = j->din + ib;
+                    for (int ty = 0; ty < ny; ty++) {
+                        float *row = dst + (size_t)iy[ty] * W;
+                        float gy = g * wy[ty];
+                        for (int tx = 0; tx < nx; tx++) row[ix[tx]] += gy * wx[tx];
+                    }
+                }
+            }
+        }
+}
+
+static void warp_fwd_range(void *ctx, int begin, int end) {
+    for (int b = begin; b < end; b++) warp_image(ctx, b, 0);
+}
+static void warp_bwd_range(void *ctx, int begin, int end) {
+    for (int b = begin; b < end; b++) warp_image(ctx, b, 1);
+}
+
+void rs_warp_forward(float *out, const float *in, const rs_affine *maps, const int *kernels, int B, int C, int H,
+                     int W, int OH, int OW) {
+    warp_job j = {out, in, NULL, NULL, maps, kernels, C, H, W, OH, OW};
+    df_parallel_for(B, warp_fwd_range, &j);
+}
+
+void rs_warp_backward(float *din, const float *dout, const rs_affine *maps, const int *kernels, int B, int C, int H,
+                      int W, int OH, int OW) {
+    warp_job j = {NULL, NULL, din, dout, maps, kernels, C, H, W, OH, OW};
+    df_parallel_for(B, warp_bwd_range, &j); /* images are disjoint: no write conflicts */
+}
+
+/* ------------------------------------------------------------------ real resizes */
+static stbir_filter stb_filter(rs_kernel k) {
+    switch (k) {
+    case RS_AREA: return STBIR_FILTER_BOX;
+    case RS_TRIANGLE_AA: return STBIR_FILTER_TRIANGLE;
+    case RS_BICUBIC_AA: return STBIR_FILTER_CATMULLROM;
+    default: return STBIR_FILTER_DEFAULT;
+    }
+}
+
+static df_status check_sizes(int OW, int OH, int W, int H) {
+    if (OW < 1 || OH < 1 || W < 1 || H < 1 || OW > 65536 || OH > 65536 || W > 65536 || H > 65536 ||
+        (double)OW * OH > 1e9 || (double)W * H > 1e9)
+        return df_fail(DF_ERR_ARG, "resample: bad sizes %dx%d -> %dx%d", W, H, OW, OH);
+    return DF_OK;
+}
+
+/* Resize through stb: one call of the extended API (datatype, layout, filter, clamp edges, input subrect). */
+static df_status stb_resize(void *out, int OW, int OH, int out_stride, const void *in, int W, int H, int in_stride,
+                            stbir_pixel_layout layout, stbir_datatype type, rs_kernel k, double s0, double t0,
+                            double s1, double t1) {
+    STBIR_RESIZE r;
+    stbir_resize_init(&r, in, W, H, in_stride, out, OW, OH, out_stride, layout, type);
+    stbir_set_edgemodes(&r, STBIR_EDGE_CLAMP, STBIR_EDGE_CLAMP);
+    stbir_set_filters(&r, stb_filter(k), stb_filter(k));
+    if (!stbir_set_input_subrect(&r, s0, t0, s1, t1)) return df_fail(DF_ERR_ARG, "resample: bad input region");
+    int ok = stbir_resize_extended(&r);
+    stbir_free_samplers(&r);
+    return ok ? DF_OK : df_fail(DF_ERR_NOMEM, "resample: resize failed (out of memory or bad region)");
+}
+
+static stbir_pixel_layout layout_of(int channels) {
+    return channels == 1 ? STBIR_1CHANNEL : channels == 2 ? STBIR_2CHANNEL : channels == 3 ? STBIR_RGB : STBIR_4CHANNEL;
+}
+
+df_status rs_resize_u8(uint8_t *out, int OW, int OH, const uint8_t *in, int W, int H, int stride_px, int channels,
+                       rs_kernel k) {
+    df_status s = check_sizes(OW, OH, W, H);
+    if (s) return s;
+    if (!out || !in || channels < 1 || channels > 4 || stride_px != channels || (unsigned)k >= RS_NKERNELS)
+        return df_fail(DF_ERR_ARG, "resample: bad arguments");
+    if (rs_kernel_antialiased(k) || (OW >= W && OH >= H))
+        return stb_resize(out, OW, OH, OW * channels, in, W, H, W * stride_px, layout_of(channels), STBIR_TYPE_UINT8,
+                          rs_kernel_antialiased(k) ? k : k == RS_BICUBIC ? RS_BICUBIC_AA : RS_TRIANGLE_AA, 0, 0, 1, 1);
+    /* non-antialiased shrink: the warp on float planes, rounded */
+    size_t np = (size_t)W * H, nq = (size_t)OW * OH;
+    float *a = malloc(np * sizeof(float)), *b = malloc(nq * sizeof(float));
+    if (!a || !b) {
+        free(a), free(b);
+        return df_fail(DF_ERR_NOMEM, "resample: out of memory");
+    }
+    rs_affine m = rs_rect_map(0, 0, W, H, OW, OH);
+    int kk = k;
+    for (int c = 0; c < channels; c++) {
+        for (size_t p = 0; p < np; p++) a[p] = in[p * stride_px + c];
+        rs_warp_forward(b, a, &m, &kk, 1, 1, H, W, OH, OW);
+        for (size_t p = 0; p < nq; p++) {
+            float v = b[p] + 0.5f;
+            out[p * channels + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
+    free(a), free(b);
+    return DF_OK;
+}
+
+df_status rs_resize_planar(float *out, int OH, int OW, const float *in, int C, int H, int W, rs_kernel k) {
+    df_status s = check_sizes(OW, OH, W, H);
+    if (s) return s;
+    if (!out || !in || C < 1 || (unsigned)k >= RS_NKERNELS) return df_fail(DF_ERR_ARG, "resample: bad arguments");
+    if (!rs_kernel_antialiased(k) && (OW < W || OH < H)) {
+        rs_affine m = rs_rect_map(0, 0, W, H, OW, OH);
+        for (int c = 0; c < C; c++) {
+            int kk = k;
+            rs_warp_forward(out + (size_t)c * OH * OW, in + (size_t)c * H * W, &m, &kk, 1, 1, H, W, OH, OW);
+        }
+        return DF_OK;
+    }
+    rs_kernel kk = rs_kernel_antialiased(k) ? k : k == RS_BICUBIC ? RS_BICUBIC_AA : RS_TRIANGLE_AA;
+    for (int c = 0; c < C && !s; c++)
+        s = stb_resize(out + (size_t)c * OH * OW, OW, OH, OW * (int)sizeof(float), in + (size_t)c * H * W, W, H,
+                       W * (int)sizeof(float), STBIR_1CHANNEL, STBIR_TYPE_FLOAT, kk, 0, 0, 1, 1);
+    return s;
+}
+
+df_status rs_crop_u8_planar(float *out, int OH, int OW, const uint8_t *in, int W, int H, int stride_px, double x0,
+                            double y0, double w, double h, rs_kernel k) {
+    df_status s = check_sizes(OW, OH, W, H);
+    if (s) return s;
+    if (!out || !in || stride_px < 3 || stride_px > 4 || (unsigned)k >= RS_NKERNELS || !isfinite(x0) ||
+        !isfinite(y0) || !(w > 0) || !(h > 0) || !isfinite(w) || !isfinite(h) || w / OW > RS_MAX_SHRINK ||
+        h / OH > RS_MAX_SHRINK || x0 + w <= 0 || y0 + h <= 0 || x0 >= W || y0 >= H)
+        return df_fail(DF_ERR_ARG, "resample: bad crop");
+    size_t nq = (size_t)OW * OH;
+    float *tmp = malloc(nq * 3 * sizeof(float));
+    if (!tmp) return df_fail(DF_ERR_NOMEM, "resample: out of memory");
+    int aa = rs_kernel_antialiased(k) || (w <= OW && h <= OH);
+    if (aa) {
+        rs_kernel kk = rs_kernel_antialiased(k) ? k : k == RS_BICUBIC ? RS_BICUBIC_AA : RS_TRIANGLE_AA;
+        stbir_pixel_layout lay = stride_px == 3 ? STBIR_RGB : STBIR_4CHANNEL;
+        uint8_t *o8 = malloc(nq * stride_px);
+        if (!o8) s = df_fail(DF_ERR_NOMEM, "resample: out of memory");
+        if (!s)
+            s = stb_resize(o8, OW, OH, OW * stride_px, in, W, H, W * stride_px, lay, STBIR_TYPE_UINT8, kk, x0 / W,
+                           y0 / H, (x0 + w) / W, (y0 + h) / H);
+        for (size_t p = 0; !s && p < nq; p++)
+            for (int c = 0; c < 3; c++) out[c * nq + p] = o8[p * stride_px + c] / 127.5f - 1.0f;
+        free(o8);
+    } else {
+        /* OpenCV-style bilinear / bicubic shrink: the warp on the crop's float planes, rounded to 8 bits */
+        size_t np = (size_t)W * H;
+        float *a = malloc(np * sizeof(float));
+        if (!a) s = df_fail(DF_ERR_NOMEM, "resample: out of memory");
+        rs_affine m = rs_rect_map(x0, y0, w, h, OW, OH);
+        int kk = k;
+        for (int c = 0; !s && c < 3; c++) {
+            for (size_t p = 0; p < np; p++) a[p] = in[p * stride_px + c];
+            rs_warp_forward(tmp, a, &m, &kk, 1, 1, H, W, OH, OW);
+            for (size_t p = 0; p < nq; p++) {
+                float v = floorf(tmp[p] + 0.5f);
+                out[c * nq + p] = (v < 0 ? 0 : v > 255 ? 255 : v) / 127.5f - 1.0f;
+            }
+        }
+        free(a);
+    }
+    free(tmp);
+    return s;
+}
