@@ -184,11 +184,13 @@ df_status celeba_load(const celeba_set *s, int i, float *out, int size, int flip
     snprintf(path, n, "%s/images/%s", s->dir, s->file[i]);
     df_image img;
     df_status st = df_image_load(&img, path);
-    if (!st) {
+    if (st) { /* the message names the file */
+        st = df_fail(st, "celeba: %s", df_errmsg());
+    } else {
         st = celeba_prepare(out, size, img.rgb, img.w, img.h, 1, flip);
         df_image_free(&img);
+        if (st) st = df_fail(st, "celeba: %s: %s", path, df_errmsg());
     }
-    if (st) st = df_fail(st, "celeba: %s: %s", path, df_errmsg());
     free(path);
     return st;
 }

@@ -221,8 +221,9 @@ df_status df_image_decode(df_image *img, const uint8_t *buf, size_t len) {
     if (!buf || len == 0) return df_fail(DF_ERR_FORMAT, "image: empty file");
     img_kind k = sniff(buf, len);
     if (k == IMG_OTHER)
-        return df_fail(DF_ERR_UNSUPPORTED, "image: unsupported image format (%s); use JPEG, PNG or BMP",
-                       other_name(buf, len));
+        return df_fail(DF_ERR_UNSUPPORTED,
+                       "image: unsupported image format (%s): only JPEG, PNG and BMP are read; convert it first "
+                       "(e.g. to PNG)", other_name(buf, len));
     const char *kn = kind_name[k];
     if (len > INT_MAX) return df_fail(DF_ERR_NOMEM, "image: %s file of %zu bytes is too large", kn, len);
     int orientation = 1;

@@ -24,8 +24,11 @@ typedef struct {
     int notes;         /* DF_IMG_NOTE_* flags, for the caller to report */
 } df_image;
 
-/* Decode JPEG/PNG/BMP bytes (EXIF orientation honoured for JPEG). */
+/* Decode JPEG/PNG/BMP bytes (EXIF orientation honoured for JPEG); other formats (WebP, GIF, TIFF, HEIF...) are
+ * DF_ERR_UNSUPPORTED with the format named in the message. */
 df_status df_image_decode(df_image *img, const uint8_t *buf, size_t len);
+/* df_image_load's and df_image_save's error messages name the file already ("photo.jpg: image: ..."); callers
+ * add their own context but not the path again. */
 df_status df_image_load(df_image *img, const char *path);
 void df_image_free(df_image *img);
 

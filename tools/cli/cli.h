@@ -31,7 +31,8 @@ int cmd_zoo_quality(int argc, char **argv);
 /* Shared helpers (cli_util.c). */
 /* Print "dadfi CMD: message" to stderr and return EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...);
-/* Print "dadfi CMD: what: df_errmsg()" to stderr and return EXIT_RUNTIME. */
+/* Print "dadfi CMD: what: df_errmsg()" to stderr and return EXIT_RUNTIME.  what = NULL when the message names
+ * the file already (df_read_file, df_image_load, df_image_save): "dadfi CMD: df_errmsg()". */
 int cli_runtime_error(const char *cmd, const char *what);
 /* Strict number parsing: whole string must be a number in [lo, hi]. Return 0 on success. */
 int cli_parse_float(const char *s, double lo, double hi, double *out);
@@ -54,6 +55,7 @@ int cli_stop_requested(void);
 double cli_now(void);
 /* Progress line on stderr (\r-updated when stderr is a terminal, one line per call otherwise). */
 void cli_progress(const char *fmt, ...);
-void cli_progress_done(void);
+void cli_progress_done(void);   /* ends the progress line (a newline when it is open on a terminal) */
+void cli_progress_clear(void);  /* erases an open progress line on a terminal, so other output can follow */
 
 #endif

@@ -21,7 +21,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
 }
 
 int cli_runtime_error(const char *cmd, const char *what) {
-    fprintf(stderr, "dadfi %s: %s: %s\n", cmd, what, df_errmsg());
+    if (what) fprintf(stderr, "dadfi %s: %s: %s\n", cmd, what, df_errmsg());
+    else fprintf(stderr, "dadfi %s: %s\n", cmd, df_errmsg());
     return EXIT_RUNTIME;
 }
 
@@ -104,6 +105,12 @@ void cli_progress(const char *fmt, ...) {
     va_end(ap);
     if (!tty) fprintf(stderr, "\n");
     progress_open = tty;
+    fflush(stderr);
+}
+
+void cli_progress_clear(void) {
+    if (progress_open) fprintf(stderr, "\r\033[K");
+    progress_open = 0;
     fflush(stderr);
 }
 

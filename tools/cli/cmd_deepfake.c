@@ -111,14 +111,14 @@ int cmd_deepfake(int argc, char **argv) {
     float *x = NULL, *y = NULL;
     uint8_t *rgb = NULL;
     int rc = EXIT_OK;
-    if (df_read_file(model, (size_t)1 << 30, &buf, &len)) return cli_runtime_error(CMD, model);
+    if (df_read_file(model, (size_t)1 << 30, &buf, &len)) return cli_runtime_error(CMD, NULL); /* names it */
     df_status st = zoo_load(&m, buf, len, 0);
     free(buf);
     if (st) return cli_runtime_error(CMD, model);
     const zoo_config *c = zoo_get_config(m);
     int S = c->size;
-    if (df_image_load(&img, in)) {
-        rc = cli_runtime_error(CMD, in);
+    if (df_image_load(&img, in)) { /* the message names the file */
+        rc = cli_runtime_error(CMD, NULL);
         goto done;
     }
     x = malloc((size_t)3 * S * S * sizeof(float));
@@ -142,8 +142,13 @@ int cmd_deepfake(int argc, char **argv) {
     if (grid) {
         int W = (1 + ZOO_NATTR) * S;
         rgb = malloc((size_t)W * S * 3);
-        if (!rgb || zoo_edit_grid(m, rgb, x, src, 1) || df_image_save(out, rgb, W, S, fmt, (int)quality)) {
-            rc = cli_runtime_error(CMD, out);
+        if (!rgb || zoo_edit_grid(m, rgb, x, src, 1)) {
+            if (!rgb) df_fail(DF_ERR_NOMEM, "out of memory");
+            rc = cli_runtime_error(CMD, "editing");
+            goto done;
+        }
+        if (df_image_save(out, rgb, W, S, fmt, (int)quality)) { /* the message names the file */
+            rc = cli_runtime_error(CMD, NULL);
             goto done;
         }
         fprintf(stderr, "wrote %s: input, then the edit of each of", out);
@@ -179,7 +184,7 @@ int cmd_deepfake(int argc, char **argv) {
         goto done;
     }
     df_planar_to_rgb8(rgb, y, S, S, 3);
-    if (df_image_save(out, rgb, S, S, fmt, (int)quality)) rc = cli_runtime_error(CMD, out);
+    if (df_image_save(out, rgb, S, S, fmt, (int)quality)) rc = cli_runtime_error(CMD, NULL);
 done:
     free(x), free(y), free(rgb);
     df_image_free(&img);

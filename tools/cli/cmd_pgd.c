@@ -137,8 +137,8 @@ int cmd_pgd(int argc, char **argv) {
         rc = cli_runtime_error(CMD, "allocation");
         goto done;
     }
-    if (df_image_load(&img, in)) {
-        rc = cli_runtime_error(CMD, in);
+    if (df_image_load(&img, in)) { /* the message names the file */
+        rc = cli_runtime_error(CMD, NULL);
         goto done;
     }
     W = img.w, H = img.h, cw = W, ch = H;
@@ -183,7 +183,7 @@ int cmd_pgd(int argc, char **argv) {
             }
     df_planar_to_rgb8(img.rgb, full, W, H, 3);
     if (df_image_save(out, img.rgb, W, H, fmt, (int)quality)) {
-        rc = cli_runtime_error(CMD, out);
+        rc = cli_runtime_error(CMD, NULL);
         goto done;
     }
     if (!quiet) {

@@ -4,7 +4,7 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
-    {"protect", "add an invisible perturbation that breaks deepfake models (Gen, fast)", cmd_protect},
+    {"protect", "add a hard-to-see perturbation that breaks deepfake models (Gen, fast)", cmd_protect},
     {"gen-init", "write a randomly initialised Gen weight file (tests, training start)", cmd_gen_init},
     {"info", "show a weight file's metadata, tensors, parameters and FLOPs", cmd_info},
     {"zoo-train", "train a deepfake model of the zoo (StarGAN-, AttGAN-style, ...)", cmd_zoo_train},
