@@ -4,7 +4,9 @@
 #   tools/serve.sh [--port P] [--host H] [--no-build]
 # Gen weights: weights/gen.dfw when present; otherwise untrained demonstration weights are generated into
 # web/lib/gen-demo.dfw (the page works but says the photos are not really protected).  Zoo weights
-# (weights/zoo*.dfw) enable the page's deepfake preview.
+# (weights/zoo/*.dfw) enable the page's deepfake preview.
+# Unless --no-build, tools/setup.sh first installs what is missing: Debian packages through apt-get (as root, or
+# with sudo) and the JavaScript test dependencies into tools/node_modules (npm).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,7 +16,7 @@ while [ $# -gt 0 ]; do
     --port) port=${2:?--port needs a value}; shift 2 ;;
     --host) host=${2:?--host needs a value}; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "serve.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -92,7 +92,8 @@ function start(input) {
     if (state.get(input) !== st) return;
     st.error = error;
     const allow = input.hasAttribute('data-dadfi-allow-original');
-    show(st.el, `Could not protect the photo: ${error.message}.${allow ? ' The original will be sent.' : ' Choose another photo.'}`, undefined, true);
+    const why = String((error && error.message) || error).replace(/[\s.]+$/, ''); // messages may end with a full stop
+    show(st.el, `Could not protect the photo: ${why}.${allow ? ' The original will be sent.' : ' Choose another photo.'}`, undefined, true);
     if (allow) st.ok = true;
     input.dispatchEvent(new CustomEvent('dadfi:error', { bubbles: true, detail: { error } }));
   });

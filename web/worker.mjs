@@ -147,7 +147,7 @@ async function protect(msg, progress) {
 async function preview(msg) {
   if (!last) throw new DadfiError('Protect a photo first.', 'bad-argument');
   const z = await ensureZoo();
-  if (!z) throw new DadfiError('No deepfake model available: the preview needs zoo weights (weights/zoo*.dfw).', 'no-model');
+  if (!z) throw new DadfiError('No deepfake model available: the preview needs zoo weights (weights/zoo/*.dfw).', 'no-model');
   const r = engine.zooPreview(z, last.orig, last.prot, last.width, last.height, msg);
   const images = await Promise.all(r.images.map(px => createImageBitmap(new ImageData(px, r.size, r.size))));
   return [{ type: 'preview', ...r, images, model: z.url.split('/').pop() }, images];

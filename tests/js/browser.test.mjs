@@ -245,7 +245,9 @@ test('browser: page and upload form in Chromium', { skip, timeout: 600000 }, asy
       await page.waitForTimeout(500);
       assert.equal(server.uploads.length, before);
       assert.equal(new URL(page.url()).pathname, '/examples/upload.html');
-      assert.match(await page.textContent('.dadfi-status'), /Could not protect/);
+      const said = (await page.textContent('.dadfi-status')).trim();
+      assert.match(said, /^Could not protect the photo: .*[^.]\. Choose another photo\.$/);
+      assert.doesNotMatch(said, /\.\./, 'one full stop between the reason and the advice');
     });
 
     await t.test('no request leaves the origin; no script errors', () => {
