@@ -201,14 +201,20 @@ df_status eval_measure(eval_acc *a, const float *xc, const float *xac, const flo
 
 df_status eval_add_protection(eval_acc *a, const float *x_full, const float *x_adv_full, int F, double ms,
                               const float *xc, const float *xac) {
-    if (!a || !x_full || !x_adv_full || F < 1) return df_fail(DF_ERR_ARG, "eval: bad protection arguments");
-    size_t n = 3 * (size_t)F * F;
+    return eval_add_protection_hw(a, x_full, x_adv_full, F, F, ms, xc, xac);
+}
+
+df_status eval_add_protection_hw(eval_acc *a, const float *x_full, const float *x_adv_full, int H, int W, double ms,
+                                 const float *xc, const float *xac) {
+    if (!a || !x_full || !x_adv_full || H < 1 || W < 1) return df_fail(DF_ERR_ARG, "eval: bad protection arguments");
+    int F = H; /* the SSIM below takes both sides */
+    size_t n = 3 * (size_t)H * W;
     double p = df_psnr(x_full, x_adv_full, n), l = df_linf(x_full, x_adv_full, n);
     if (isfinite(p)) {
         a->psnr += p;
         a->psnr_finite++;
     }
-    a->ssim += df_ssim(x_full, x_adv_full, 3, F, F);
+    a->ssim += df_ssim(x_full, x_adv_full, 3, F, W);
     a->linf_sum += l;
     if (l > a->linf) a->linf = l;
     a->ms += ms;
@@ -300,6 +306,9 @@ df_status eval_json(const eval_acc *a, const eval_info *info, char **out) {
     else put(&b, "null");
     put(&b, ", \"resize\": ");
     put_num(&b, info->resize > 0 ? info->resize : NAN);
+    put(&b, ", \"attack\": ");
+    if (info->attack) put_str(&b, info->attack);
+    else put(&b, "null");
     put(&b, "},\n  \"data\": {\"dir\": ");
     put_str(&b, info->data);
     put(&b, ", \"split\": ");

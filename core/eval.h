@@ -106,6 +106,9 @@ df_status eval_measure(eval_acc *a, const float *xc, const float *xac, const flo
  * [3, S, S] (for the Frechet distance of x_adv against x; may be NULL). */
 df_status eval_add_protection(eval_acc *a, const float *x_full, const float *x_adv_full, int F, double ms,
                               const float *xc, const float *xac);
+/* The same for a photo of H x W (the attacker-pipeline evaluation protects whole photos). */
+df_status eval_add_protection_hw(eval_acc *a, const float *x_full, const float *x_adv_full, int H, int W, double ms,
+                                 const float *xc, const float *xac);
 /* Frechet distances (needs a MobileNet and >= 2 rows; otherwise they stay NAN). */
 df_status eval_finish(eval_acc *a);
 
@@ -115,6 +118,7 @@ typedef struct {
     double eps;
     int jpeg;               /* 0: none */
     double resize;          /* 0: none */
+    const char *attack;     /* the attacker pipeline (attack.h spec, canonical text) or NULL */
     const char *data, *split;
     int edits;
 } eval_info;

@@ -346,6 +346,76 @@ done:
     return st;
 }
 
+df_status pgd_eot_attack(pgd_ctx *c, float *x_adv, const float *x, int H, int W, pgd_sampler sample, void *sctx,
+                         const pgd_opts *o) {
+    df_status st = check_opts(o);
+    if (st) return st;
+    if (!c || !c->m) return df_fail(DF_ERR_ARG, "pgd: no models bound (pgd_set_models)");
+    if (!x_adv || !x || !sample || H < 1 || W < 1 || (double)H * W > 16e6) return df_fail(DF_ERR_ARG, "pgd: bad EOT frame");
+    int K = c->B, S = c->S;
+    size_t nf = (size_t)3 * H * W, ns = (size_t)K * 3 * S * S;
+    rs_affine *maps = malloc((size_t)K * sizeof *maps);
+    int *kern = malloc((size_t)K * sizeof(int));
+    float *xw = malloc(ns * sizeof(float)), *aw = malloc(ns * sizeof(float)), *gw = malloc(ns * sizeof(float));
+    float *gf = malloc(nf * sizeof(float)), *vf = calloc(nf, sizeof(float));
+    pgd_jpeg jp = {0};
+    int q = -1; /* quality of jp (-1: none made) */
+    if (!maps || !kern || !xw || !aw || !gw || !gf || !vf) {
+        st = df_fail(DF_ERR_NOMEM, "pgd: out of memory");
+        goto done;
+    }
+    df_rng rng;
+    df_rng_seed(&rng, o->seed);
+    for (size_t k = 0; k < nf; k++) {
+        float r = o->random_start ? (2.0f * df_rng_uniform(&rng) - 1.0f) * o->eps : 0.0f;
+        x_adv[k] = clampf(x[k] + r, -1.0f, 1.0f);
+    }
+    for (int it = 0; it < o->iters; it++) {
+        int jq = 0;
+        sample(sctx, maps, kern, &jq, K, it);
+        if ((st = rs_warp_check(maps, kern, K, 3, H, W, S, S))) goto done;
+        if (jq < 0 || jq > 100) {
+            st = df_fail(DF_ERR_ARG, "pgd: EOT sampler gave JPEG quality %d", jq);
+            goto done;
+        }
+        /* clean references of this iteration's samples */
+        for (int k = 0; k < K; k++) rs_warp_forward(xw + (size_t)k * 3 * S * S, x, maps + k, kern + k, 1, 3, H, W, S, S);
+        if (jq > 0 && jq != q) {
+            jpeg_free(&jp);
+            q = -1;
+            if ((st = jpeg_init(&jp, jq, xw, K, S))) goto done;
+            q = jq;
+        } else if (jq > 0) {
+            aug_forward(&jp.op, jp.xc, xw, K, S, jp.ws);
+        }
+        if ((st = pgd_set_clean(c, jq > 0 ? jp.xc : xw, o))) goto done;
+        /* the attacked samples */
+        for (int k = 0; k < K; k++) rs_warp_forward(aw + (size_t)k * 3 * S * S, x_adv, maps + k, kern + k, 1, 3, H, W, S, S);
+        const float *xin = aw;
+        if (jq > 0) aug_forward(&jp.op, jp.xj, aw, K, S, jp.ws), xin = jp.xj;
+        memset(gw, 0, ns * sizeof(float));
+        if (o->balance && !o->blackbox && c->n > 1) st = balanced_grad(c, gw, xin, it);
+        else st = pgd_grad(c, NULL, gw, xin, it, 1.0f, o, &rng);
+        if (st) goto done;
+        if (jq > 0) {
+            memcpy(jp.gj, gw, ns * sizeof(float));
+            memset(gw, 0, ns * sizeof(float));
+            aug_backward(&jp.op, gw, jp.gj, aw, K, S, jp.ws);
+        }
+        memset(gf, 0, nf * sizeof(float));
+        for (int k = 0; k < K; k++) rs_warp_backward(gf, gw + (size_t)k * 3 * S * S, maps + k, kern + k, 1, 3, H, W, S, S);
+        if (o->momentum > 0) momentum_update(gf, vf, 1, nf, o->momentum);
+        for (size_t k = 0; k < nf; k++) {
+            float a = x_adv[k] + o->step * signf(gf[k]);
+            x_adv[k] = clampf(clampf(a, x[k] - o->eps, x[k] + o->eps), -1.0f, 1.0f);
+        }
+    }
+done:
+    jpeg_free(&jp);
+    free(maps), free(kern), free(xw), free(aw), free(gw), free(gf), free(vf);
+    return st;
+}
+
 df_status pgd_universal_step(pgd_ctx *c, float *delta, float *velocity, const float *x, const pgd_opts *o,
                              long t0, df_rng *rng, float *loss) {
     df_status st = check_opts(o);

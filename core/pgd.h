@@ -28,6 +28,7 @@
 #define DF_PGD_H
 
 #include "df.h"
+#include "resample.h"
 #include "zoo.h"
 
 #ifdef __cplusplus
@@ -93,6 +94,18 @@ df_status pgd_grad(pgd_ctx *c, float *loss, float *grad, const float *x_in, int 
 /* Per-image PGD against the bound models: x_adv [B,3,S,S] from x.  *final_loss (may be NULL): mean loss at
  * the returned x_adv (one extra forward). */
 df_status pgd_attack(pgd_ctx *c, float *x_adv, const float *x, const pgd_opts *o, float *final_loss);
+/* EOT-PGD (expectation over transformation, Athalye et al. 2018): the bound of a protector that must survive a
+ * random pipeline.  The perturbation lives on one frame x [3, H, W] (a photo at the models' scale); every
+ * iteration the sampler draws K pipeline samples (per sample: an affine crop onto S x S with a kernel,
+ * resample.h, and a JPEG quality, 0 = none, shared by the K samples of an iteration), the bound models (bound
+ * with B = K: sample k uses src / trg row k) see crop_k(x_adv) (then augment.h's JPEG approximation) against the
+ * clean reference crop_k(x) through the same transforms, and x_adv steps along the sign of the gradient summed
+ * over the samples (balanced per model as pgd_attack, momentum as opts), projected to the eps ball and [-1, 1].
+ * o->jpeg is ignored (the sampler decides).  Random start as opts. */
+typedef void (*pgd_sampler)(void *ctx, rs_affine *maps, int *kernels, int *jpeg, int K, int iter);
+df_status pgd_eot_attack(pgd_ctx *c, float *x_adv, const float *x, int H, int W, pgd_sampler sample, void *sctx,
+                         const pgd_opts *o);
+
 /* Universal: o->iters sign steps on the shared delta [3,S,S] over batch x (bound models); an all-zero delta
  * starts uniformly in the eps ball when o->random_start (the loss is flat at 0).  velocity [3,S,S]
  * (momentum state, kept by the caller across batches) may be NULL when o->momentum == 0.  t0: target index of

@@ -113,8 +113,9 @@ df_status rs_warp_check(const rs_affine *maps, const int *kernels, int B, int C,
     for (int b = 0; b < B; b++) {
         for (int j = 0; j < 6; j++)
             if (!isfinite(maps[b].a[j]) || fabs(maps[b].a[j]) > 1e6) return df_fail(DF_ERR_ARG, "resample: bad warp map");
-        double f = shrink_of(&maps[b]);
-        if (!(f > 1.0 / RS_MAX_SHRINK && f <= RS_MAX_SHRINK))
+        const double *a = maps[b].a;
+        double f = fmax(hypot(a[0], a[1]), hypot(a[3], a[4]));
+        if (!(shrink_of(&maps[b]) > 1.0 / (RS_MAX_SHRINK * RS_MAX_SHRINK) && f <= RS_MAX_SHRINK))
             return df_fail(DF_ERR_ARG, "resample: warp scale factor %.3g outside [1/%g, %g]", f, RS_MAX_SHRINK,
                            RS_MAX_SHRINK);
         if ((unsigned)kernels[b] >= RS_NKERNELS) return df_fail(DF_ERR_ARG, "resample: unknown kernel %d", kernels[b]);
@@ -138,7 +139,9 @@ typedef struct {
 static void warp_image(const warp_job *j, int b, int backward) {
     const rs_affine *m = &j->maps[b];
     int k = j->kernels[b], C = j->C, H = j->H, W = j->W, OH = j->OH, OW = j->OW;
-    double f = rs_kernel_antialiased(k) ? fmax(1.0, shrink_of(m)) : 1.0;
+    /* footprint per input axis: how many input pixels one output step spans along it */
+    int aa = rs_kernel_antialiased(k);
+    double fx = aa ? fmax(1.0, hypot(m->a[0], m->a[1])) : 1.0, fy = aa ? fmax(1.0, hypot(m->a[3], m->a[4])) : 1.0;
     size_t pin = (size_t)H * W, pout = (size_t)OH * OW;
     int ix[MAX_TAPS], iy[MAX_TAPS];
     float wx[MAX_TAPS], wy[MAX_TAPS];
@@ -147,7 +150,7 @@ static void warp_image(const warp_job *j, int b, int backward) {
             double xc = x + 0.5, yc = y + 0.5;
             double u = m->a[0] * xc + m->a[1] * yc + m->a[2], v = m->a[3] * xc + m->a[4] * yc + m->a[5];
             int x0, y0;
-            int nx = taps(u, f, k, &x0, wx), ny = taps(v, f, k, &y0, wy);
+            int nx = taps(u, fx, k, &x0, wx), ny = taps(v, fy, k, &y0, wy);
             for (int t = 0; t < nx; t++) ix[t] = clampi(x0 + t, W - 1);
             for (int t = 0; t < ny; t++) iy[t] = clampi(y0 + t, H - 1);
             size_t o = (size_t)y * OW + x;
@@ -295,11 +298,23 @@ df_status rs_crop_u8_planar(float *out, int OH, int OW, const uint8_t *in, int W
     if (aa) {
         rs_kernel kk = rs_kernel_antialiased(k) ? k : k == RS_BICUBIC ? RS_BICUBIC_AA : RS_TRIANGLE_AA;
         stbir_pixel_layout lay = stride_px == 3 ? STBIR_RGB : STBIR_4CHANNEL;
-        uint8_t *o8 = malloc(nq * stride_px);
-        if (!o8) s = df_fail(DF_ERR_NOMEM, "resample: out of memory");
+        /* stb reads outside its input for regions that reach past the edges: copy the region plus the kernel's
+         * reach, edges clamped, and resize that (the same pixels stb's STBIR_EDGE_CLAMP would read) */
+        int pad = (int)ceil(2.0 * fmax(1.0, fmax(w / OW, h / OH))) + 2;
+        int rx0 = (int)floor(x0) - pad, ry0 = (int)floor(y0) - pad;
+        int rw = (int)ceil(x0 + w) + pad - rx0, rh = (int)ceil(y0 + h) + pad - ry0;
+        uint8_t *o8 = malloc(nq * stride_px), *reg = malloc((size_t)rw * rh * stride_px);
+        if (!o8 || !reg) s = df_fail(DF_ERR_NOMEM, "resample: out of memory");
+        for (int y = 0; !s && y < rh; y++) {
+            int sy = clampi(ry0 + y, H - 1);
+            for (int x = 0; x < rw; x++)
+                memcpy(reg + ((size_t)y * rw + x) * stride_px, in + ((size_t)sy * W + clampi(rx0 + x, W - 1)) * stride_px,
+                       (size_t)stride_px);
+        }
         if (!s)
-            s = stb_resize(o8, OW, OH, OW * stride_px, in, W, H, W * stride_px, lay, STBIR_TYPE_UINT8, kk, x0 / W,
-                           y0 / H, (x0 + w) / W, (y0 + h) / H);
+            s = stb_resize(o8, OW, OH, OW * stride_px, reg, rw, rh, rw * stride_px, lay, STBIR_TYPE_UINT8, kk,
+                           (x0 - rx0) / rw, (y0 - ry0) / rh, (x0 + w - rx0) / rw, (y0 + h - ry0) / rh);
+        free(reg);
         for (size_t p = 0; !s && p < nq; p++)
             for (int c = 0; c < 3; c++) out[c * nq + p] = o8[p * stride_px + c] / 127.5f - 1.0f;
         free(o8);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "attack.h"
 #include "attrcls.h"
 #include "celeba.h"
 #include "cli.h"
@@ -12,6 +13,7 @@
 #include "eval.h"
 #include "image.h"
 #include "plot.h"
+#include "resample.h"
 #include "zoo_list.h"
 
 #define DEFAULT_MOBILENET "build/mobilenet.dfw"
@@ -285,6 +287,9 @@ typedef struct {
     int jpeg[MAX_CONDS], njpeg;
     double eps, resize, pgd_step;
     int no_frechet, quiet, mobilenet_given, pgd_no_balance;
+    const char *attack[MAX_CONDS], *eot_spec;
+    int nattack;
+    long eot_samples;
 } eval_args;
 
 /* "Q1,Q2,..." with Q in 0..100 (0: no JPEG) -> a->jpeg; returns nonzero if malformed. */
@@ -303,7 +308,7 @@ static int parse_qualities(eval_args *a, const char *list) {
 
 static int parse_args(eval_args *a, int argc, char **argv) {
     *a = (eval_args){.split = "test", .mobilenet = DEFAULT_MOBILENET, .size = 128, .edits = 1, .seed = 1,
-                     .pgd_iters = 10, .grid_rows = 4, .eps = 0.05, .pgd_step = 0.01};
+                     .pgd_iters = 10, .grid_rows = 4, .eps = 0.05, .pgd_step = 0.01, .eot_samples = 4};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -322,6 +327,12 @@ static int parse_args(eval_args *a, int argc, char **argv) {
         STR("--grid", grid);
         STR("--pgd-models", pgd_models);
         STR("--classifier", classifier);
+        STR("--eot-spec", eot_spec);
+        LONG("--eot-samples", eot_samples, 1, 64);
+        else if (!strcmp(o, "--attack") && v) {
+            if (a->nattack == MAX_CONDS) return cli_usage_error("eval", "at most %d --attack specs", MAX_CONDS);
+            a->attack[a->nattack++] = argv[++i];
+        }
         LONG("--n", n, 1, 10000000);
         LONG("--size", size, 32, 512);
         else if (!strcmp(o, "--jpeg") && v) bad = parse_qualities(a, argv[++i]);
@@ -346,6 +357,18 @@ static int parse_args(eval_args *a, int argc, char **argv) {
     if (!a->protector || !a->models || !a->data || !a->json)
         return cli_usage_error("eval", "--protector, --models, --data and --json are required");
     if (a->size % 32) return cli_usage_error("eval", "--size must be a multiple of 32");
+    if (a->nattack && (a->njpeg || a->resize > 0))
+        return cli_usage_error("eval", "--attack replaces --jpeg and --resize (put jpeg=Q in the attack spec)");
+    if (a->nattack > 1 && !strstr(a->json, "{a}"))
+        return cli_usage_error("eval", "with several --attack specs, --json must contain {a} (one file per spec)");
+    for (int k = 0; k < a->nattack; k++) {
+        atk_spec sp;
+        if (atk_parse(&sp, a->attack[k])) return cli_usage_error("eval", "%s", df_errmsg());
+    }
+    if (a->eot_spec) {
+        atk_spec sp;
+        if (atk_parse(&sp, a->eot_spec)) return cli_usage_error("eval", "--eot-spec: %s", df_errmsg());
+    }
     if (a->njpeg > 1 && !strstr(a->json, "{q}"))
         return cli_usage_error("eval", "with several --jpeg qualities, --json must contain {q} (one file per quality)");
     if (strcmp(a->split, "test") && strcmp(a->split, "val") && strcmp(a->split, "train") && strcmp(a->split, "all"))
@@ -367,6 +390,8 @@ typedef struct {
     int nacc;
     float *x_full, *x_adv, *x, *xc, *xac, *ws, *grid_cells, *ygrid;
     uint8_t *rgb, *rgb_adv;
+    int eot;          /* protector eot-pgd */
+    atk_spec eot_spec; /* ... through this distribution */
 } eval_run;
 
 static void run_free(eval_run *r) {
@@ -396,7 +421,10 @@ static df_status setup_protector(eval_run *r, const eval_args *a) {
     memset(p, 0, sizeof *p);
     p->eps = (float)a->eps;
     df_rng_seed(&p->rng, (uint64_t)a->seed);
-    const char *P = a->protector, *colon = strchr(P, ':');
+    const char *P = !strcmp(a->protector, "eot-pgd") ? "pgd" : a->protector, *colon = strchr(P, ':');
+    if (P != a->protector && !a->nattack)
+        return df_fail(DF_ERR_ARG, "protector eot-pgd needs --attack (it optimises through the attacker's pipeline)");
+    r->eot = P != a->protector;
     size_t kl = colon ? (size_t)(colon - P) : strlen(P);
     static const eval_kind kinds[] = {EVAL_NONE, EVAL_NOISE, EVAL_SIGN_NOISE, EVAL_PGD, EVAL_UNIVERSAL, EVAL_GEN};
     int found = 0;
@@ -625,12 +653,244 @@ static df_status run_eval(eval_run *r, const eval_args *a) {
     if (rows && (s = save_grid(r, a, rows))) return df_fail(s, "%s: %s", a->grid, df_errmsg());
     for (int c = 0; c < nc; c++) {
         int q = a->njpeg ? a->jpeg[c] : 0;
-        eval_info info = {a->protector, a->eps, q, a->resize, a->data, r->data.attr ? a->split : "all", (int)a->edits};
+        eval_info info = {a->protector, a->eps, q, a->resize, NULL, a->data, r->data.attr ? a->split : "all", (int)a->edits};
         char *json = NULL, *path = json_path(a->json, q);
         if (!path) return df_fail(DF_ERR_NOMEM, "out of memory");
         if (!(s = eval_finish(&r->acc[c])) && !(s = eval_json(&r->acc[c], &info, &json)))
             s = df_write_file_atomic(path, json, strlen(json));
         if (!s && !a->quiet) summary(r, a, &r->acc[c], q, path);
+        free(json);
+        free(path);
+        if (s) return s;
+    }
+    return DF_OK;
+}
+
+/* ------------------------------------------------------------------ evaluation through the attacker's pipeline */
+/* The --json path for attack spec k: "{a}" replaced by the spec as given (characters other than letters, digits,
+ * '-' and '.' become '_'). */
+static char *attack_json_path(const char *tmpl, const char *spec) {
+    const char *p = strstr(tmpl, "{a}");
+    size_t n = strlen(tmpl) + strlen(spec) + 16;
+    char *out = malloc(n), name[256];
+    if (!out) return NULL;
+    snprintf(name, sizeof name, "%s", spec);
+    for (char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '.'))
+            *c = '_';
+    if (!p) snprintf(out, n, "%s", tmpl);
+    else snprintf(out, n, "%.*s%s%s", (int)(p - tmpl), tmpl, name, p + 3);
+    return out;
+}
+
+typedef struct {
+    const atk_spec *spec;
+    double cx, cy, side; /* the reference face square in the working frame */
+    int S;
+    uint64_t seed;
+} eot_sampler_ctx;
+
+/* EOT-PGD's samples: K crops of one iteration (one JPEG quality for all of them), seeded by (seed, iteration). */
+static void eot_sample(void *vctx, rs_affine *maps, int *kernels, int *jpeg, int K, int iter) {
+    eot_sampler_ctx *c = vctx;
+    df_rng rng;
+    df_rng_seed(&rng, c->seed * 7919u + (uint64_t)iter * 104729u + 17u);
+    for (int k = 0; k < K; k++) {
+        atk_sample o;
+        atk_draw(&o, c->spec, &rng);
+        maps[k] = atk_map(&o, c->cx, c->cy, c->side, c->S);
+        kernels[k] = o.kernel;
+        if (k == 0) *jpeg = o.jpeg;
+    }
+}
+
+/* Per-image: the delta of the protector on the working frame xw [3, h, w] (the photo at the models' scale; face
+ * square (cx, cy) side S), into dw. */
+static df_status attack_delta(eval_run *r, const eval_args *a, float *dw, const float *xw, int h, int w, double cx,
+                              double cy, const float *src, const float *trg, int ntrg, long index) {
+    int S = (int)a->size;
+    size_t nw = (size_t)3 * h * w, ns = (size_t)3 * S * S;
+    eval_protector *p = &r->prot;
+    df_status s = DF_OK;
+    memset(dw, 0, nw * sizeof(float));
+    if (p->kind == EVAL_GEN) {
+        float *xa = malloc(nw * sizeof(float));
+        if (!xa) return df_fail(DF_ERR_NOMEM, "out of memory");
+        s = gen_protect(p->gen, xa, xw, h, w, p->eps);
+        for (size_t k = 0; !s && k < nw; k++) dw[k] = xa[k] - xw[k];
+        free(xa);
+        return s;
+    }
+    if (p->kind != EVAL_PGD && p->kind != EVAL_UNIVERSAL) return DF_OK; /* none / noise: made at full resolution */
+    int x0 = (int)lround(cx - S / 2.0), y0 = (int)lround(cy - S / 2.0);
+    float *xs = malloc(ns * sizeof(float)), *xa = malloc(ns * sizeof(float)), *ds = NULL;
+    if (!xs || !xa) s = df_fail(DF_ERR_NOMEM, "out of memory");
+    for (int c = 0; !s && c < 3; c++) /* the reference square at S (edge-clamped) */
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                int yy = y0 + y < 0 ? 0 : y0 + y >= h ? h - 1 : y0 + y, xx = x0 + x < 0 ? 0 : x0 + x >= w ? w - 1 : x0 + x;
+                xs[((size_t)c * S + y) * S + x] = xw[((size_t)c * h + yy) * w + xx];
+            }
+    if (!s && p->kind == EVAL_UNIVERSAL) {
+        if (p->dsize == S) memcpy(xa, p->delta, ns * sizeof(float));
+        else s = rs_resize_planar(xa, S, S, p->delta, 3, p->dsize, p->dsize, RS_TRIANGLE_AA);
+        ds = xa;
+    } else if (!s && !r->eot) {
+        /* plain PGD on the reference square at S, pasted into the frame */
+        int K = p->n_pgd_models;
+        pgd_model pm[EVAL_MAX_MODELS];
+        for (int i = 0; i < K; i++) pm[i] = (pgd_model){p->pgd_models[i], src, trg, ntrg, NULL, 1.0f};
+        pgd_opts po = p->pgd_opts;
+        po.eps = p->eps;
+        po.seed = (uint64_t)a->seed * 1000003u + (uint64_t)index;
+        s = pgd_set_models(p->pgd, pm, K, 1);
+        if (!s) s = pgd_attack(p->pgd, xa, xs, &po, NULL);
+        for (size_t k = 0; !s && k < ns; k++) xa[k] -= xs[k];
+        ds = xa;
+    }
+    if (ds)
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S; x++)
+                    if (y0 + y >= 0 && y0 + y < h && x0 + x >= 0 && x0 + x < w)
+                        dw[((size_t)c * h + y0 + y) * w + x0 + x] = ds[((size_t)c * S + y) * S + x];
+    if (!s && r->eot) {
+        /* EOT-PGD on the whole frame through the attacker's pipeline (differentiable version) */
+        int K = (int)a->eot_samples, nm = p->n_pgd_models;
+        float *srck = malloc((size_t)K * ZOO_NATTR * sizeof(float)), *trgk = malloc((size_t)ntrg * K * ZOO_NATTR * sizeof(float));
+        float *xadv = malloc(nw * sizeof(float));
+        if (!srck || !trgk || !xadv) s = df_fail(DF_ERR_NOMEM, "out of memory");
+        for (int k = 0; !s && k < K; k++) {
+            memcpy(srck + (size_t)k * ZOO_NATTR, src, ZOO_NATTR * sizeof(float));
+            for (int t = 0; t < ntrg; t++)
+                memcpy(trgk + ((size_t)t * K + k) * ZOO_NATTR, trg + (size_t)t * ZOO_NATTR, ZOO_NATTR * sizeof(float));
+        }
+        pgd_model pm[EVAL_MAX_MODELS];
+        for (int i = 0; i < nm; i++) pm[i] = (pgd_model){p->pgd_models[i], srck, trgk, ntrg, NULL, 1.0f};
+        pgd_opts po = p->pgd_opts;
+        po.eps = p->eps;
+        po.jpeg = 0;
+        po.seed = (uint64_t)a->seed * 1000003u + (uint64_t)index;
+        eot_sampler_ctx sc = {&r->eot_spec, cx, cy, S, S, po.seed};
+        if (!s) s = pgd_set_models(p->pgd, pm, nm, K);
+        if (!s) s = pgd_eot_attack(p->pgd, xadv, xw, h, w, eot_sample, &sc, &po);
+        for (size_t k = 0; !s && k < nw; k++) dw[k] = xadv[k] - xw[k];
+        free(srck), free(trgk), free(xadv);
+    }
+    free(xs), free(xa);
+    return s;
+}
+
+static df_status run_attack_eval(eval_run *r, const eval_args *a) {
+    int S = (int)a->size, nc = a->nattack;
+    int partition = !strcmp(a->split, "test") ? 2 : !strcmp(a->split, "val") ? 1 : !strcmp(a->split, "train") ? 0 : -1;
+    atk_spec specs[MAX_CONDS];
+    char canon[MAX_CONDS][200];
+    for (int c = 0; c < nc; c++) {
+        atk_parse(&specs[c], a->attack[c]); /* checked in parse_args */
+        atk_format(&specs[c], canon[c], sizeof canon[c]);
+    }
+    atk_parse(&r->eot_spec, a->eot_spec ? a->eot_spec : a->attack[0]);
+    df_status s;
+    if ((s = zoo_list_load(&r->models, a->models, NULL)) || (s = data_open(&r->data, a->data, partition)) ||
+        (s = setup_protector(r, a)) || (s = load_mobilenet(r, a)) || (s = load_classifier(r, a)))
+        return s;
+    const char *names[EVAL_MAX_MODELS];
+    for (int i = 0; i < r->models.n; i++) names[i] = r->models.name[i];
+    for (int c = 0; c < nc; c++) {
+        if ((s = eval_init(&r->acc[c], r->models.m, names, r->models.n, S, r->mn))) return s;
+        r->nacc = c + 1;
+        if (r->data.ngroups >= 1 && eval_add_group_kind(&r->acc[c], "gender", gender_names, 2) < 0) return DF_ERR_ARG;
+        if (r->data.ngroups >= 2 && eval_add_group_kind(&r->acc[c], "race", race_names, 5) < 0) return DF_ERR_ARG;
+    }
+    int n = a->n > 0 && a->n < r->data.n ? (int)a->n : r->data.n, nm = r->models.n;
+    size_t ns = 3 * (size_t)S * S;
+    r->xc = malloc(ns * sizeof(float));
+    r->xac = malloc(ns * sizeof(float));
+    r->x = malloc(ns * sizeof(float));
+    if (!r->xc || !r->xac || !r->x) return df_fail(DF_ERR_NOMEM, "out of memory");
+    double t0 = cli_now();
+    for (int j = 0; j < n; j++) {
+        int i = (int)((long long)j * r->data.n / n);
+        df_image img;
+        if ((s = df_image_load(&img, r->data.path[i])) != DF_OK) return df_fail(s, "%s: %s", r->data.path[i], df_errmsg());
+        int W = img.w, H = img.h, side = W < H ? W : H;
+        double cx = W / 2.0, cy = H / 2.0, f = (double)S / side;
+        int w = (int)lround(W * f), h = (int)lround(H * f);
+        size_t nf = (size_t)3 * W * H, nw = (size_t)3 * w * h;
+        float *xf = malloc(nf * sizeof(float)), *xaf = malloc(nf * sizeof(float)), *df = malloc(nf * sizeof(float));
+        float *xw = malloc(nw * sizeof(float)), *dw = malloc(nw * sizeof(float));
+        uint8_t *rgb_adv = malloc(nf);
+        if (!xf || !xaf || !df || !xw || !dw || !rgb_adv) s = df_fail(DF_ERR_NOMEM, "out of memory");
+        float src[ZOO_NATTR], trg[ZOO_NATTR * ZOO_NATTR];
+        int ntrg = 0;
+        double ms = 0;
+        if (!s) {
+            df_rgb8_to_planar(xf, img.rgb, W, H, 3);
+            /* the models' view of the reference square, for attributes that are estimated */
+            s = rs_crop_u8_planar(r->x, S, S, img.rgb, W, H, 3, cx - side / 2.0, cy - side / 2.0, side, side, RS_TRIANGLE_AA);
+        }
+        if (!s) {
+            if (r->data.attr) memcpy(src, r->data.attr + (size_t)i * ZOO_NATTR, sizeof src);
+            else s = estimate_attrs(r, src, r->x, r->data.male[i]);
+            ntrg = eval_targets(trg, src, j, (int)a->edits);
+        }
+        if (!s) {
+            double tp = cli_now();
+            s = rs_resize_planar(xw, h, w, xf, 3, H, W, RS_AREA);
+            if (!s) s = attack_delta(r, a, dw, xw, h, w, cx * f, cy * f, src, trg, ntrg, j);
+            if (!s) s = rs_resize_planar(df, H, W, dw, 3, h, w, RS_TRIANGLE_AA); /* bilinear upsampling */
+            eval_protector *p = &r->prot;
+            for (size_t k = 0; !s && k < nf; k++) {
+                float d = df[k];
+                if (p->kind == EVAL_NOISE) d = (2.0f * df_rng_uniform(&p->rng) - 1.0f) * p->eps;
+                else if (p->kind == EVAL_SIGN_NOISE) d = df_rng_uniform(&p->rng) < 0.5f ? -p->eps : p->eps;
+                else if (p->kind == EVAL_NONE) d = 0;
+                d = d < -p->eps ? -p->eps : d > p->eps ? p->eps : d;
+                float v = xf[k] + d;
+                xaf[k] = v < -1 ? -1 : v > 1 ? 1 : v;
+            }
+            ms = (cli_now() - tp) * 1000.0;
+            if (!s) {
+                df_planar_to_rgb8(rgb_adv, xaf, W, H, 3);
+                df_rgb8_to_planar(xaf, rgb_adv, W, H, 3);
+            }
+        }
+        int groups[2] = {r->data.group[0][i], r->data.group[1][i]};
+        for (int c = 0; !s && c < nc; c++) {
+            df_rng rng;
+            df_rng_seed(&rng, (uint64_t)a->seed * 2654435761u + (uint64_t)j * 40503u + (uint64_t)c * 977u);
+            atk_sample o;
+            atk_draw(&o, &specs[c], &rng);
+            s = atk_real_rgb8(r->xc, S, img.rgb, W, H, cx, cy, side, &specs[c], &o);
+            if (!s) s = atk_real_rgb8(r->xac, S, rgb_adv, W, H, cx, cy, side, &specs[c], &o);
+            if (!s) s = eval_add_protection_hw(&r->acc[c], xf, xaf, H, W, ms, r->xc, r->xac);
+            if (!s) s = eval_measure(&r->acc[c], r->xc, r->xac, src, trg, ntrg, groups, NULL, NULL);
+        }
+        free(xf), free(xaf), free(df), free(xw), free(dw), free(rgb_adv);
+        df_image_free(&img);
+        if (s) return s;
+        if (!a->quiet && (j + 1 == n || (j + 1) % 10 == 0 || cli_now() - t0 < 10)) {
+            double el = cli_now() - t0;
+            char succ[256] = "";
+            for (int m = 0, off = 0; m < nm && off < 200; m++)
+                off += snprintf(succ + off, sizeof succ - off, " %s %.0f%%", r->models.name[m],
+                                100.0 * r->acc[0].m[m].success / (r->acc[0].m[m].n ? r->acc[0].m[m].n : 1));
+            cli_progress("eval %s: %d/%d  %.2f s/image  ETA %.0f s  success (%s):%s", a->protector, j + 1, n,
+                         el / (j + 1), el / (j + 1) * (n - j - 1), a->attack[0], succ);
+        }
+    }
+    if (!a->quiet) cli_progress_done();
+    for (int c = 0; c < nc; c++) {
+        eval_info info = {a->protector, a->eps, 0, 0, canon[c], a->data, r->data.attr ? a->split : "all", (int)a->edits};
+        char *json = NULL, *path = attack_json_path(a->json, a->attack[c]);
+        if (!path) return df_fail(DF_ERR_NOMEM, "out of memory");
+        if (!(s = eval_finish(&r->acc[c])) && !(s = eval_json(&r->acc[c], &info, &json)))
+            s = df_write_file_atomic(path, json, strlen(json));
+        if (!s && !a->quiet) {
+            fprintf(stderr, "[attack %s] ", a->attack[c]);
+            summary(r, a, &r->acc[c], 0, path);
+        }
         free(json);
         free(path);
         if (s) return s;
@@ -645,7 +905,7 @@ int cmd_eval(int argc, char **argv) {
     if (rc) return rc < 0 ? EXIT_OK : rc;
     eval_run r;
     memset(&r, 0, sizeof r);
-    df_status s = run_eval(&r, &a);
+    df_status s = a.nattack ? run_attack_eval(&r, &a) : run_eval(&r, &a);
     run_free(&r);
     if (s) return cli_runtime_error("eval", a.protector);
     return EXIT_OK;
