@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "celeba.h"
+#include "resample.h"
 #include "image.h"
 
 /* ------------------------------------------------------------------ labels.csv */
@@ -210,34 +211,7 @@ df_status celeba_load_batch(const celeba_set *s, const int *idx, int B, float *x
 #endif
 
 /* ------------------------------------------------------------------ resize
- * Separable triangle filter stretched by the downscale factor (PIL's antialiased BILINEAR): for output i,
- * centre = (i + 0.5) * scale, taps within +-max(scale, 1) of it, weights tri((j + 0.5 - centre) / fs). */
-typedef struct {
-    int lo, n;   /* first tap and tap count */
-    int off;     /* offset into the weight array */
-} taps;
-
-static int make_taps(taps *t, float *wts, int in, int out) {
-    double scale = (double)in / out, fs = scale > 1 ? scale : 1.0, support = fs;
-    int off = 0;
-    for (int i = 0; i < out; i++) {
-        double c = (i + 0.5) * scale;
-        int lo = (int)floor(c - support + 0.5), hi = (int)floor(c + support + 0.5);
-        if (lo < 0) lo = 0;
-        if (hi > in) hi = in;
-        double sum = 0;
-        t[i].lo = lo, t[i].n = hi - lo, t[i].off = off;
-        for (int j = lo; j < hi; j++) {
-            double d = fabs((j + 0.5 - c) / fs), w = d < 1 ? 1 - d : 0;
-            wts[off + j - lo] = (float)w;
-            sum += w;
-        }
-        for (int j = 0; j < hi - lo; j++) wts[off + j] = sum > 0 ? (float)(wts[off + j] / sum) : 0.0f;
-        off += hi - lo;
-    }
-    return off;
-}
-
+ * The antialiased triangle filter (PIL's BILINEAR) of resample.h, through stb_image_resize2. */
 df_status celeba_prepare(float *out, int size, const uint8_t *rgb, int w, int h, int crop, int flip) {
     if (!out || !rgb || size < 1 || size > 4096 || w < 1 || h < 1 || (long)w * h > 100000000L)
         return df_fail(DF_ERR_ARG, "celeba_prepare: bad arguments");
@@ -246,46 +220,25 @@ df_status celeba_prepare(float *out, int size, const uint8_t *rgb, int w, int h,
         int side = w < h ? w : h;
         x0 = (w - side) / 2, y0 = (h - side) / 2, cw = ch = side;
     }
-    /* taps: at most 2 * ceil(in/out) + 2 per output */
-    size_t maxt = (size_t)size * (2 * ((cw > ch ? cw : ch) / size + 2));
-    taps *tx = malloc(sizeof(taps) * size), *ty = malloc(sizeof(taps) * size);
-    float *wx = malloc(maxt * sizeof(float)), *wy = malloc(maxt * sizeof(float));
-    float *tmp = malloc((size_t)3 * ch * size * sizeof(float)); /* horizontally resized rows [3, ch, size] */
-    if (!tx || !ty || !wx || !wy || !tmp) {
-        free(tx), free(ty), free(wx), free(wy), free(tmp);
-        return df_fail(DF_ERR_NOMEM, "celeba_prepare: out of memory");
+    /* crop first, then resize (torchvision CenterCrop + Resize): the filter never reads outside the square */
+    const uint8_t *src = rgb;
+    uint8_t *sq = NULL;
+    if (cw != w || ch != h) {
+        if (!(sq = malloc((size_t)cw * ch * 3))) return df_fail(DF_ERR_NOMEM, "celeba_prepare: out of memory");
+        for (int y = 0; y < ch; y++) memcpy(sq + (size_t)y * cw * 3, rgb + ((size_t)(y0 + y) * w + x0) * 3, (size_t)cw * 3);
+        src = sq;
     }
-    make_taps(tx, wx, cw, size);
-    make_taps(ty, wy, ch, size);
-    for (int y = 0; y < ch; y++) {
-        const uint8_t *row = rgb + ((size_t)(y0 + y) * w + x0) * 3;
-        for (int i = 0; i < size; i++) {
-            const taps *t = &tx[flip ? size - 1 - i : i];
-            float acc[3] = {0, 0, 0};
-            for (int j = 0; j < t->n; j++) {
-                const uint8_t *px = row + (size_t)(t->lo + j) * 3;
-                float wt = wx[t->off + j];
-                acc[0] += wt * px[0], acc[1] += wt * px[1], acc[2] += wt * px[2];
-            }
-            for (int c = 0; c < 3; c++) tmp[((size_t)c * ch + y) * size + i] = acc[c];
-        }
-    }
+    df_status s = rs_crop_u8_planar(out, size, size, src, cw, ch, 3, 0, 0, cw, ch, RS_TRIANGLE_AA);
+    free(sq);
+    if (s || !flip) return s;
     for (int c = 0; c < 3; c++)
-        for (int i = 0; i < size; i++) {
-            const taps *t = &ty[i];
-            float *o = out + ((size_t)c * size + i) * size;
-            for (int k = 0; k < size; k++) o[k] = 0;
-            for (int j = 0; j < t->n; j++) {
-                const float *src = tmp + ((size_t)c * ch + t->lo + j) * size;
-                float wt = wy[t->off + j];
-                for (int k = 0; k < size; k++) o[k] += wt * src[k];
-            }
-            for (int k = 0; k < size; k++) {
-                float v = o[k] * (2.0f / 255.0f) - 1.0f; /* weights sum to 1 up to rounding: clamp */
-                o[k] = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v;
+        for (int y = 0; y < size; y++) {
+            float *r = out + ((size_t)c * size + y) * size;
+            for (int i = 0, j = size - 1; i < j; i++, j--) {
+                float t = r[i];
+                r[i] = r[j], r[j] = t;
             }
         }
-    free(tx), free(ty), free(wx), free(wy), free(tmp);
     return DF_OK;
 }
 

@@ -118,9 +118,9 @@ typedef struct {
     double eps;
     int jpeg;               /* 0: none */
     double resize;          /* 0: none */
-    const char *attack;     /* the attacker pipeline (attack.h spec, canonical text) or NULL */
     const char *data, *split;
     int edits;
+    const char *attack;     /* the attacker pipeline (attack.h spec, canonical text) or NULL */
 } eval_info;
 /* The result as JSON (NUL-terminated, malloc'd): schema in `dadfi eval --help`.  Non-finite numbers are
  * written as null. */

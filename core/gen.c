@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gen.h"
+#include "resample.h"
 
 /* One layer: [nearest-upsample x2] -> conv3x3 -> [instance norm] -> [ReLU | tanh*scale] -> [+ skip]. */
 typedef struct {
@@ -471,29 +472,30 @@ df_status gen_protect(gen_model *g, float *x_adv, const float *x, int H, int W, 
     return DF_OK;
 }
 
-/* Area-average the 8-bit photo into a float planar image [3, h, w] in [-1, 1]. */
-static void downscale_area(float *dst, int w, int h, const uint8_t *src, int W, int H, int stride_px) {
-    double sx = (double)W / w, sy = (double)H / h;
-    for (int y = 0; y < h; y++) {
-        double y0 = y * sy, y1 = y0 + sy;
-        for (int x = 0; x < w; x++) {
-            double x0 = x * sx, x1 = x0 + sx;
-            double acc[3] = {0, 0, 0}, wsum = 0;
-            for (int yy = (int)y0; yy < H && yy < y1; yy++) {
-                double wy = fmin(yy + 1, y1) - fmax(yy, y0);
-                for (int xx = (int)x0; xx < W && xx < x1; xx++) {
-                    double wx = fmin(xx + 1, x1) - fmax(xx, x0), wgt = wx * wy;
-                    const uint8_t *p = src + ((size_t)yy * W + xx) * stride_px;
-                    acc[0] += wgt * p[0];
-                    acc[1] += wgt * p[1];
-                    acc[2] += wgt * p[2];
-                    wsum += wgt;
-                }
-            }
-            for (int c = 0; c < 3; c++)
-                dst[((size_t)c * h + y) * w + x] = (float)(acc[c] / wsum / 127.5 - 1.0);
+/* Output rows of gen_protect_rgb8: the upsampled delta clipped to eps, added to the input row, rounded. */
+typedef struct {
+    uint8_t *out;
+    const uint8_t *in;
+    int W, H, stride_px;
+    float eps;
+    void (*progress)(void *, float);
+    void *pctx;
+} protect_rows;
+
+static void protect_row(void *vctx, int y, const float *d) {
+    const protect_rows *c = vctx;
+    int W = c->W, st = c->stride_px;
+    const uint8_t *ip = c->in + (size_t)y * W * st;
+    uint8_t *op = c->out + (size_t)y * W * st;
+    for (int ch = 0; ch < 3; ch++)
+        for (int x = 0; x < W; x++) {
+            float dv = clampf(d[(size_t)ch * W + x], -c->eps, c->eps);
+            float v = ip[(size_t)x * st + ch] + dv * 127.5f;
+            op[(size_t)x * st + ch] = (uint8_t)lrintf(clampf(v, 0.0f, 255.0f));
         }
-    }
+    if (st == 4)
+        for (int x = 0; x < W; x++) op[(size_t)x * 4 + 3] = ip[(size_t)x * 4 + 3];
+    if (c->progress && (y & 255) == 0) c->progress(c->pctx, 0.8f + 0.2f * (float)y / c->H);
 }
 
 df_status gen_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W, int H, int stride_px, float eps,
@@ -517,73 +519,26 @@ df_status gen_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W,
     if (!xs) return df_fail(DF_ERR_NOMEM, "protect: out of memory for the working image (%d x %d)", w, h);
     float *ds = xs + nw;
     if (progress) progress(pctx, 0.0f);
-    downscale_area(xs, w, h, in, W, H, stride_px);
+    df_status s = rs_crop_u8_planar(xs, h, w, in, W, H, stride_px, 0, 0, W, H, RS_AREA); /* area average */
+    if (s) {
+        free(xs);
+        return s;
+    }
     if (progress) progress(pctx, 0.05f);
-    df_status s = run_any_size(g, ds, xs, h, w);
+    s = run_any_size(g, ds, xs, h, w);
     if (s) {
         free(xs);
         return s;
     }
     if (progress) progress(pctx, 0.8f);
     for (size_t k = 0; k < nw; k++) ds[k] = clampf(ds[k], -eps, eps);
-    /* Bilinear (half-pixel centres) upsampling of the delta: column taps computed once, the two source rows
-     * a destination row needs interpolated horizontally once (cached while consecutive rows share them),
-     * then one vertical lerp per value. */
-    int *tx0 = malloc(sizeof(int) * 2 * (size_t)W);
-    float *tax = malloc(sizeof(float) * (size_t)W), *rows = malloc(sizeof(float) * 6 * (size_t)W);
-    if (!tx0 || !tax || !rows) {
-        free(tx0), free(tax), free(rows), free(xs);
-        return df_fail(DF_ERR_NOMEM, "protect: out of memory for the upsampling rows");
+    /* the delta upsampled bilinearly, streamed row by row (resample.h), clipped again at full resolution */
+    protect_rows pr = {out, in, W, H, stride_px, eps, progress, pctx};
+    s = rs_upsample_rows(ds, 3, h, w, W, H, protect_row, &pr);
+    if (s) {
+        free(xs);
+        return s;
     }
-    int *tx1 = tx0 + W;
-    double sx = (double)w / W, sy = (double)h / H;
-    for (int x = 0; x < W; x++) {
-        double fx = (x + 0.5) * sx - 0.5;
-        if (fx < 0) fx = 0;
-        int x0 = (int)fx;
-        if (x0 > w - 1) x0 = w - 1;
-        tx0[x] = x0;
-        tx1[x] = x0 + 1 < w ? x0 + 1 : w - 1;
-        tax[x] = (float)(fx - x0);
-    }
-    int have[2] = {-1, -1};
-    for (int y = 0; y < H; y++) {
-        double fy = (y + 0.5) * sy - 0.5;
-        if (fy < 0) fy = 0;
-        int y0 = (int)fy;
-        if (y0 > h - 1) y0 = h - 1;
-        int y1 = y0 + 1 < h ? y0 + 1 : h - 1;
-        float ay = (float)(fy - y0);
-        int want[2] = {y0, y1};
-        for (int k = 0; k < 2; k++) {
-            float *r = rows + (size_t)k * 3 * W;
-            if (have[k] == want[k]) continue;
-            if (k == 0 && have[1] == want[0]) {
-                memcpy(r, rows + 3 * (size_t)W, sizeof(float) * 3 * (size_t)W);
-            } else {
-                for (int c = 0; c < 3; c++) {
-                    const float *d = ds + (size_t)c * h * w + (size_t)want[k] * w;
-                    float *o = r + (size_t)c * W;
-                    for (int x = 0; x < W; x++) o[x] = d[tx0[x]] * (1 - tax[x]) + d[tx1[x]] * tax[x];
-                }
-            }
-            have[k] = want[k];
-        }
-        const uint8_t *ip = in + (size_t)y * W * stride_px;
-        uint8_t *op = out + (size_t)y * W * stride_px;
-        for (int c = 0; c < 3; c++) {
-            const float *top = rows + (size_t)c * W, *bot = rows + (size_t)(3 + c) * W;
-            for (int x = 0; x < W; x++) {
-                float dv = clampf(top[x] * (1 - ay) + bot[x] * ay, -eps, eps);
-                float v = ip[(size_t)x * stride_px + c] + dv * 127.5f;
-                op[(size_t)x * stride_px + c] = (uint8_t)lrintf(clampf(v, 0.0f, 255.0f));
-            }
-        }
-        if (stride_px == 4)
-            for (int x = 0; x < W; x++) op[(size_t)x * 4 + 3] = ip[(size_t)x * 4 + 3];
-        if (progress && (y & 255) == 0) progress(pctx, 0.8f + 0.2f * (float)y / H);
-    }
-    free(tx0), free(tax), free(rows);
     if (progress) progress(pctx, 1.0f);
     free(xs);
     return DF_OK;

@@ -199,6 +199,39 @@ void rs_warp_backward(float *din, const float *dout, const rs_affine *maps, cons
     df_parallel_for(B, warp_bwd_range, &j); /* images are disjoint: no write conflicts */
 }
 
+/* ------------------------------------------------------------------ the layer df.h declares
+ * df_resize_bilinear_*: half-pixel bilinear without antialiasing (PyTorch interpolate(mode="bilinear"),
+ * tf.image.resize_bilinear(half_pixel_centers=True)): the warp with RS_BILINEAR on an axis-aligned map, every
+ * plane an image. */
+typedef struct {
+    float *out;
+    const float *in;
+    int H, W, OH, OW, backward;
+} plane_job;
+
+static void planes_range(void *ctx, int begin, int end) {
+    const plane_job *j = ctx;
+    rs_affine m = rs_rect_map(0, 0, j->W, j->H, j->OW, j->OH);
+    int k = RS_BILINEAR;
+    warp_job w = {j->out, j->in, j->out, j->in, &m, &k, 1, j->H, j->W, j->OH, j->OW};
+    for (int p = begin; p < end; p++) {
+        w.out = w.din = j->out + (size_t)p * (j->backward ? (size_t)j->H * j->W : (size_t)j->OH * j->OW);
+        w.in = w.dout = j->in + (size_t)p * (j->backward ? (size_t)j->OH * j->OW : (size_t)j->H * j->W);
+        warp_image(&w, 0, j->backward);
+    }
+}
+
+void df_resize_bilinear_forward(float *out, const float *inp, int BC, int H, int W, int OH, int OW) {
+    plane_job j = {out, inp, H, W, OH, OW, 0};
+    df_parallel_for(BC, planes_range, &j);
+}
+
+void df_resize_bilinear_backward(float *dinp, const float *dout, int BC, int H, int W, int OH, int OW) {
+    if (!dinp) return;
+    plane_job j = {dinp, dout, H, W, OH, OW, 1};
+    df_parallel_for(BC, planes_range, &j);
+}
+
 /* ------------------------------------------------------------------ real resizes */
 static stbir_filter stb_filter(rs_kernel k) {
     switch (k) {
@@ -292,10 +325,20 @@ df_status rs_crop_u8_planar(float *out, int OH, int OW, const uint8_t *in, int W
         h / OH > RS_MAX_SHRINK || x0 + w <= 0 || y0 + h <= 0 || x0 >= W || y0 >= H)
         return df_fail(DF_ERR_ARG, "resample: bad crop");
     size_t nq = (size_t)OW * OH;
-    float *tmp = malloc(nq * 3 * sizeof(float));
-    if (!tmp) return df_fail(DF_ERR_NOMEM, "resample: out of memory");
     int aa = rs_kernel_antialiased(k) || (w <= OW && h <= OH);
-    if (aa) {
+    int inside = x0 >= 0 && y0 >= 0 && x0 + w <= W && y0 + h <= H;
+    if (aa && inside) { /* stb reads the photo itself (no copy: memory stays O(output)) */
+        rs_kernel kk = rs_kernel_antialiased(k) ? k : k == RS_BICUBIC ? RS_BICUBIC_AA : RS_TRIANGLE_AA;
+        uint8_t *o8 = malloc(nq * stride_px);
+        if (!o8) s = df_fail(DF_ERR_NOMEM, "resample: out of memory");
+        if (!s)
+            s = stb_resize(o8, OW, OH, OW * stride_px, in, W, H, W * stride_px,
+                           stride_px == 3 ? STBIR_RGB : STBIR_4CHANNEL, STBIR_TYPE_UINT8, kk, x0 / W, y0 / H,
+                           (x0 + w) / W, (y0 + h) / H);
+        for (size_t p = 0; !s && p < nq; p++)
+            for (int c = 0; c < 3; c++) out[c * nq + p] = o8[p * stride_px + c] / 127.5f - 1.0f;
+        free(o8);
+    } else if (aa) {
         rs_kernel kk = rs_kernel_antialiased(k) ? k : k == RS_BICUBIC ? RS_BICUBIC_AA : RS_TRIANGLE_AA;
         stbir_pixel_layout lay = stride_px == 3 ? STBIR_RGB : STBIR_4CHANNEL;
         /* stb reads outside its input for regions that reach past the edges: copy the region plus the kernel's
@@ -321,8 +364,8 @@ df_status rs_crop_u8_planar(float *out, int OH, int OW, const uint8_t *in, int W
     } else {
         /* OpenCV-style bilinear / bicubic shrink: the warp on the crop's float planes, rounded to 8 bits */
         size_t np = (size_t)W * H;
-        float *a = malloc(np * sizeof(float));
-        if (!a) s = df_fail(DF_ERR_NOMEM, "resample: out of memory");
+        float *a = malloc(np * sizeof(float)), *tmp = malloc(nq * sizeof(float));
+        if (!a || !tmp) s = df_fail(DF_ERR_NOMEM, "resample: out of memory");
         rs_affine m = rs_rect_map(x0, y0, w, h, OW, OH);
         int kk = k;
         for (int c = 0; !s && c < 3; c++) {
@@ -333,8 +376,62 @@ df_status rs_crop_u8_planar(float *out, int OH, int OW, const uint8_t *in, int W
                 out[c * nq + p] = (v < 0 ? 0 : v > 255 ? 255 : v) / 127.5f - 1.0f;
             }
         }
-        free(a);
+        free(a), free(tmp);
     }
-    free(tmp);
     return s;
+}
+
+/* ------------------------------------------------------------------ streamed bilinear enlargement */
+df_status rs_upsample_rows(const float *src, int C, int h, int w, int W, int H,
+                           void (*row)(void *ctx, int y, const float *r), void *ctx) {
+    if (!src || !row || C < 1 || C > 4 || h < 1 || w < 1 || W < 1 || H < 1 || W > 65536 || H > 65536)
+        return df_fail(DF_ERR_ARG, "resample: bad upsampling arguments");
+    /* column taps once; the two source rows a destination row needs interpolated horizontally once (cached while
+     * consecutive rows share them), then one vertical lerp per value */
+    int *tx0 = malloc(sizeof(int) * 2 * (size_t)W);
+    float *tax = malloc(sizeof(float) * (size_t)W), *rows = malloc(sizeof(float) * 3 * (size_t)C * W);
+    if (!tx0 || !tax || !rows) {
+        free(tx0), free(tax), free(rows);
+        return df_fail(DF_ERR_NOMEM, "resample: out of memory for the upsampling rows");
+    }
+    int *tx1 = tx0 + W;
+    float *outr = rows + (size_t)2 * C * W;
+    double sx = (double)w / W, sy = (double)h / H;
+    for (int x = 0; x < W; x++) {
+        double fx = (x + 0.5) * sx - 0.5;
+        if (fx < 0) fx = 0;
+        int x0 = (int)fx;
+        if (x0 > w - 1) x0 = w - 1;
+        tx0[x] = x0;
+        tx1[x] = x0 + 1 < w ? x0 + 1 : w - 1;
+        tax[x] = (float)(fx - x0);
+    }
+    int have[2] = {-1, -1};
+    for (int y = 0; y < H; y++) {
+        double fy = (y + 0.5) * sy - 0.5;
+        if (fy < 0) fy = 0;
+        int y0 = (int)fy;
+        if (y0 > h - 1) y0 = h - 1;
+        int y1 = y0 + 1 < h ? y0 + 1 : h - 1;
+        float ay = (float)(fy - y0);
+        int want[2] = {y0, y1};
+        for (int k = 0; k < 2; k++) {
+            float *r = rows + (size_t)k * C * W;
+            if (have[k] == want[k]) continue;
+            if (k == 0 && have[1] == want[0]) {
+                memcpy(r, rows + (size_t)C * W, sizeof(float) * C * (size_t)W);
+            } else {
+                for (int c = 0; c < C; c++) {
+                    const float *d = src + (size_t)c * h * w + (size_t)want[k] * w;
+                    float *o = r + (size_t)c * W;
+                    for (int x = 0; x < W; x++) o[x] = d[tx0[x]] * (1 - tax[x]) + d[tx1[x]] * tax[x];
+                }
+            }
+            have[k] = want[k];
+        }
+        for (size_t i = 0; i < (size_t)C * W; i++) outr[i] = rows[i] * (1 - ay) + rows[(size_t)C * W + i] * ay;
+        row(ctx, y, outr);
+    }
+    free(tx0), free(tax), free(rows);
+    return DF_OK;
 }

@@ -50,8 +50,7 @@ typedef struct {
 } rs_affine;
 
 /* The map that samples a square of side `side` input pixels centred at (cx, cy), rotated by theta radians
- * (positive: the crop's content appears turned clockwise... i.e. the square's axes are turned counter-clockwise
- * in image coordinates, y down), onto an S x S output. */
+ * (its x axis points along (cos theta, sin theta) in image coordinates, y down), onto an S x S output. */
 rs_affine rs_square_map(double cx, double cy, double side, double theta, int S);
 /* Axis-aligned: output OW x OH samples the input rectangle [x0, x0 + w) x [y0, y0 + h). */
 rs_affine rs_rect_map(double x0, double y0, double w, double h, int OW, int OH);
@@ -79,6 +78,12 @@ df_status rs_resize_planar(float *out, int OH, int OW, const float *in, int C, i
  * warp, as OpenCV computes them.  The real attacker's crop and resize. */
 df_status rs_crop_u8_planar(float *out, int OH, int OW, const uint8_t *in, int W, int H, int stride_px, double x0,
                             double y0, double w, double h, rs_kernel k);
+
+/* Bilinear enlargement (half-pixel centres, edges clamped; = triangle-aa when enlarging) of planar src
+ * [C, h, w] (C <= 4) to W x H, streamed: row(ctx, y, r) gets output row y as C planes of W floats (r[c * W + x]).
+ * Memory O(C * W): a 12-megapixel delta never exists at full resolution. */
+df_status rs_upsample_rows(const float *src, int C, int h, int w, int W, int H,
+                           void (*row)(void *ctx, int y, const float *r), void *ctx);
 
 #ifdef __cplusplus
 }

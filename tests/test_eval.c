@@ -238,7 +238,7 @@ static void test_accumulate_and_json(zoo_model *const *models) {
     }
     CHECK(a.m[0].n == pairs && a.nimages == 2, "pair and image counts");
     CHECK(eval_finish(&a) == DF_OK, "finish without MobileNet");
-    eval_info info = {"sign-pattern", 0.05, 85, 0.5, "data/dir", "test", 2};
+    eval_info info = {"sign-pattern", 0.05, 85, 0.5, "data/dir", "test", 2, NULL};
     char *json = NULL;
     CHECK(eval_json(&a, &info, &json) == DF_OK && json, "json");
     if (json) {
@@ -272,7 +272,7 @@ static void test_accumulate_and_json(zoo_model *const *models) {
     int ntrg = eval_targets(trg, src, 0, 1);
     CHECK(eval_measure(&a, x, x, src, trg, ntrg, NULL, NULL, NULL) == DF_OK, "measure none");
     CHECK(eval_add_protection(&a, x, x, S, 0.0, NULL, NULL) == DF_OK, "protection none");
-    eval_info info0 = {"none", 0.05, 0, 0, "d\"ir\\", "all", 1};
+    eval_info info0 = {"none", 0.05, 0, 0, "d\"ir\\", "all", 1, NULL};
     CHECK(eval_json(&a, &info0, &json) == DF_OK, "json none");
     CHECK(json_valid(json), "JSON syntax with escaped strings:\n%s", json);
     CHECK(isnan(json_num(json, NULL, "psnr")) && isnan(json_num(json, NULL, "jpeg")), "psnr and jpeg null");

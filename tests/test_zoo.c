@@ -485,21 +485,23 @@ static void celeba_labels(void) {
 }
 
 static void face_resize(void) {
-    /* 4 wide x 6 high: the crop keeps rows 1..4; a 2x downscale weights taps (0.75, 0.75, 0.25)/1.75 */
+    /* 4 wide x 6 high: the crop keeps rows 1..4; a 2x downscale with the triangle stretched to 2 pixels weights
+     * taps at distances 1.5, 0.5, 0.5, 1.5 by 0.25, 0.75, 0.75, 0.25 (sum 2), the tap outside the crop clamped to
+     * its edge (stb_image_resize2's STBIR_EDGE_CLAMP); the result is 8-bit, as PIL's */
     uint8_t rgb[6 * 4 * 3];
     for (int y = 0; y < 6; y++)
         for (int x = 0; x < 4; x++)
             for (int c = 0; c < 3; c++) rgb[(y * 4 + x) * 3 + c] = (uint8_t)(y * 40 + x * 10 + c);
     float out[3 * 2 * 2];
     CHECK(celeba_prepare(out, 2, rgb, 4, 6, 1, 0) == DF_OK, "prepare");
-    double wt[2][4] = {{0.75 / 1.75, 0.75 / 1.75, 0.25 / 1.75, 0}, {0, 0.25 / 1.75, 0.75 / 1.75, 0.75 / 1.75}};
+    double wt[2][4] = {{1.0 / 2, 0.75 / 2, 0.25 / 2, 0}, {0, 0.25 / 2, 0.75 / 2, 1.0 / 2}};
     for (int c = 0; c < 3; c++)
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
                 double v = 0;
                 for (int y = 0; y < 4; y++)
                     for (int x = 0; x < 4; x++) v += wt[i][y] * wt[j][x] * ((y + 1) * 40 + x * 10 + c);
-                CHECK_NEAR(out[(c * 2 + i) * 2 + j], v / 127.5 - 1, 1e-5, "resized pixel");
+                CHECK_NEAR(out[(c * 2 + i) * 2 + j], floor(v + 0.5) / 127.5 - 1, 1e-6, "resized pixel");
             }
     float fl[3 * 2 * 2];
     celeba_prepare(fl, 2, rgb, 4, 6, 1, 1);

@@ -21,6 +21,7 @@
 #include "gen.h"
 #include "image.h"
 #include "metrics.h"
+#include "resample.h"
 
 #ifndef DFAPI_HAVE_ZOO /* set by wasm/CMakeLists.txt when core/zoo.c exists */
 #define DFAPI_HAVE_ZOO 0
@@ -99,73 +100,6 @@ EMSCRIPTEN_KEEPALIVE void dfapi_working_size(int w, int h, int work_side, int *o
     working_size(w, h, work_side, &out2[0], &out2[1]);
 }
 
-/* Area (box) weights of source index i in [0, n) for an output of on cells: it overlaps outputs o0 and o0+1
- * with weights wt0, wt1 (fractions of one output cell, so a cell's weights sum to 1).  Needs on <= n. */
-typedef struct { int o0; float wt0, wt1; } area_tap;
-static void area_taps(area_tap *t, int n, int on) {
-    double r = (double)n / on; /* source pixels per output cell (>= 1) */
-    for (int i = 0; i < n; i++) {
-        int o = (int)(i / r);
-        if (o > on - 1) o = on - 1;
-        double end = (o + 1) * r; /* source coordinate where cell o ends */
-        double in0 = (i + 1 <= end ? 1.0 : end - i);
-        t[i].o0 = o;
-        t[i].wt0 = (float)(in0 / r);
-        t[i].wt1 = (o + 1 < on) ? (float)((1.0 - in0) / r) : 0.0f;
-    }
-}
-
-/* x [3, oh, ow] in [-1, 1] = area-averaged rgba region (x0, y0, sw, sh) of a w-wide RGBA buffer (ow <= sw, oh <= sh). */
-static df_status area_downscale(float *x, int ow, int oh, const uint8_t *rgba, int w, int x0, int y0, int sw, int sh) {
-    area_tap *tx = malloc(sizeof(area_tap) * (size_t)sw), *ty = malloc(sizeof(area_tap) * (size_t)sh);
-    float *row = malloc(sizeof(float) * 3 * (size_t)ow);
-    if (!tx || !ty || !row) {
-        free(tx), free(ty), free(row);
-        return df_fail(DF_ERR_NOMEM, "out of memory (downscale buffers)");
-    }
-    area_taps(tx, sw, ow);
-    area_taps(ty, sh, oh);
-    size_t plane = (size_t)ow * oh;
-    memset(x, 0, sizeof(float) * 3 * plane);
-    for (int y = 0; y < sh; y++) {
-        memset(row, 0, sizeof(float) * 3 * (size_t)ow);
-        const uint8_t *p = rgba + ((size_t)(y0 + y) * w + x0) * 4;
-        for (int i = 0; i < sw; i++, p += 4) {
-            int o = tx[i].o0;
-            for (int c = 0; c < 3; c++) {
-                row[c * ow + o] += tx[i].wt0 * p[c];
-                if (tx[i].wt1 != 0.0f) row[c * ow + o + 1] += tx[i].wt1 * p[c];
-            }
-        }
-        int o = ty[y].o0;
-        for (int c = 0; c < 3; c++) {
-            float *d0 = x + c * plane + (size_t)o * ow;
-            for (int i = 0; i < ow; i++) d0[i] += ty[y].wt0 * row[c * ow + i];
-            if (ty[y].wt1 != 0.0f)
-                for (int i = 0; i < ow; i++) d0[ow + i] += ty[y].wt1 * row[c * ow + i];
-        }
-    }
-    /* 0..255 averages -> [-1, 1] */
-    for (size_t i = 0; i < 3 * plane; i++) x[i] = x[i] / 127.5f - 1.0f;
-    free(tx), free(ty), free(row);
-    return DF_OK;
-}
-
-/* Bilinear taps (half-pixel centres, clamped at the border) of output index i in [0, n) from a source of sn. */
-typedef struct { int i0, i1; float f; } lin_tap;
-static void lin_taps(lin_tap *t, int n, int sn) {
-    double r = (double)sn / n;
-    for (int i = 0; i < n; i++) {
-        double s = (i + 0.5) * r - 0.5;
-        if (s < 0) s = 0;
-        if (s > sn - 1) s = sn - 1;
-        int i0 = (int)s;
-        t[i].i0 = i0;
-        t[i].i1 = i0 + 1 < sn ? i0 + 1 : i0;
-        t[i].f = (float)(s - i0);
-    }
-}
-
 static df_status check_image(const void *rgba, int w, int h) {
     if (!rgba) return df_fail(DF_ERR_ARG, "image: NULL pixel buffer");
     if (w < 1 || h < 1) return df_fail(DF_ERR_ARG, "image: empty (%d x %d)", w, h);
@@ -239,23 +173,9 @@ EMSCRIPTEN_KEEPALIVE zoo_adapter *dfapi_zoo_load(const uint8_t *buf, size_t len)
 EMSCRIPTEN_KEEPALIVE void dfapi_zoo_free(zoo_adapter *z) { if (z) zoo_adapter_free(z); }
 EMSCRIPTEN_KEEPALIVE int dfapi_zoo_size(const zoo_adapter *z) { return z ? zoo_adapter_size(z) : 0; }
 
-/* x [3, S, S] = the square (x0, y0, side) of rgba resized to S (area average, or bilinear when enlarging). */
-static df_status crop_resize(float *x, int S, const uint8_t *rgba, int w, int x0, int y0, int side) {
-    if (side >= S) return area_downscale(x, S, S, rgba, w, x0, y0, side, side);
-    lin_tap *t = malloc(sizeof(lin_tap) * (size_t)S);
-    if (!t) return df_fail(DF_ERR_NOMEM, "out of memory (crop)");
-    lin_taps(t, S, side);
-    for (int c = 0; c < 3; c++)
-        for (int y = 0; y < S; y++)
-            for (int i = 0; i < S; i++) {
-                const uint8_t *r0 = rgba + ((size_t)(y0 + t[y].i0) * w + x0) * 4 + c;
-                const uint8_t *r1 = rgba + ((size_t)(y0 + t[y].i1) * w + x0) * 4 + c;
-                float a = r0[4 * t[i].i0] + t[i].f * (r0[4 * t[i].i1] - r0[4 * t[i].i0]);
-                float b = r1[4 * t[i].i0] + t[i].f * (r1[4 * t[i].i1] - r1[4 * t[i].i0]);
-                x[((size_t)c * S + y) * S + i] = (a + t[y].f * (b - a)) / 127.5f - 1.0f;
-            }
-    free(t);
-    return DF_OK;
+/* x [3, S, S] = the square (x0, y0, side) of rgba (w x h) resized to S: area average (bilinear when enlarging). */
+static df_status crop_resize(float *x, int S, const uint8_t *rgba, int w, int h, int x0, int y0, int side) {
+    return rs_crop_u8_planar(x, S, S, rgba, w, h, 4, x0, y0, side, side, RS_AREA);
 }
 
 static void planar_to_rgba(uint8_t *rgba, const float *x, int S) {
@@ -280,8 +200,8 @@ EMSCRIPTEN_KEEPALIVE int dfapi_zoo_preview(zoo_adapter *z, const uint8_t *orig, 
     float *buf = malloc(sizeof(float) * 4 * n);
     if (!buf) return ret(df_fail(DF_ERR_NOMEM, "out of memory (preview)"));
     float *xc = buf, *xa = buf + n, *gc = buf + 2 * n, *ga = buf + 3 * n;
-    s = crop_resize(xc, S, orig, w, x0, y0, side);
-    if (s == DF_OK) s = crop_resize(xa, S, prot, w, x0, y0, side);
+    s = crop_resize(xc, S, orig, w, h, x0, y0, side);
+    if (s == DF_OK) s = crop_resize(xa, S, prot, w, h, x0, y0, side);
     if (s == DF_OK) s = zoo_adapter_edit(z, gc, ga, xc, xa, attr);
     if (s == DF_OK) {
         df_disruption d;

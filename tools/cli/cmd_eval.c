@@ -653,7 +653,7 @@ static df_status run_eval(eval_run *r, const eval_args *a) {
     if (rows && (s = save_grid(r, a, rows))) return df_fail(s, "%s: %s", a->grid, df_errmsg());
     for (int c = 0; c < nc; c++) {
         int q = a->njpeg ? a->jpeg[c] : 0;
-        eval_info info = {a->protector, a->eps, q, a->resize, NULL, a->data, r->data.attr ? a->split : "all", (int)a->edits};
+        eval_info info = {a->protector, a->eps, q, a->resize, a->data, r->data.attr ? a->split : "all", (int)a->edits, NULL};
         char *json = NULL, *path = json_path(a->json, q);
         if (!path) return df_fail(DF_ERR_NOMEM, "out of memory");
         if (!(s = eval_finish(&r->acc[c])) && !(s = eval_json(&r->acc[c], &info, &json)))
@@ -882,7 +882,7 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
     }
     if (!a->quiet) cli_progress_done();
     for (int c = 0; c < nc; c++) {
-        eval_info info = {a->protector, a->eps, 0, 0, canon[c], a->data, r->data.attr ? a->split : "all", (int)a->edits};
+        eval_info info = {a->protector, a->eps, 0, 0, a->data, r->data.attr ? a->split : "all", (int)a->edits, canon[c]};
         char *json = NULL, *path = attack_json_path(a->json, a->attack[c]);
         if (!path) return df_fail(DF_ERR_NOMEM, "out of memory");
         if (!(s = eval_finish(&r->acc[c])) && !(s = eval_json(&r->acc[c], &info, &json)))
