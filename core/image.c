@@ -215,6 +215,23 @@ static df_status apply_orientation(df_image *img, int o) {
 }
 
 /* ------------------------------------------------------------------ decode */
+/* stb calls run inside df_stb_guard: an stb assert that a malformed file reaches fails the call cleanly. */
+typedef struct {
+    const uint8_t *buf;
+    int len, w, h, comp, ok;
+    uint8_t *px;
+} stb_call;
+
+static void stb_info_call(void *ctx) {
+    stb_call *c = ctx;
+    c->ok = stbi_info_from_memory(c->buf, c->len, &c->w, &c->h, &c->comp);
+}
+
+static void stb_load_call(void *ctx) {
+    stb_call *c = ctx;
+    c->px = stbi_load_from_memory(c->buf, c->len, &c->w, &c->h, &c->comp, 3);
+}
+
 df_status df_image_decode(df_image *img, const uint8_t *buf, size_t len) {
     if (!img) return df_fail(DF_ERR_ARG, "image: NULL df_image");
     memset(img, 0, sizeof *img);
@@ -230,24 +247,26 @@ df_status df_image_decode(df_image *img, const uint8_t *buf, size_t len) {
     df_status st = k == IMG_PNG ? png_check(buf, len) : k == IMG_JPEG ? jpeg_scan(buf, len, &orientation)
                                                                     : bmp_check(buf, len);
     if (st) return st;
-    int w = 0, h = 0, comp = 0; /* stb's view of the header (its failure reasons are generic here) */
-    if (!stbi_info_from_memory(buf, (int)len, &w, &h, &comp))
+    stb_call c = {buf, (int)len, 0, 0, 0, 0, NULL}; /* stb's view of the header (its failure reasons are generic here) */
+    if (df_stb_guard(stb_info_call, &c) || !c.ok)
         return df_fail(DF_ERR_FORMAT, "image: corrupt or unsupported %s header", kn);
+    int w = c.w, h = c.h, comp = c.comp;
     if ((st = check_size(k, (uint64_t)(w > 0 ? w : 0), (uint64_t)(h > 0 ? h : 0)))) return st;
-    int w2, h2, c2;
-    uint8_t *px = stbi_load_from_memory(buf, (int)len, &w2, &h2, &c2, 3);
+    if (df_stb_guard(stb_load_call, &c))
+        return df_fail(DF_ERR_FORMAT, "image: corrupt %s (decoder check failed at %s)", kn, df_stb_assert_where());
+    uint8_t *px = c.px;
     if (!px) {
         const char *why = stbi_failure_reason();
         if (why && strcmp(why, "outofmem") == 0) return df_fail(DF_ERR_NOMEM, "image: out of memory decoding %dx%d", w, h);
         return df_fail(DF_ERR_FORMAT, "image: corrupt %s (%s)", kn, why ? why : "unknown");
     }
-    if (w2 != w || h2 != h) {
+    if (c.w != w || c.h != h) {
         stbi_image_free(px);
         return df_fail(DF_ERR_FORMAT, "image: corrupt %s (size changed while decoding)", kn);
     }
     img->w = w;
     img->h = h;
-    img->rgb = px; /* stb allocates with malloc (no STBI_MALLOC override): df_image_free's free() matches */
+    img->rgb = px; /* STBI_MALLOC is df_stb_malloc, plain malloc underneath: df_image_free's free() matches */
     if (comp == 1 || comp == 2) img->notes |= DF_IMG_NOTE_GRAY_EXPANDED;
     if (comp == 2 || comp == 4) img->notes |= DF_IMG_NOTE_ALPHA_DROPPED;
     if (orientation != 1) {
@@ -309,6 +328,20 @@ static void membuf_write(void *ctx, void *data, int size) {
     m->n += (size_t)size;
 }
 
+typedef struct {
+    membuf *m;
+    const uint8_t *rgb;
+    int w, h;
+    df_image_format fmt;
+    int quality, ok;
+} encode_call;
+
+static void encode_in_stb(void *ctx) {
+    encode_call *c = ctx;
+    if (c->fmt == DF_FMT_JPEG) c->ok = stbi_write_jpg_to_func(membuf_write, c->m, c->w, c->h, 3, c->rgb, c->quality);
+    else c->ok = stbi_write_png_to_func(membuf_write, c->m, c->w, c->h, 3, c->rgb, c->w * 3);
+}
+
 df_status df_image_encode(const uint8_t *rgb, int w, int h, df_image_format fmt, int quality, uint8_t **out,
                           size_t *outlen) {
     if (!out || !outlen) return df_fail(DF_ERR_ARG, "image: NULL output");
@@ -316,18 +349,21 @@ df_status df_image_encode(const uint8_t *rgb, int w, int h, df_image_format fmt,
     *outlen = 0;
     if (!rgb || w <= 0 || h <= 0 || (int64_t)w * h > DF_IMAGE_MAX_PIXELS)
         return df_fail(DF_ERR_ARG, "image: cannot encode a %dx%d image (1..%ld pixels)", w, h, DF_IMAGE_MAX_PIXELS);
-    membuf m = {0};
-    int ok;
     if (fmt == DF_FMT_JPEG) {
         if (quality < 1 || quality > 100) return df_fail(DF_ERR_ARG, "image: JPEG quality %d (1..100)", quality);
         if (w > 65535 || h > 65535) return df_fail(DF_ERR_ARG, "image: JPEG is limited to 65535x65535 (%dx%d)", w, h);
-        ok = stbi_write_jpg_to_func(membuf_write, &m, w, h, 3, rgb, quality);
-    } else if (fmt == DF_FMT_PNG) {
-        ok = stbi_write_png_to_func(membuf_write, &m, w, h, 3, rgb, w * 3);
-    } else {
+    } else if (fmt != DF_FMT_PNG) {
         return df_fail(DF_ERR_ARG, "image: unknown output format %d", (int)fmt);
     }
-    if (!ok || m.failed || m.n == 0) {
+    membuf m = {0};
+    encode_call c = {&m, rgb, w, h, fmt, quality, 0};
+    if (df_stb_guard(encode_in_stb, &c)) {
+        free(m.p);
+        /* the one assert reachable without a bug in stb: stbiw__sbgrowf's allocation check */
+        return df_fail(DF_ERR_NOMEM, "image: encoding %dx%d %s failed (encoder check failed at %s)", w, h,
+                       fmt == DF_FMT_JPEG ? "JPEG" : "PNG", df_stb_assert_where());
+    }
+    if (!c.ok || m.failed || m.n == 0) {
         free(m.p);
         return df_fail(DF_ERR_NOMEM, "image: encoding %dx%d %s failed (out of memory)", w, h,
                        fmt == DF_FMT_JPEG ? "JPEG" : "PNG");

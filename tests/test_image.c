@@ -2,7 +2,8 @@
  * and EXIF-tagged JPEGs are built by splicing an APP1 segment (both byte orders) into a written JPEG; the
  * expected pixel placement for orientations 1..8 comes from the EXIF spec's "0th row / 0th column" table.
  * Also: empty, truncated and corrupt files, unsupported formats, a header claiming 20000x20000, atomic
- * writes, file reading limits, and the [-1, 1] pixel conversion. */
+ * writes, file reading limits, the fuzzer's finds (tests/fuzz/corpus/fuzz_image), stb's asserts as clean
+ * failures (df_stb_guard), and the [-1, 1] pixel conversion. */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <sys/stat.h>
@@ -444,6 +445,192 @@ static void test_encode_save(void) {
     free(px);
 }
 
+/* ------------------------------------------------------------------ fuzzing finds, stb's asserts */
+/* tests/fuzz/corpus/fuzz_image: JPEGs the fuzzer or a review found, each once decoded from memory nothing wrote
+ *   jpeg-undefined-huffman-table.jpg    a scan uses an AC Huffman table no DHT defined (v2.27: MSan report)
+ *   jpeg-progressive-no-first-dc-scan.jpg  AC scans on coefficients no first DC scan cleared (v2.30: MSan report)
+ *   jpeg-missing-component-scan.jpg     a baseline file without the scan of one component (Cr)
+ * and seeds for decoder paths stb_image_write cannot make (progressive, restart markers, progressive grey; made
+ * from one JPEG with jpegtran, which keeps the coefficients: all three decode to the same image). */
+static char corpus_dir[1200];
+
+static df_status decode_file(df_image *img, const char *name) {
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", corpus_dir, name);
+    uint8_t *buf;
+    size_t n;
+    memset(img, 0, sizeof *img);
+    df_status st = df_read_file(path, 1 << 20, &buf, &n);
+    if (st) return st;
+    st = decode(img, buf, n);
+    free(buf);
+    return st;
+}
+
+/* Leaves freed heap blocks of many sizes holding `fill` (a decoder that reads memory it never wrote then
+ * decodes differently after 0x00 and after 0xFF; MemorySanitizer cannot see every such read). */
+static void heap_garbage(uint8_t fill) {
+    enum { N = 300 };
+    void *b[N];
+    for (int i = 0; i < N; i++) {
+        size_t n = i < 256 ? (size_t)(i + 1) * 16 : (size_t)(i - 255) * 4096;
+        if ((b[i] = malloc(n))) memset(b[i], fill, n);
+    }
+    for (int i = N - 1; i >= 0; i--) free(b[i]);
+}
+
+typedef struct {
+    int step;
+    void *keep;
+} guard_probe;
+
+static void assert_midway(void *ctx) {
+    guard_probe *g = ctx;
+    void *a = df_stb_malloc(100), *b = df_stb_malloc(2000), *c = df_stb_malloc(30);
+    b = df_stb_realloc(b, 70000);
+    df_stb_free(c);
+    g->step = 1;
+    STBI_ASSERT(a != b && g->step == 2); /* fails: a, b must be freed by the guard (LeakSanitizer checks) */
+    g->step = 3;
+}
+
+static void allocate_and_return(void *ctx) {
+    guard_probe *g = ctx;
+    g->keep = df_stb_malloc(64);
+    void *tmp = df_stb_realloc(NULL, 10);
+    df_stb_free(tmp);
+    STBI_ASSERT(g->keep != NULL);
+    g->step = 1;
+}
+
+static void nested_inner(void *ctx) {
+    guard_probe *g = ctx;
+    g->step = 2;
+    STBI_ASSERT(ctx == NULL);
+    g->step = 3;
+}
+static void nested_outer(void *ctx) {
+    guard_probe *g = ctx;
+    g->keep = df_stb_malloc(10); /* freed when the outer guard fails */
+    g->step = 1;
+    df_stb_guard(nested_inner, g); /* an assert in here ends the outer guard */
+    g->step = 4;
+}
+
+static void test_fuzz_finds(void) {
+    const char *sd = getenv("DF_SOURCE_DIR");
+    if (sd) snprintf(corpus_dir, sizeof corpus_dir, "%s/tests/fuzz/corpus/fuzz_image", sd);
+    else { /* the source file's own directory */
+        snprintf(corpus_dir, sizeof corpus_dir, "%s", __FILE__);
+        char *slash = strrchr(corpus_dir, '/');
+        snprintf(slash ? slash + 1 : corpus_dir, sizeof corpus_dir - (slash ? (size_t)(slash + 1 - corpus_dir) : 0),
+                 "fuzz/corpus/fuzz_image");
+    }
+    DIR *d = opendir(corpus_dir);
+    CHECK(d != NULL, "cannot open %s", corpus_dir);
+    int files = 0;
+    unsigned long asserts0 = df_stb_assert_count();
+    for (struct dirent *e; d && (e = readdir(d));) { /* every input: decodes or fails cleanly */
+        if (e->d_name[0] == '.') continue;
+        df_image img;
+        df_status st = decode_file(&img, e->d_name);
+        CHECK(st == DF_OK ? img.w > 0 && img.h > 0 && img.rgb != NULL
+                          : (st == DF_ERR_FORMAT || st == DF_ERR_NOMEM || st == DF_ERR_UNSUPPORTED) && !img.rgb,
+              "%s: %s %s", e->d_name, df_status_name(st), df_errmsg());
+        df_image_free(&img);
+        files++;
+    }
+    if (d) closedir(d);
+    CHECK(files >= 6, "%d files in %s", files, corpus_dir);
+
+    /* the finds decode the same whatever the heap held before */
+    struct {
+        const char *name;
+        df_status want;
+        const char *msg;
+    } finds[] = {
+        {"jpeg-undefined-huffman-table.jpg", DF_ERR_FORMAT, "corrupt JPEG (undefined AC huff)"},
+        {"jpeg-progressive-no-first-dc-scan.jpg", DF_OK, ""},
+        {"jpeg-missing-component-scan.jpg", DF_OK, ""}, /* Cr as all-zero coefficients: within 2 levels of libjpeg */
+    };
+    for (size_t f = 0; f < sizeof finds / sizeof finds[0]; f++) {
+        df_image img[2];
+        char msg[2][512];
+        df_status st[2];
+        for (int k = 0; k < 2; k++) {
+            heap_garbage(k ? 0xFF : 0x00);
+            st[k] = decode_file(&img[k], finds[f].name);
+            snprintf(msg[k], sizeof msg[k], "%s", st[k] ? df_errmsg() : "");
+            CHECK(st[k] == finds[f].want && strstr(msg[k], finds[f].msg) &&
+                      (st[k] ? !img[k].rgb : img[k].w == 32 && img[k].h == 24),
+                  "%s: %s %s", finds[f].name, df_status_name(st[k]), msg[k]);
+        }
+        CHECK(st[0] == st[1] && strcmp(msg[0], msg[1]) == 0, "%s: '%s' then '%s'", finds[f].name, msg[0], msg[1]);
+        if (st[0] == DF_OK && st[1] == DF_OK)
+            CHECK(memcmp(img[0].rgb, img[1].rgb, 32 * 24 * 3) == 0, "%s: the pixels depend on the heap", finds[f].name);
+        df_image_free(&img[0]);
+        df_image_free(&img[1]);
+    }
+    CHECK(df_stb_assert_count() == asserts0, "the fuzz inputs reached an stb assert (%s)", df_stb_assert_where());
+
+    /* progressive, restart markers, progressive grey: the same coefficients, the same pixels */
+    df_image p, r, g;
+    CHECK(decode_file(&p, "progressive.jpg") == DF_OK && p.w == 32 && p.h == 24, "progressive: %s", df_errmsg());
+    CHECK(decode_file(&r, "restart.jpg") == DF_OK && r.w == 32 && r.h == 24, "restart: %s", df_errmsg());
+    CHECK(decode_file(&g, "gray-progressive.jpg") == DF_OK && g.w == 32 && g.h == 24 &&
+              (g.notes & DF_IMG_NOTE_GRAY_EXPANDED), "grey progressive: %s", df_errmsg());
+    if (p.rgb && r.rgb) CHECK(memcmp(p.rgb, r.rgb, 32 * 24 * 3) == 0, "progressive and restart decodes differ");
+    int grey_bad = 0, spread = 0;
+    for (int i = 0; g.rgb && i < 32 * 24; i++) {
+        grey_bad += g.rgb[3 * i] != g.rgb[3 * i + 1] || g.rgb[3 * i] != g.rgb[3 * i + 2];
+        spread |= g.rgb[3 * i] ^ g.rgb[0];
+    }
+    CHECK(g.rgb && grey_bad == 0 && spread, "grey progressive: %d non-grey pixels", grey_bad);
+    df_image_free(&p);
+    df_image_free(&r);
+    df_image_free(&g);
+
+    /* the guard: a failed stb assert ends the guarded call and frees what stb allocated in it */
+    guard_probe gp = {0, NULL};
+    CHECK(df_stb_guard(assert_midway, &gp) == -1 && gp.step == 1, "failed assert: guard %d", gp.step);
+    CHECK(strstr(df_stb_assert_where(), "test_image.c:") != NULL, "assert named: '%s'", df_stb_assert_where());
+    CHECK(df_stb_assert_count() == asserts0 + 1, "assert counted");
+    gp = (guard_probe){0, NULL};
+    CHECK(df_stb_guard(allocate_and_return, &gp) == 0 && gp.step == 1 && gp.keep, "guard without a failure");
+    free(gp.keep); /* what stb returns is the caller's, a plain malloc block */
+    gp = (guard_probe){0, NULL};
+    CHECK(df_stb_guard(nested_outer, &gp) == -1 && gp.step == 2, "nested guards: step %d", gp.step);
+    CHECK(df_stb_assert_count() == asserts0 + 2, "nested: one assert counted");
+    STBI_ASSERT(files < 0); /* outside a guard: counted, never an abort */
+    CHECK(df_stb_assert_count() == asserts0 + 3, "unguarded assert counted");
+
+    /* stb_image_write's PNG compressor holds a block per hash bucket (up to 16384) inside the guard */
+    const int ew = 512, eh = 384;
+    uint8_t *noise = malloc((size_t)ew * eh * 3);
+    unsigned s = 7;
+    for (size_t i = 0; i < (size_t)ew * eh * 3; i++) {
+        s = s * 1103515245u + 12345u;
+        noise[i] = (uint8_t)((i % 3 == 0 ? (s >> 16) : i / 7) & 255);
+    }
+    for (int fmt = 0; fmt < 2; fmt++) {
+        uint8_t *enc = NULL;
+        size_t en = 0;
+        df_status st = df_image_encode(noise, ew, eh, fmt ? DF_FMT_JPEG : DF_FMT_PNG, 90, &enc, &en);
+        CHECK(st == DF_OK && en > 1000, "encode %dx%d %s: %s", ew, eh, fmt ? "JPEG" : "PNG", st ? df_errmsg() : "");
+        df_image back;
+        if (st == DF_OK && decode(&back, enc, en) == DF_OK) {
+            CHECK(back.w == ew && back.h == eh && (fmt || memcmp(back.rgb, noise, (size_t)ew * eh * 3) == 0),
+                  "%s round trip", fmt ? "JPEG" : "PNG");
+            df_image_free(&back);
+        } else {
+            CHECK(st != DF_OK, "decoding the encoded %s: %s", fmt ? "JPEG" : "PNG", df_errmsg());
+        }
+        free(enc);
+    }
+    free(noise);
+    CHECK(df_stb_assert_count() == asserts0 + 3, "encoding reached an stb assert (%s)", df_stb_assert_where());
+}
+
 /* ------------------------------------------------------------------ pixel conversion */
 static void test_pixels(void) {
     const int w = 16, h = 16; /* 256 pixels: every byte value in every channel */
@@ -488,6 +675,7 @@ int main(void) {
     test_png_bmp();
     test_jpeg_exif();
     test_bad_inputs();
+    test_fuzz_finds();
     test_encode_save();
     test_pixels();
     return check_summary("test_image");
