@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command: builds native (Release and ASan+UBSan) and wasm, runs every test
-# (C unit tests, JavaScript golden tests against tfjs, wasm tests in Node, browser tests in Chromium)
-# and fuzzes the weight-file parser for a bounded time.
+# (C unit tests, JavaScript golden tests against tfjs, wasm tests in Node, browser tests in Chromium),
+# runs the image tests and the fuzz inputs under MemorySanitizer, and fuzzes both fuzz targets for a bounded
+# time (the weight-file parser under ASan + UBSan, the image decoder under MemorySanitizer).
 #   tools/test.sh            everything
 #   tools/test.sh --quick    native Release build and its tests only
-#   FUZZ_SECONDS=60          fuzzing time (0 skips)
+#   FUZZ_SECONDS=60          fuzzing time per target (0 skips)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -43,9 +44,16 @@ if [ "$quick" = 0 ]; then
   cmake --build build-asan -j$jobs
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$jobs -E js_tests --timeout 1800)
 
+  step "MemorySanitizer build (clang): image tests, fuzz seeds and tests/fuzz/corpus"
+  tests/fuzz/run.sh 0 all msan   # configures build-fuzz-msan, builds both fuzz targets, runs every seed once
+  cmake --build build-fuzz-msan --target test_image -j$jobs
+  DF_SOURCE_DIR="$root" build-fuzz-msan/test_image
+
   if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
-    step "fuzzing the weight-file parser (${FUZZ_SECONDS:-60} s)"
-    tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+    step "fuzzing the weight-file parser (${FUZZ_SECONDS:-60} s, ASan + UBSan)"
+    tests/fuzz/run.sh "${FUZZ_SECONDS:-60}" fuzz_dfw asan
+    step "fuzzing the image decoder (${FUZZ_SECONDS:-60} s, MemorySanitizer)"
+    tests/fuzz/run.sh "${FUZZ_SECONDS:-60}" fuzz_image msan
   fi
 fi
 step "all tests passed"

@@ -1,6 +1,10 @@
 /* libFuzzer target for df_image_decode (JPEG/PNG/BMP through the structure checks, EXIF and stb_image).
  * Decoded images are read in full.  With DF_FUZZ_SEEDS=<dir>, LLVMFuzzerInitialize writes small PNG, JPEG
- * (plain and with an EXIF orientation) and BMP files there first. */
+ * (plain and with an EXIF orientation) and BMP files there first (tests/fuzz/corpus/fuzz_image adds
+ * progressive and restart-marker JPEGs).  An stb assert that fails is a clean decoding failure for the
+ * library (core/stb/df_stb.h) but a finding here: the target traps, so that the input is kept and looked at
+ * (DF_FUZZ_STB_ASSERTS=ok accepts them).  Under MemorySanitizer every byte of a decoded image must be
+ * initialised (copying heap garbage into pixels is no "use" MSan would report by itself). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,16 +13,37 @@
 #include "image.h"
 #include "stb/df_stb.h"
 
+#if defined(__has_feature)
+#if __has_feature(memory_sanitizer)
+#include <sanitizer/msan_interface.h>
+#define DF_FUZZ_MSAN 1
+#endif
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static int asserts_ok = -1;
+    if (asserts_ok < 0) {
+        const char *e = getenv("DF_FUZZ_STB_ASSERTS");
+        asserts_ok = e && strcmp(e, "ok") == 0;
+    }
+    unsigned long asserts = df_stb_assert_count();
     /* Valid huge images only cost time and memory here (the limit itself is tested in test_image). */
     int w, h, c;
-    if (size <= INT_MAX && stbi_info_from_memory(data, (int)size, &w, &h, &c) && (int64_t)w * h > (1 << 22)) return 0;
+    if (size <= INT_MAX && stbi_info_from_memory(data, (int)size, &w, &h, &c) && (int64_t)w * h > (1 << 22)) {
+        if (!asserts_ok && df_stb_assert_count() != asserts) __builtin_trap();
+        return 0;
+    }
     df_image img;
-    if (df_image_decode(&img, data, size) == DF_OK) {
+    df_status st = df_image_decode(&img, data, size);
+    if (!asserts_ok && df_stb_assert_count() != asserts) __builtin_trap(); /* an stb invariant failed */
+    if (st == DF_OK) {
         size_t n = (size_t)img.w * img.h * 3;
         volatile unsigned sum = img.rgb[n - 1]; /* the whole buffer is there */
         for (size_t i = 0; i < n; i += 61) sum += img.rgb[i];
         (void)sum;
+#ifdef DF_FUZZ_MSAN
+        __msan_check_mem_is_initialized(img.rgb, n); /* every pixel comes from the file, none from old heap */
+#endif
         df_image_free(&img);
     }
     return 0;

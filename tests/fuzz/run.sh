@@ -1,21 +1,47 @@
 #!/bin/sh
-# Fuzz with libFuzzer:  tests/fuzz/run.sh [SECONDS [TARGET]]   (default 60 s, fuzz_dfw; or fuzz_image)
-# Configures a clang build (build-fuzz: ASan + UBSan, coverage on the core library), builds the target,
-# seeds a corpus with valid files and fuzzes; exits non-zero on a crash (the input lands in build-fuzz/).
-# Environment: CC (default clang, else clang-14), DF_FUZZ_BUILD (build directory).
+# Fuzz with libFuzzer:  tests/fuzz/run.sh [SECONDS [TARGET [SANITIZER]]]
+#   SECONDS    fuzzing time per target (default 60); 0 only replays the seeds and tests/fuzz/corpus/TARGET
+#   TARGET     fuzz_dfw (default), fuzz_image, or all
+#   SANITIZER  asan (default: AddressSanitizer + UndefinedBehaviorSanitizer, build-fuzz) or
+#              msan (MemorySanitizer, build-fuzz-msan)
+# Configures a clang build (coverage on the core library), builds the target, writes the target's seed files
+# into the build's corpus, adds the committed inputs in tests/fuzz/corpus/TARGET (fuzzer finds and extra
+# seeds; libFuzzer runs each once before mutating) and fuzzes; exits non-zero on a crash or sanitizer report
+# (the input lands in the build directory as crash-*, leak-*, timeout-*, oom-*).
+# Environment: CC (default clang, else clang-14), DF_FUZZ_BUILD (build directory), DF_FUZZ_JOBS (build jobs, 2).
 set -eu
 secs=${1:-60}
 target=${2:-fuzz_dfw}
+san=${3:-asan}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${DF_FUZZ_BUILD:-$root/build-fuzz}
+case "$san" in
+    asan) flags="-DDF_SANITIZE=ON -DDF_MSAN=OFF"; build=${DF_FUZZ_BUILD:-$root/build-fuzz} ;;
+    msan) flags="-DDF_SANITIZE=OFF -DDF_MSAN=ON"; build=${DF_FUZZ_BUILD:-$root/build-fuzz-msan} ;;
+    *) echo "run.sh: sanitizer '$san': asan or msan" >&2; exit 2 ;;
+esac
+if [ "$target" = all ]; then
+    targets=$(cd "$root/tests/fuzz" && ls fuzz_*.c | sed 's/\.c$//')
+else
+    [ -f "$root/tests/fuzz/$target.c" ] || { echo "run.sh: no target $target (tests/fuzz/$target.c)" >&2; exit 2; }
+    targets=$target
+fi
 cc=${CC:-}
 if [ -z "$cc" ]; then
     if command -v clang >/dev/null 2>&1; then cc=clang; else cc=clang-14; fi
 fi
-cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Release -DDF_FUZZ=ON -DDF_SANITIZE=ON \
+# shellcheck disable=SC2086
+cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Release -DDF_FUZZ=ON $flags \
     -DCMAKE_C_FLAGS="-g -fsanitize=fuzzer-no-link" >/dev/null
-cmake --build "$build" --target "$target" -j2
-corpus="$build/corpus-$target"
-mkdir -p "$corpus"
-DF_FUZZ_SEEDS="$corpus" "$build/$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$build/" "$corpus"
+for t in $targets; do
+    cmake --build "$build" --target "$t" -j"${DF_FUZZ_JOBS:-2}"
+done
+for t in $targets; do
+    echo "== $t under $san: ${secs} s"
+    corpus="$build/corpus-$t"
+    mkdir -p "$corpus"
+    set -- "$corpus"
+    [ -d "$root/tests/fuzz/corpus/$t" ] && set -- "$@" "$root/tests/fuzz/corpus/$t"
+    if [ "$secs" = 0 ]; then limit=-runs=0; else limit=-max_total_time=$secs; fi
+    DF_FUZZ_SEEDS="$corpus" "$build/$t" "$limit" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$build/" "$@"
+done
