@@ -32,6 +32,7 @@ struct gen_model {
     df_arena arena;
     int B, H, W;      /* planned size (0 = none) */
     float *ws;        /* conv workspace */
+    float *ws_row;    /* one row for the delta's smoothing (W floats) */
     const float *x;   /* input of the last forward */
     int have_forward;
 };
@@ -95,6 +96,8 @@ static df_status check_config(const gen_config *cfg) {
         return df_fail(DF_ERR_ARG, "gen: out_scale must be in (0, 2]");
     if (cfg->chroma < GEN_CHROMA_FULL || cfg->chroma > GEN_CHROMA_HALF)
         return df_fail(DF_ERR_ARG, "gen: chroma mode must be 0 (full), 1 (none) or 2 (half resolution)");
+    if (cfg->smooth < 0 || cfg->smooth > GEN_MAX_SMOOTH)
+        return df_fail(DF_ERR_ARG, "gen: smooth must be in 0..%d blur passes", GEN_MAX_SMOOTH);
     return DF_OK;
 }
 
@@ -141,7 +144,7 @@ df_status gen_load(gen_model **out, const uint8_t *buf, size_t len, int training
     df_status s = dfw_parse(&f, buf, len);
     if (s) return s;
     char arch[64];
-    long width = 0, chroma = GEN_CHROMA_FULL;
+    long width = 0, chroma = GEN_CHROMA_FULL, smooth = 0;
     double scale = 0;
     if (dfw_meta_get(&f, "arch", arch, sizeof arch) != DF_OK || strcmp(arch, GEN_ARCH) != 0) {
         dfw_free(&f);
@@ -161,7 +164,12 @@ df_status gen_load(gen_model **out, const uint8_t *buf, size_t len, int training
         dfw_free(&f);
         return df_fail(DF_ERR_FORMAT, "gen: meta 'chroma' must be 0, 1 or 2");
     }
-    gen_config cfg = {(int)width, (float)scale, (int)chroma};
+    if (dfw_meta_has(&f, "smooth") &&
+        (dfw_meta_int(&f, "smooth", &smooth) != DF_OK || smooth < 0 || smooth > GEN_MAX_SMOOTH)) {
+        dfw_free(&f);
+        return df_fail(DF_ERR_FORMAT, "gen: meta 'smooth' must be in 0..%d", GEN_MAX_SMOOTH);
+    }
+    gen_config cfg = {(int)width, (float)scale, (int)chroma, (int)smooth};
     s = gen_new(out, &cfg, training);
     if (s == DF_OK) s = dfw_load_params(&f, &(*out)->p);
     if (s == DF_OK && training && dfw_find(&f, "opt.m/enc1.w")) {
@@ -189,6 +197,7 @@ df_status gen_write_meta(const gen_model *g, dfw_writer *w) {
     if (!s) s = dfw_writer_meta_float(w, "out_scale", g->cfg.out_scale);
     if (!s) s = dfw_writer_meta_int(w, "res_blocks", GEN_NRES);
     if (!s && g->cfg.chroma) s = dfw_writer_meta_int(w, "chroma", g->cfg.chroma);
+    if (!s && g->cfg.smooth) s = dfw_writer_meta_int(w, "smooth", g->cfg.smooth);
     return s;
 }
 
@@ -269,6 +278,7 @@ static void point(gen_model *g, int B, int H, int W, int training) {
         }
     }
     g->ws = df_arena_floats(a, ws ? ws : 1);
+    g->ws_row = df_arena_floats(a, (size_t)W);
 }
 
 static df_status plan(gen_model *g, int B, int H, int W) {
@@ -340,6 +350,29 @@ static void shape_delta(int mode, float *d, int B, int H, int W) {
     }
 }
 
+/* One pass of the binomial blur [1 2 1] / 4 along x then y, zero padding, over B*3 planes of H x W in place
+ * (tmp: one row of W floats).  A symmetric linear map: the backward pass applies the same passes. */
+static void smooth_delta(int passes, float *d, int planes, int H, int W, float *tmp) {
+    for (int p = 0; p < passes; p++)
+        for (int c = 0; c < planes; c++) {
+            float *pl = d + (size_t)c * H * W;
+            for (int y = 0; y < H; y++) {
+                float *r = pl + (size_t)y * W;
+                for (int x = 0; x < W; x++)
+                    tmp[x] = 0.25f * ((x > 0 ? r[x - 1] : 0.0f) + 2.0f * r[x] + (x + 1 < W ? r[x + 1] : 0.0f));
+                memcpy(r, tmp, (size_t)W * sizeof(float));
+            }
+            for (int x = 0; x < W; x++) {
+                float prev = 0.0f;
+                for (int y = 0; y < H; y++) {
+                    float cur = pl[(size_t)y * W + x], next = y + 1 < H ? pl[(size_t)(y + 1) * W + x] : 0.0f;
+                    pl[(size_t)y * W + x] = 0.25f * (prev + 2.0f * cur + next);
+                    prev = cur;
+                }
+            }
+        }
+}
+
 df_status gen_forward(gen_model *g, float *delta, const float *x, int B, int H, int W) {
     df_status s = plan(g, B, H, W);
     if (s) return s;
@@ -370,6 +403,7 @@ df_status gen_forward(gen_model *g, float *delta, const float *x, int B, int H, 
     size_t n = (size_t)B * 3 * H * W;
     for (size_t k = 0; k < n; k++) delta[k] = g->cfg.out_scale * last->out[k];
     shape_delta(g->cfg.chroma, delta, B, H, W);
+    if (g->cfg.smooth) smooth_delta(g->cfg.smooth, delta, B * 3, H, W, g->ws_row);
     g->x = x;
     g->have_forward = 1;
     return DF_OK;
@@ -386,7 +420,9 @@ df_status gen_backward(gen_model *g, float *dx, const float *ddelta) {
     gen_layer *last = &g->L[g->nl - 1];
     size_t nlast = (size_t)B * 3 * g->H * g->W;
     for (size_t k = 0; k < nlast; k++) last->dout[k] = g->cfg.out_scale * ddelta[k];
-    shape_delta(g->cfg.chroma, last->dout, B, g->H, g->W); /* a symmetric map: its own adjoint */
+    /* the adjoint of smooth(chroma(.)) is chroma(smooth(.)): both maps are symmetric */
+    if (g->cfg.smooth) smooth_delta(g->cfg.smooth, last->dout, B * 3, g->H, g->W, g->ws_row);
+    shape_delta(g->cfg.chroma, last->dout, B, g->H, g->W);
     for (int i = g->nl - 1; i >= 0; i--) {
         gen_layer *l = &g->L[i];
         int C = l->cv.cout, HW = l->OH * l->OW;

@@ -10,6 +10,11 @@
  *               GEN_CHROMA_NONE  delta_c = m                                  one grey pattern
  *               GEN_CHROMA_HALF  delta_c = m + mean over the 2x2 block of (d_c - m)  colour only at half resolution
  *             (each map is a symmetric linear projection: its backward pass applies the same map)
+ *             smoothing (meta "smooth" = k, 0 when absent): after the chroma map, k passes of the separable
+ *             binomial blur [1 2 1] / 4 per channel with zero padding (a symmetric matrix, so its own adjoint;
+ *             weights sum to <= 1, so |delta| <= out_scale still).  It removes the pixel-grid patterns (the
+ *             checker at the Nyquist frequency is zeroed by one pass) that an attacker's resampling destroys
+ *             anyway and that show on flat skin.
  * x_adv = clip(x + clip(delta, -eps, eps), -1, 1).  Fully convolutional: inputs are reflect-padded to a
  * multiple of 8 and the delta cropped back.  FLOPs per 256x256 image: see gen_flops (c = 16: 1.4 GFLOP).
  */
@@ -25,11 +30,13 @@ extern "C" {
 
 #define GEN_ARCH "dadfi-gen"
 #define GEN_NRES 4
+#define GEN_MAX_SMOOTH 8
 
 typedef struct {
     int width;        /* c */
     float out_scale;  /* delta = out_scale * tanh(conv_out) */
     int chroma;       /* GEN_CHROMA_* (meta "chroma"; files without it are GEN_CHROMA_FULL) */
+    int smooth;       /* binomial blur passes on the delta, 0..GEN_MAX_SMOOTH (meta "smooth"; absent: 0) */
 } gen_config;
 
 enum { GEN_CHROMA_FULL = 0, GEN_CHROMA_NONE = 1, GEN_CHROMA_HALF = 2 };

@@ -102,7 +102,7 @@ static const opt_field FIELDS[] = {
     OF(p_diversity, 'f'), OF(p_resize, 'f'),     OF(p_blur, 'f'),      OF(p_jpeg, 'f'),      OF(eps_start, 'f'),
     OF(eps_ramp, 'l'),    OF(adv_iters, 'i'),    OF(adv_step, 'f'),    OF(adv_momentum, 'f'),  OF(aug_start, 'l'),
     OF(aug_ramp, 'l'),    OF(direct_log, 'i'),   OF(gen_chroma, 'i'),  OF(p_warp, 'f'),     OF(warp_shift, 'f'),
-    OF(warp_scale, 'f'),  OF(warp_rot, 'f'),     OF(warp_kernel, 'i'),
+    OF(warp_scale, 'f'),  OF(warp_rot, 'f'),     OF(warp_kernel, 'i'), OF(gen_smooth, 'i'),
 };
 #define NFIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
 
@@ -218,7 +218,7 @@ df_status prot_create(prot_trainer **out, const prot_opts *o, zoo_model *const *
     patchgan_config pc = {3, o->d_width, o->d_layers, 1};
     patchgan_out_size(&pc, S, S, &OH, &OW);
     t->P = OH * OW;
-    gen_config gc = {o->gen_width, o->out_scale, o->gen_chroma};
+    gen_config gc = {o->gen_width, o->out_scale, o->gen_chroma, o->gen_smooth};
     s = gen_create(&t->g, &gc, mix(seed, 1), 1);
     if (!s) s = patchgan_create(&t->ix, &pc, "idex", mix(seed, 2), 1);
     if (!s) s = patchgan_create(&t->iy, &pc, "idey", mix(seed, 3), 1);

@@ -68,6 +68,7 @@ typedef struct {
     /* Gen and discriminators */
     int gen_width;       /* 16 */
     int gen_chroma;      /* Gen's colour mode GEN_CHROMA_* (gen.h): 0 full, 1 none (grey), 2 half resolution (0) */
+    int gen_smooth;      /* Gen's binomial blur passes on the delta (gen.h), 0..GEN_MAX_SMOOTH (0) */
     float out_scale;     /* Gen's tanh scale (paper: 0.1, hinge-bounded; ours: eps) */
     int d_width, d_layers; /* PatchGAN (16, 3) */
     /* ours */

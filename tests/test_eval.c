@@ -167,7 +167,7 @@ static void test_protectors(zoo_model *const *models) {
 
         /* gen: any size, within eps */
         gen_model *g = NULL;
-        gen_config gc = {4, 1.0f, 0};
+        gen_config gc = {4, 1.0f, 0, 0};
         CHECK(gen_create(&g, &gc, 11, 0) == DF_OK, "gen_create");
         p.kind = EVAL_GEN, p.gen = g;
         CHECK(eval_protect(&p, biga, big, 2 * S, x, S, src, trg, ntrg, ws) == DF_OK, "gen: %s", df_errmsg());

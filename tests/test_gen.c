@@ -11,10 +11,10 @@ static double loss(gen_model *g, const float *x, const float *r, float *delta, i
     return s;
 }
 
-static void test_gradients(int chroma) {
+static void test_gradients(int chroma, int smooth) {
     const int B = 2, H = 16, W = 24;
     const size_t n = (size_t)B * 3 * H * W;
-    gen_config cfg = {4, 1.0f, chroma};
+    gen_config cfg = {4, 1.0f, chroma, smooth};
     gen_model *g;
     CHECK(gen_create(&g, &cfg, 7, 1) == DF_OK, "create: %s", df_errmsg());
     float *x = malloc(n * 4), *r = malloc(n * 4), *d = malloc(n * 4), *dx = calloc(n, 4);
@@ -54,8 +54,9 @@ static void test_gradients(int chroma) {
             double fd = (lp - lm) / (2 * hh);
             if (fabs(fd - analytic) < best) best = fabs(fd - analytic), best_fd = fd;
         }
-        CHECK(best <= 5e-2 * fabs(analytic) + 1e-2, "chroma %d, %s direction %d: analytic %g vs finite difference %g",
-              chroma, on_x ? "input" : "parameter", trial, analytic, best_fd);
+        CHECK(best <= 5e-2 * fabs(analytic) + 1e-2,
+              "chroma %d, smooth %d, %s direction %d: analytic %g vs finite difference %g", chroma, smooth,
+              on_x ? "input" : "parameter", trial, analytic, best_fd);
     }
     free(v);
     free(x), free(r), free(d), free(dx);
@@ -74,7 +75,7 @@ static void test_chroma(void) {
     float *x = malloc(n * 4), *d[3];
     check_fill(x, n, 3);
     for (int mode = 0; mode < 3; mode++) {
-        gen_config c = {4, 0.7f, mode};
+        gen_config c = {4, 0.7f, mode, 0};
         CHECK(gen_create(&g[mode], &c, 5, 0) == DF_OK, "create mode %d", mode);
         d[mode] = malloc(n * 4);
         CHECK(gen_forward(g[mode], d[mode], x, B, H, W) == DF_OK, "forward mode %d", mode);
@@ -153,7 +154,7 @@ static void test_chroma(void) {
         grey = fmax(grey, fmax(fabs(d0 - d1), fabs(d0 - d2)));
     }
     CHECK(grey < 1e-6, "grey protection changed colour (max channel difference %g)", grey);
-    gen_config bad = {4, 0.7f, 3};
+    gen_config bad = {4, 0.7f, 3, 0};
     CHECK(gen_create(&re, &bad, 1, 0) == DF_ERR_ARG, "chroma 3 refused");
     dfw_writer w;
     dfw_writer_init(&w);
@@ -169,8 +170,96 @@ static void test_chroma(void) {
     for (int mode = 0; mode < 3; mode++) free(d[mode]), gen_free(g[mode]);
 }
 
+/* Smoothing (gen.h): the smoothed Gen's delta is the plain Gen's delta (same weights) convolved K times with
+ * [1 2 1] x [1 2 1] / 16 with zero padding, computed here as a direct 2-D sum; |delta| stays <= out_scale; a
+ * checker pattern has no energy left inside the frame; the mode survives save/load; bad values are refused. */
+static void test_smooth(void) {
+    const int B = 1, H = 16, W = 24;
+    const size_t HW = (size_t)H * W, n = (size_t)B * 3 * HW;
+    float *x = malloc(n * 4), *d0 = malloc(n * 4), *d2 = malloc(n * 4), *ref = malloc(n * 4), *tmp = malloc(n * 4);
+    check_fill(x, n, 4);
+    gen_config c0 = {4, 0.6f, 0, 0}, c2 = {4, 0.6f, 0, 2};
+    gen_model *g0, *g2;
+    CHECK(gen_create(&g0, &c0, 11, 0) == DF_OK && gen_create(&g2, &c2, 11, 0) == DF_OK, "create");
+    CHECK(gen_forward(g0, d0, x, B, H, W) == DF_OK && gen_forward(g2, d2, x, B, H, W) == DF_OK, "forward");
+    memcpy(ref, d0, n * 4);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t c = 0; c < 3 * (size_t)B; c++)
+            for (int y = 0; y < H; y++)
+                for (int xx = 0; xx < W; xx++) {
+                    double sum = 0;
+                    for (int dy = -1; dy <= 1; dy++)
+                        for (int dx = -1; dx <= 1; dx++) {
+                            int yy = y + dy, x1 = xx + dx;
+                            if (yy < 0 || yy >= H || x1 < 0 || x1 >= W) continue;
+                            sum += (2 - abs(dy)) * (2 - abs(dx)) * (double)ref[c * HW + (size_t)yy * W + x1];
+                        }
+                    tmp[c * HW + (size_t)y * W + xx] = (float)(sum / 16);
+                }
+        memcpy(ref, tmp, n * 4);
+    }
+    double err = 0, amax = 0, diff = 0;
+    for (size_t k = 0; k < n; k++) {
+        err = fmax(err, fabs(d2[k] - ref[k]));
+        amax = fmax(amax, fabs(d2[k]));
+        diff = fmax(diff, fabs(d2[k] - d0[k]));
+    }
+    CHECK(err < 1e-6, "smooth 2: delta differs from two direct [1 2 1]^2/16 passes (max error %g)", err);
+    CHECK(diff > 1e-3, "smoothing should change the delta (max change %g)", diff);
+    CHECK(amax <= 0.6f, "smoothed delta exceeds out_scale (%g)", amax);
+    /* the checker (-1)^(x+y) is zeroed inside the frame by one pass: the map's symmetric matrix applied to it */
+    gen_config c1 = {4, 0.6f, 0, 1};
+    gen_model *g1;
+    CHECK(gen_create(&g1, &c1, 11, 1) == DF_OK, "create smooth 1");
+    float *dx = calloc(n, 4);
+    CHECK(gen_forward(g1, d0, x, B, H, W) == DF_OK, "forward smooth 1");
+    /* backward of a checker upstream gradient: the blur (its own adjoint) zeroes it away from the border,
+     * so the parameter gradient comes only from the border pixels: much smaller than for a smooth gradient */
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < H; y++)
+            for (int xx = 0; xx < W; xx++) tmp[c * HW + (size_t)y * W + xx] = (y + xx) % 2 ? 1.0f : -1.0f;
+    df_params *p = gen_params(g1);
+    df_params_zero_grad(p);
+    CHECK(gen_backward(g1, dx, tmp) == DF_OK, "backward");
+    double g_checker = 0;
+    for (size_t k = 0; k < p->total; k++) g_checker += (double)p->grad[k] * p->grad[k];
+    for (size_t k = 0; k < n; k++) tmp[k] = 1.0f;
+    df_params_zero_grad(p);
+    CHECK(gen_forward(g1, d0, x, B, H, W) == DF_OK && gen_backward(g1, dx, tmp) == DF_OK, "backward");
+    double g_flat = 0;
+    for (size_t k = 0; k < p->total; k++) g_flat += (double)p->grad[k] * p->grad[k];
+    CHECK(g_checker < 0.2 * g_flat, "a checker gradient should be blurred away (|g|^2 %g vs %g for a flat one)",
+          g_checker, g_flat);
+    free(dx);
+    gen_free(g1);
+
+    uint8_t *buf;
+    size_t len;
+    gen_model *re;
+    CHECK(gen_save(g2, 0, 0, &buf, &len) == DF_OK, "save");
+    CHECK(gen_load(&re, buf, len, 0) == DF_OK && gen_get_config(re)->smooth == 2, "smooth survives save/load");
+    CHECK(gen_forward(re, tmp, x, B, H, W) == DF_OK && memcmp(tmp, d2, n * 4) == 0, "reloaded output differs");
+    gen_free(re);
+    free(buf);
+    gen_config bad = {4, 0.6f, 0, GEN_MAX_SMOOTH + 1}, neg = {4, 0.6f, 0, -1};
+    CHECK(gen_create(&re, &bad, 1, 0) == DF_ERR_ARG && gen_create(&re, &neg, 1, 0) == DF_ERR_ARG,
+          "smooth out of range refused");
+    dfw_writer w;
+    dfw_writer_init(&w);
+    dfw_writer_meta(&w, "arch", GEN_ARCH);
+    dfw_writer_meta_int(&w, "width", 4);
+    dfw_writer_meta_float(&w, "out_scale", 0.6);
+    dfw_writer_meta_int(&w, "smooth", 99);
+    CHECK(dfw_writer_finish(&w, &buf, &len) == DF_OK, "writer");
+    dfw_writer_free(&w);
+    CHECK(gen_load(&re, buf, len, 0) == DF_ERR_FORMAT && re == NULL, "meta smooth 99 refused: %s", df_errmsg());
+    free(buf);
+    free(x), free(d0), free(d2), free(ref), free(tmp);
+    gen_free(g0), gen_free(g2);
+}
+
 static void test_protect_budget(void) {
-    gen_config cfg = {4, 1.0f, 0}; /* out_scale 1: the raw delta far exceeds eps, so clipping must hold it */
+    gen_config cfg = {4, 1.0f, 0, 0}; /* out_scale 1: the raw delta far exceeds eps, so clipping must hold it */
     gen_model *g;
     CHECK(gen_create(&g, &cfg, 3, 0) == DF_OK, "create");
     float *wout = df_params_get(gen_params(g), df_params_find(gen_params(g), "out.w"));
@@ -230,7 +319,7 @@ static void test_protect_budget(void) {
 }
 
 static void test_save_load_flops(void) {
-    gen_config cfg = {16, 0.1f, 0};
+    gen_config cfg = {16, 0.1f, 0, 0};
     double f = gen_flops(&cfg, 256, 256);
     CHECK(f > 1e9 && f <= 4e9, "Gen c=16 must cost at most 4 GFLOP per 256x256 image: %.3g", f);
     gen_model *g, *h;
@@ -262,7 +351,7 @@ static void test_save_load_flops(void) {
 /* Inference reuses a few buffers; its output must equal the training path's (which keeps everything and is
  * checked against tfjs in tests/js/golden.test.mjs). */
 static void test_inference_plan(void) {
-    gen_config cfg = {4, 0.5f, 0};
+    gen_config cfg = {4, 0.5f, 0, 0};
     gen_model *tr, *inf;
     uint8_t *buf;
     size_t len;
@@ -290,8 +379,12 @@ static void test_inference_plan(void) {
 
 int main(void) {
     test_inference_plan();
-    for (int chroma = 0; chroma < 3; chroma++) test_gradients(chroma);
+    for (int chroma = 0; chroma < 3; chroma++) test_gradients(chroma, 0);
+    test_gradients(GEN_CHROMA_HALF, 1); /* the adjoint of smooth(chroma(.)) is chroma(smooth(.)) */
+    test_gradients(GEN_CHROMA_FULL, 2);
+    test_gradients(GEN_CHROMA_NONE, 1);
     test_chroma();
+    test_smooth();
     test_protect_budget();
     test_save_load_flops();
     return check_summary("test_gen");

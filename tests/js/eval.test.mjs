@@ -23,8 +23,9 @@ function checkSchema(j, models, { groups = [] } = {}) {
   assert.deepEqual(Object.keys(j), ['protector', 'eps', 'n', 'condition', 'data', 'protection', 'models', 'groups']);
   assert.equal(typeof j.protector, 'string');
   assert.ok(num(j.eps) && Number.isInteger(j.n) && j.n > 0);
-  assert.deepEqual(Object.keys(j.condition), ['jpeg', 'resize']);
+  assert.deepEqual(Object.keys(j.condition), ['jpeg', 'resize', 'attack']);
   assert.ok((j.condition.jpeg === null || Number.isInteger(j.condition.jpeg)) && numOrNull(j.condition.resize));
+  assert.ok(j.condition.attack === null || typeof j.condition.attack === 'string');
   assert.deepEqual(Object.keys(j.data), ['dir', 'split', 'size', 'edits']);
   assert.deepEqual(Object.keys(j.protection), ['psnr', 'psnr_images', 'ssim', 'linf', 'linf_mean', 'ms_per_image', 'frechet']);
   for (const [k, v] of Object.entries(j.protection)) assert.ok(numOrNull(v), `protection.${k}`);
@@ -85,7 +86,7 @@ test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
         checkSchema(j, models, { groups: ['gender'] });
         assert.equal(j.n, 2);
         assert.equal(j.protector, p);
-        assert.deepEqual(j.condition, { jpeg: null, resize: null });
+        assert.deepEqual(j.condition, { jpeg: null, resize: null, attack: null });
         assert.ok(j.protection.linf <= eps + 1 / 127.5 + 1e-6, `${p}: linf ${j.protection.linf}`);
         if (p === 'none') {
           assert.equal(j.protection.psnr, null);
@@ -101,12 +102,29 @@ test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
     await t.test('JPEG and resize conditions; the clean face takes the same path', () => {
       const none = evalRun('none', ['--jpeg', '75', '--resize', '0.5']);
       checkSchema(none, models, { groups: ['gender'] });
-      assert.deepEqual(none.condition, { jpeg: 75, resize: 0.5 });
+      assert.deepEqual(none.condition, { jpeg: 75, resize: 0.5, attack: null });
       for (const m of models) assert.equal(none.models[m].l2, 0, 'the condition alone disrupts nothing');
       const gen = evalRun(`gen:${join(dir, 'gen.dfw')}`, ['--jpeg', '90', '--resize', '0.75', '--edits', '2']);
       checkSchema(gen, models, { groups: ['gender'] });
       assert.equal(gen.data.edits, 2);
       for (const m of models) assert.ok(gen.models[m].l2 > 0);
+    });
+
+    await t.test('--attack: the attacker pipeline, named in the JSON; the clean photo takes the same path', () => {
+      const none = evalRun('none', ['--attack', 'full']);
+      checkSchema(none, models, { groups: ['gender'] });
+      // the spec in its canonical form: every factor of the `full` preset, with its parameters
+      assert.match(none.condition.attack, /^shift=0\.04,scale=0\.08,rot=5,kernel=any,jpeg=75-95,downsize=1080$/);
+      for (const m of models) assert.equal(none.models[m].l2, 0, 'the pipeline alone disrupts nothing');
+      const gen = evalRun(`gen:${join(dir, 'gen.dfw')}`, ['--attack', 'jitter']);
+      checkSchema(gen, models, { groups: ['gender'] });
+      assert.match(gen.condition.attack, /^shift=0\.04,scale=0\.08,rot=0,kernel=bicubic-aa,jpeg=0,downsize=0$/);
+      assert.ok(gen.protection.psnr > 25 && gen.protection.psnr < 60, `psnr ${gen.protection.psnr}`);
+      for (const m of models) assert.ok(gen.models[m].l2 > 0, `${m}: the protected photo changes the output`);
+      const bad = run('eval', '--protector', 'none', '--models', modelArg, '--data', join(dir, 'celeba'),
+        '--json', join(dir, 'bad.json'), '--attack', 'shift=2');
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr, /attack|shift/);
     });
 
     await t.test('several JPEG qualities on the same protections', () => {

@@ -437,7 +437,8 @@ static df_status setup_protector(eval_run *r, const eval_args *a) {
     if (p->kind == EVAL_GEN) {
         uint8_t *buf = NULL;
         size_t len = 0;
-        if ((s = load_file(colon + 1, &buf, &len)) == DF_OK) s = gen_load(&r->gen, buf, len, 0);
+        if ((s = load_file(colon + 1, &buf, &len)) != DF_OK) return s; /* the message names the file */
+        s = gen_load(&r->gen, buf, len, 0);
         free(buf);
         if (s) return df_fail(s, "%s: %s", colon + 1, df_errmsg());
         p->gen = r->gen;
@@ -907,6 +908,6 @@ int cmd_eval(int argc, char **argv) {
     memset(&r, 0, sizeof r);
     df_status s = a.nattack ? run_attack_eval(&r, &a) : run_eval(&r, &a);
     run_free(&r);
-    if (s) return cli_runtime_error("eval", a.protector);
+    if (s) return cli_runtime_error("eval", NULL); /* every message names its file or protector */
     return EXIT_OK;
 }

@@ -42,7 +42,7 @@ int cmd_gen_init(int argc, char **argv) {
         }
     }
     if (!out) return cli_usage_error("gen-init", "give an output file");
-    gen_config cfg = {(int)width, (float)scale, 0};
+    gen_config cfg = {(int)width, (float)scale, 0, 0};
     gen_model *g = NULL;
     uint8_t *buf = NULL;
     size_t len = 0;

@@ -53,7 +53,7 @@ int cmd_info(int argc, char **argv) {
         double scale = 0.1;
         dfw_meta_int(&f, "width", &width);
         dfw_meta_float(&f, "out_scale", &scale);
-        gen_config cfg = {(int)width, (float)scale, 0};
+        gen_config cfg = {(int)width, (float)scale, 0, 0};
         printf("FLOPs per 256x256 image: %.3f GFLOP\n", gen_flops(&cfg, 256, 256) / 1e9);
     }
     dfw_free(&f);

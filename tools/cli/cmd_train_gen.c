@@ -54,7 +54,9 @@ static void help(void) {
         "  --set NAME=VALUE  any training option of core/protector.h's prot_opts (repeatable), e.g.\n"
         "                    --set w_direct=5 --set p_jpeg=0.6 --set lr_g=1e-4 --set d_width=16\n"
         "                    --set gen_chroma=1 (a grey perturbation) or 2 (grey + colour at half resolution):\n"
-        "                    JPEG's chroma subsampling, from quality 90 down, discards full-resolution colour\n"
+        "                    JPEG's chroma subsampling, from quality 90 down, discards full-resolution colour;\n"
+        "                    --set gen_smooth=K: K passes of a [1 2 1]/4 blur on the delta (no pixel-grid\n"
+        "                    patterns: they do not survive an attacker's resampling and show on flat skin)\n"
         "  --resume CKPT     continue a checkpoint: recipe, models' checksums, options, batch and seed come from it\n"
         "                    (--steps may extend the run; --models may point to moved copies of the same files)\n"
         "  --init F          start a new run (other options, step 0, fresh Adam state) from trained weights: Gen from\n"
@@ -432,7 +434,7 @@ int cmd_train_gen(int argc, char **argv) {
     long step = prot_get_step(t);
     fprintf(stderr, "dadfi %s: recipe %s, %d model%s (%s), Gen width %d (%.2f GFLOP per 256x256), eps %.3g, %d train "
             "faces, batch %d, steps %ld -> %ld, %d threads%s%s%s\n", CMD, o->recipe == PROT_OURS ? "ours" : "paper",
-            zl.n, zl.n > 1 ? "s" : "", a.models, o->gen_width, gen_flops(&(gen_config){o->gen_width, 1, 0}, 256, 256) * 1e-9,
+            zl.n, zl.n > 1 ? "s" : "", a.models, o->gen_width, gen_flops(&(gen_config){o->gen_width, 1, 0, 0}, 256, 256) * 1e-9,
             o->eps, train.n, B, step, a.steps, df_get_threads(), o->blackbox ? ", black box" : "",
             o->idey ? "" : ", no Ide_y", o->idey && !o->universal ? ", per-image PGD labels" : "");
 
