@@ -1,4 +1,4 @@
-/* Attribute classifier (core/attrcls.h) and the multi-output PatchGAN under it: gradients vs finite differences
+/* Attribute classifier (core/networks/attrcls.h) and the multi-output PatchGAN under it: gradients vs finite differences
  * (PatchGAN with cout = 5 + global average pooling), cout <= 1 unchanged, a tiny training run on synthetic images
  * whose attributes are colour / region offsets, save -> load round trips (weights and checkpoints), and rejection
  * of truncated, corrupted, wrong-arch and inconsistent files.  No data needed. */

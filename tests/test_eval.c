@@ -1,4 +1,4 @@
-/* Evaluation pipeline (core/eval.h): every protector kind on two images with tiny zoo models, the edits chosen
+/* Evaluation pipeline (core/evaluation/eval.h): every protector kind on two images with tiny zoo models, the edits chosen
  * per image, the accumulated metrics against direct computation, and the JSON (syntax, keys, values).
  * Metric values on hand-made cases (identical images, shifts, empty masks) are in test_metrics.c. */
 #include <ctype.h>

@@ -1,4 +1,4 @@
-/* Losses (core/loss.c) and Adam (core/adam.c): hand-computed values, finite-difference gradients,
+/* Losses (core/layers/loss.c) and Adam (core/layers/adam.c): hand-computed values, finite-difference gradients,
  * gradient scale and accumulation, NULL gradients. */
 #include "df.h"
 #include "gradcheck.h"

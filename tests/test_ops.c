@@ -1,4 +1,4 @@
-/* Non-convolution layers (core/ops.c): hand-computed forwards, finite-difference gradients of every
+/* Non-convolution layers (core/layers/ops.c): hand-computed forwards, finite-difference gradients of every
  * input and parameter at odd sizes, accumulation (+=) into pre-filled gradients, NULL gradients. */
 #include "df.h"
 #include "gradcheck.h"

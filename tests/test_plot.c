@@ -1,4 +1,4 @@
-/* Charts (core/plot.h): bar heights proportional to the values (linear and logarithmic axes), image grid
+/* Charts (core/evaluation/plot.h): bar heights proportional to the values (linear and logarithmic axes), image grid
  * placement and pixel values, glyphs, clipping. */
 #include "check.h"
 #include "plot.h"

@@ -1,4 +1,4 @@
-/* core/resample.h and core/attack.h: the differentiable warp against finite differences and against a direct
+/* core/layers/resample.h and core/evaluation/attack.h: the differentiable warp against finite differences and against a direct
  * evaluation of its kernels, the real resizes (stb_image_resize2) against the warp, the attacker's pipeline
  * (specs, samples, real against differentiable), bad parameters refused. */
 #include <math.h>

@@ -1,5 +1,5 @@
 // Convert the Keras MobileNet v1 tfjs layers model (model.json + groupN-shardMofK files) into the .dfw container
-// that core/mobilenet.c reads (layout and tensor names in core/mobilenet.h).  The result is derived from a
+// that core/networks/mobilenet.c reads (layout and tensor names in core/networks/mobilenet.h).  The result is derived from a
 // third-party model: write it into the build directory, never into the project.
 //
 //   node tools/convert_mobilenet.mjs [MODEL_DIR] [OUT.dfw]
@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// ---------------------------------------------------------------- .dfw writer (format in core/dfw.h)
+// ---------------------------------------------------------------- .dfw writer (format in core/io/dfw.h)
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {

@@ -1,5 +1,5 @@
 // Writes the evaluation report (report.md, charts) from the JSON files tools/report.sh made with `dadfi eval`.
-// Charts are drawn by our own code: `dadfi eval chart` (core/plot.c).  The JSON schema is in `dadfi eval --help`.
+// Charts are drawn by our own code: `dadfi eval chart` (core/evaluation/plot.c).  The JSON schema is in `dadfi eval --help`.
 //
 //   node tools/report.mjs --dir build/report --dadfi build/dadfi [--n N --half H --seconds S --models LIST
 //                         --celeba DIR --utk DIR]

@@ -3,7 +3,7 @@
  * Errors: a failing call returns a df_status (or a 0 handle) and dfapi_errmsg() tells why; the module keeps
  * working afterwards (malloc returns NULL instead of aborting, every size is checked before use).
  *
- * Large photos (the "working resolution" strategy, gen_protect_rgb8 in core/gen.c, shared with the native CLI):
+ * Large photos (the "working resolution" strategy, gen_protect_rgb8 in core/networks/gen.c, shared with the native CLI):
  * Gen runs on an area-downscaled copy whose longest side is work_side (the page uses 1024, as the CLI does);
  * its delta is bilinearly upsampled to full resolution, clipped to [-eps, eps] there and added to the 8-bit
  * pixels, which are modified in place.  So L-inf <= eps holds at full resolution, and memory is one RGBA
@@ -23,7 +23,7 @@
 #include "metrics.h"
 #include "resample.h"
 
-#ifndef DFAPI_HAVE_ZOO /* set by wasm/CMakeLists.txt when core/zoo.c exists */
+#ifndef DFAPI_HAVE_ZOO /* set by wasm/CMakeLists.txt when core/networks/zoo.c exists */
 #define DFAPI_HAVE_ZOO 0
 #endif
 #if DFAPI_HAVE_ZOO

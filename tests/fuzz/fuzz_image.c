@@ -2,7 +2,7 @@
  * Decoded images are read in full.  With DF_FUZZ_SEEDS=<dir>, LLVMFuzzerInitialize writes small PNG, JPEG
  * (plain and with an EXIF orientation) and BMP files there first (tests/fuzz/corpus/fuzz_image adds
  * progressive and restart-marker JPEGs).  An stb assert that fails is a clean decoding failure for the
- * library (core/stb/df_stb.h) but a finding here: the target traps, so that the input is kept and looked at
+ * library (core/io/stb/df_stb.h) but a finding here: the target traps, so that the input is kept and looked at
  * (DF_FUZZ_STB_ASSERTS=ok accepts them).  Under MemorySanitizer every byte of a decoded image must be
  * initialised (copying heap garbage into pixels is no "use" MSan would report by itself). */
 #include <limits.h>

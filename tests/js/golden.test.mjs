@@ -383,7 +383,7 @@ test('linear', async (t) => {
 });
 
 // ------------------------------------------------------------------ Gen (keep last)
-// Rebuilt from tfjs ops after core/gen.h's architecture: the runner creates a Gen (width 4) and hands back
+// Rebuilt from tfjs ops after core/networks/gen.h's architecture: the runner creates a Gen (width 4) and hands back
 // its parameters by name; tfjs computes delta, d(sum(delta * dy))/dx and every parameter gradient.
 test('Gen (width 4): delta, dx and parameter gradients', async (t) => {
   if (!requireRunner(t)) return;

@@ -18,7 +18,7 @@ const run = (args, env = {}) =>
 const data = join(sharedDir, 'data', 'celeba_subset');
 const haveData = existsSync(join(data, 'labels.csv'));
 
-// Tensor `name` of a .dfw file (little-endian container, see core/dfw.h) as a Float32Array.
+// Tensor `name` of a .dfw file (little-endian container, see core/io/dfw.h) as a Float32Array.
 function dfwTensor(buf, name) {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   assert.equal(buf.subarray(0, 4).toString(), 'DFW1');

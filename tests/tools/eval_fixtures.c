@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
         if (write_buf(dir, name, buf, len)) return 1;
     }
     gen_model *g;
-    gen_config gc = {4, 1.0f, 0};
+    gen_config gc = {4, 1.0f, 0, 0};
     if (gen_create(&g, &gc, 5, 0) || gen_save(g, 0, 0, &buf, &len)) return fail("gen");
     gen_free(g);
     if (write_buf(dir, "gen.dfw", buf, len)) return 1;

@@ -288,7 +288,7 @@ static void run_linear(gcase *c) {
 static void run_gen(gcase *c) {
     if (c->ni != 5 || c->nf != 1) die(2, "gen: 5 ints, 1 float");
     int B = c->iv[0], H = c->iv[1], W = c->iv[2];
-    gen_config cfg = {c->iv[3], c->fv[0], 0};
+    gen_config cfg = {c->iv[3], c->fv[0], 0, 0};
     size_t n = (size_t)B * 3 * H * W;
     float *x = tensor(c, 0, n), *dd = tensor(c, 1, n), *delta = xmalloc(n * 4), *dx = gbuf(n);
     gen_model *g = NULL;

@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
         if (!s) s = gen_load(&g, buf, len, 0);
         free(buf);
     } else {
-        gen_config cfg = {width, 0.1f, 0};
+        gen_config cfg = {width, 0.1f, 0, 0};
         s = gen_create(&g, &cfg, 1, 0);
     }
     if (s) {

@@ -1,10 +1,10 @@
-// Gen (core/gen.h) rebuilt for the benchmark peers from the same .dfw weights: an ONNX model written here
+// Gen (core/networks/gen.h) rebuilt for the benchmark peers from the same .dfw weights: an ONNX model written here
 // (hand-made protobuf, for onnxruntime-web) and a tfjs function built from tfjs ops (for tfjs-backend-wasm).
-// Browser- and Node-safe (no Node imports).  Layer list as in core/gen.c build():
+// Browser- and Node-safe (no Node imports).  Layer list as in core/networks/gen.c build():
 //   enc1..3: conv3x3/s2 IN ReLU; res1..4: {a: conv IN ReLU, b: conv IN, + output before the block};
 //   dec1..3: nearest x2, conv IN ReLU; out: conv (+bias), tanh; delta = out_scale * tanh.
 
-// ---------------------------------------------------------------- .dfw reader (format in core/dfw.h)
+// ---------------------------------------------------------------- .dfw reader (format in core/io/dfw.h)
 export function readDfw(bytes) {
   const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength), dec = new TextDecoder();

@@ -1,4 +1,4 @@
-/* dadfi attr-train: train the attribute classifier (core/attrcls.h) on real CelebA faces; it judges the zoo's
+/* dadfi attr-train: train the attribute classifier (core/networks/attrcls.h) on real CelebA faces; it judges the zoo's
  * edits in `dadfi zoo-quality`. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -15,7 +15,7 @@
 static void help(void) {
     printf(
         "usage: dadfi attr-train --out F [options]\n\n"
-        "Train the attribute classifier (core/attrcls.h: a PatchGAN trunk with 5 outputs per patch, averaged over\n"
+        "Train the attribute classifier (core/networks/attrcls.h: a PatchGAN trunk with 5 outputs per patch, averaged over\n"
         "the patches) that recognises Black_Hair, Blond_Hair, Brown_Hair, Male and Young in a 128x128 face.  It is\n"
         "trained on real faces only, on the train split (partition 0) of the CelebA subset, with random horizontal\n"
         "flips; loss: binary cross-entropy per attribute; Adam (betas 0.9 / 0.999).  The learning rate is constant\n"

@@ -35,7 +35,7 @@ static void help(void) {
         "  --no-balance      with several models, step along the plain sum of their gradients (default: each\n"
         "                    model's gradient scaled to mean |g| = 1 first, so the least sensitive model is\n"
         "                    attacked too; with a plain sum the most sensitive one decides almost every sign)\n"
-        "  --through-jpeg Q  attack through a differentiable JPEG at quality Q (core/augment.h), for a photo a site\n"
+        "  --through-jpeg Q  attack through a differentiable JPEG at quality Q (core/layers/augment.h), for a photo a site\n"
         "                    will re-encode: the perturbation is optimised for what survives the codec\n"
         "  --masked          weight the squared error by the region the deepfake edits (CMUA mask) + 0.1\n"
         "  --feat W          add W x the models' bottleneck-feature distance\n"

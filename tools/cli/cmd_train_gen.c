@@ -1,4 +1,4 @@
-/* dadfi train-gen: train the protector Gen against zoo models (core/protector.h), with progress, validation,
+/* dadfi train-gen: train the protector Gen against zoo models (core/training/protector.h), with progress, validation,
  * checkpoints, sample grids and exact resume. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -24,7 +24,7 @@
 static void help(void) {
     printf(
         "usage: dadfi train-gen --recipe paper|ours --models F1,F2,... --out F [options]\n\n"
-        "Train Gen, the protector, with the DADFI algorithm (design.md \"The algorithm\"; core/protector.h) on the\n"
+        "Train Gen, the protector, with the DADFI algorithm (design.md \"The algorithm\"; core/training/protector.h) on the\n"
         "train split of the CelebA subset against zoo models, each face getting a random attribute edit per model.\n"
         "  paper  Loss = Loss_Idex + Loss_Idey + 0.5 * hinge, exactly: Ide_y's reals are mod_i(x + adv_i) with adv_i\n"
         "         a universal PGD perturbation per model (computed first, --adv-batches batches) or, with\n"
@@ -51,7 +51,7 @@ static void help(void) {
         "  --no-idey         train without Ide_y (the paper's ablation)\n"
         "  --per-image-pgd   Ide_y's reals from per-image PGD every step (slow) instead of universal ones\n"
         "  --adv-batches N   batches for the universal perturbations before step 0 (default 50)\n"
-        "  --set NAME=VALUE  any training option of core/protector.h's prot_opts (repeatable), e.g.\n"
+        "  --set NAME=VALUE  any training option of core/training/protector.h's prot_opts (repeatable), e.g.\n"
         "                    --set w_direct=5 --set p_jpeg=0.6 --set lr_g=1e-4 --set d_width=16\n"
         "                    --set gen_chroma=1 (a grey perturbation) or 2 (grey + colour at half resolution):\n"
         "                    JPEG's chroma subsampling, from quality 90 down, discards full-resolution colour;\n"

@@ -1,4 +1,4 @@
-/* dadfi zoo-train: train a zoo deepfake model (core/zoo.h) on the CelebA subset, with progress, checkpoints,
+/* dadfi zoo-train: train a zoo deepfake model (core/networks/zoo.h) on the CelebA subset, with progress, checkpoints,
  * sample grids and exact resume. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -27,7 +27,7 @@ static void help(void) {
         "Ctrl-C / SIGTERM; both are written atomically.  The same seed gives the same run, and --resume continues\n"
         "a checkpoint exactly where it stopped.\n\n"
         "options:\n"
-        "  --arch A          stargan | attgan | style (see core/zoo.h)\n"
+        "  --arch A          stargan | attgan | style (see core/networks/zoo.h)\n"
         "  --out F           output weight file (.dfw); checkpoint F.ckpt\n"
         "  --data DIR        CelebA subset with labels.csv and images/ (default " DEFAULT_DATA ")\n"
         "  --steps N         total training steps, one D and one G update each (default 3000)\n"

@@ -1,4 +1,4 @@
-/* dadfi eval chart: draw the report's charts (core/plot.h) from tab-separated values. */
+/* dadfi eval chart: draw the report's charts (core/evaluation/plot.h) from tab-separated values. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@ int eval_chart_command(int argc, char **argv);
 
 static void help(void) {
     printf("usage: dadfi eval chart (--bars | --lines) IN.tsv --out OUT.png [OPTIONS]\n\n"
-           "Draws a chart of tab-separated values into a PNG (our own plotting code, core/plot.c).\n"
+           "Draws a chart of tab-separated values into a PNG (our own plotting code, core/evaluation/plot.c).\n"
            "  --bars IN.tsv   grouped bars: the first line is a header whose cells after the first name the series;\n"
            "                  every further line is a group label followed by one value per series (empty, nan or\n"
            "                  null: no bar)\n"

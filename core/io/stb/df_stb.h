@@ -1,13 +1,13 @@
-/* stb_image / stb_image_write configuration shared by core/image_stb.c (the one translation unit with the
+/* stb_image / stb_image_write configuration shared by core/io/image_stb.c (the one translation unit with the
  * implementations) and the code that calls them.  Only JPEG, PNG and BMP are compiled in; no stdio.
- * Versions and the project's patches to the vendored files: core/stb/SOURCE.md.
+ * Versions and the project's patches to the vendored files: core/io/stb/SOURCE.md.
  *
  * stb's asserts are checked failures, never aborts nor silence: STBI_ASSERT / STBIW_ASSERT call
  * df_stb_assert_failed, which, inside df_stb_guard, ends the guarded call at once (longjmp) and frees
  * everything stb allocated since the guard began (stb's allocations go through df_stb_malloc & co., which
  * track them while a guard is active, in plain malloc blocks: free() still matches what stb returns).
  * Outside a guard a failed assert is only counted (df_stb_assert_count) and stb goes on as with NDEBUG;
- * the library (core/image.c) calls stb only through df_stb_guard. */
+ * the library (core/io/image.c) calls stb only through df_stb_guard. */
 #ifndef DF_STB_H
 #define DF_STB_H
 

@@ -1,7 +1,7 @@
 /* Resampling: every resize and warp of dadfi in one module.
  *
  * Two implementations of the same filters:
- *   - real resizes (8-bit and float images) go through stb_image_resize2 (core/stb/, v2.18): what image
+ *   - real resizes (8-bit and float images) go through stb_image_resize2 (core/io/stb/, v2.18): what image
  *     libraries do when a site or an attacker shrinks a photo;
  *   - the differentiable warp (rs_warp_forward / rs_warp_backward) samples an image through an affine map with
  *     the same kernels, written out so that its backward pass is the exact adjoint (training and EOT-PGD).

@@ -2,7 +2,7 @@
  *
  *   nlayers x { conv4x4/s2/p1 (cin -> d * 2^l, capped at 8d) + bias, LeakyReLU(0.2) }
  *   conv3x3/s1/p1 (-> cout) + bias  ->  logits [B, cout, H / 2^nlayers, W / 2^nlayers], one real/fake score per
- *   patch (cout = 1, the discriminators) or cout scores per patch (the attribute classifier, core/attrcls.h).
+ *   patch (cout = 1, the discriminators) or cout scores per patch (the attribute classifier, core/networks/attrcls.h).
  * No normalisation (batches are small and the inputs of one batch mix real and fake).
  * Parameters live in one df_params block; tensor names carry a prefix ("idex", "idey") so that several
  * discriminators and a Gen can share one checkpoint file.

@@ -1,4 +1,4 @@
-/* The stb_image and stb_image_write implementations (vendored in core/stb/, public domain / MIT), compiled
+/* The stb_image and stb_image_write implementations (vendored in core/io/stb/, public domain / MIT), compiled
  * once with their warnings silenced, and the guard that turns stb's asserts into clean failures (df_stb.h).
  * Native builds only: the browser decodes images itself. */
 #include <setjmp.h>
@@ -141,7 +141,7 @@ void df_stb_assert_failed(const char *file, int line) {
     snprintf(assert_where, sizeof assert_where, "%s:%d", base ? base + 1 : file ? file : "stb", line);
     assert_count++;
     if (guard_top) longjmp(guard_top->env, 1);
-    /* no guard: go on as stb does with NDEBUG (the library never gets here: core/image.c guards every call) */
+    /* no guard: go on as stb does with NDEBUG (the library never gets here: core/io/image.c guards every call) */
 }
 
 int df_stb_guard(void (*fn)(void *ctx), void *ctx) {

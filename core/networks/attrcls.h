@@ -3,7 +3,7 @@
  * made by a zoo model shows the requested attribute (the zoo's own discriminators were trained together with
  * their generators and are easy to please).
  *
- *   PatchGAN trunk (core/patchgan.h; cin 3, width w, nlayers n, cout 5, tensor prefix "cls"):
+ *   PatchGAN trunk (core/networks/patchgan.h; cin 3, width w, nlayers n, cout 5, tensor prefix "cls"):
  *       n x { conv4x4/s2 + bias, LeakyReLU(0.2) }, conv3x3 (-> 5) + bias   -> [B, 5, S/2^n, S/2^n] patch logits
  *   global average pooling over the patches                               -> logits [B, 5]
  * logit > 0 means "attribute present".  Defaults for 128 x 128 faces: w = 16, n = 5 (4 x 4 patches).
