@@ -607,8 +607,9 @@ static void test_objective_gradient(void) {
     float *x = malloc(n * 4), *src = malloc(B * 5 * 4);
     faces(x, src, B, 31);
     const char *names[] = {"Ide_x",  "Ide_y",      "direct",      "feature",     "energy",
-                           "hinge",  "all (ours)", "all (paper)", "direct (log)", "direct through the attacker's crops"};
-    for (int variant = 0; variant < 10; variant++) {
+                           "hinge",  "all (ours)", "all (paper)", "direct (log)", "direct through the attacker's crops",
+                           "direct through the photo path (upsampled, then cropped)"};
+    for (int variant = 0; variant < 11; variant++) {
         prot_opts o = tiny_opts(variant == 5 || variant == 7 ? PROT_PAPER : PROT_OURS);
         int only = variant < 6 || variant >= 8;
         if (o.recipe == PROT_OURS) {
@@ -623,9 +624,10 @@ static void test_objective_gradient(void) {
             o.w_direct = variant == 2 ? 10.0f : 0, o.w_feat = variant == 3 ? 1.0f : 0;
             o.w_energy = variant == 4 ? 1.0f : 0, o.mu = variant == 5 ? 0.5f : 0;
             if (variant == 8) o.w_direct = 1.0f, o.direct_log = 1;
-            if (variant == 9) { /* EOT: a fresh crop per image (shift, scale, rotation, any kernel) after the transforms */
+            if (variant >= 9) { /* EOT: a fresh crop per image (shift, scale, rotation, any kernel) after the transforms */
                 o.w_direct = 10.0f, o.p_warp = 1.0f, o.aug_start = 0, o.aug_ramp = 0;
             }
+            if (variant == 10) o.p_photo = 1.0f, o.photo_up = 2.5f; /* ... from a frame upsampled by 1..2.5 */
         }
         prot_trainer *t;
         CHECK(prot_create(&t, &o, models, 3, B, 5) == DF_OK, "create: %s", df_errmsg());
@@ -633,17 +635,19 @@ static void test_objective_gradient(void) {
         for (int i = 0; i < 3; i++) prot_universal_update(t, i, x, src, 0, NULL);
         prot_losses L;
         CHECK(prot_gen_objective(t, x, src, 2, &L) == DF_OK, "objective: %s", df_errmsg());
-        float active[10] = {L.g_idex, L.g_idey, L.direct, L.feat, L.energy, L.hinge, 1, 1, L.direct, L.direct};
+        float active[11] = {L.g_idex, L.g_idey, L.direct, L.feat, L.energy, L.hinge, 1, 1, L.direct, L.direct, L.direct};
         if (only) CHECK(active[variant] > 0, "%s: term inactive", names[variant]);
-        if (variant == 9) { /* the crops change what the models see: the same run without them differs */
+        if (variant >= 9) { /* the crops (the upsampling) change what the models see: without them it differs */
             prot_opts o2 = o;
-            o2.p_warp = 0;
+            if (variant == 9) o2.p_warp = 0;
+            else o2.p_photo = 0;
             prot_trainer *t2;
             prot_losses L2;
             CHECK(prot_create(&t2, &o2, models, 3, B, 5) == DF_OK, "create: %s", df_errmsg());
             boost_gen(t2, 6);
             CHECK(prot_gen_objective(t2, x, src, 2, &L2) == DF_OK, "objective: %s", df_errmsg());
-            CHECK(fabsf(L2.direct - L.direct) > 1e-3f * L.direct, "p_warp 1 and 0 give the same direct loss %g", L.direct);
+            CHECK(fabsf(L2.direct - L.direct) > 1e-3f * L.direct, "%s: on and off give the same direct loss %g",
+                  names[variant], L.direct);
             prot_free(t2);
         }
         df_params *p = gen_params(prot_gen(t));

@@ -34,6 +34,10 @@ struct prot_trainer {
     int wkern[64];
     int warp;                   /* 1: the crops apply this step */
     float *xpre, *dpre;         /* model inputs before the crop, and their gradient */
+    rs_affine umap[64];         /* the photo path's upsampling S -> Su (p_photo) */
+    int ukern[64];
+    int Su;                     /* this step's upsampled frame (0: none) */
+    float *xup, *dup;           /* model inputs upsampled to Su x Su, and their gradient */
     float *aws;                 /* transform workspace */
     size_t aws_cap;
     float *logit, *dlogit, *ones, *zeros, *lb, *lb2;
@@ -83,6 +87,7 @@ prot_opts prot_default_opts(int recipe) {
     o.warp_scale = 0.10f;
     o.warp_rot = 10.0f;
     o.warp_kernel = ATK_ANY_KERNEL;
+    o.photo_up = 2.0f;
     o.eps_start = o.eps;
     return o;
 }
@@ -102,7 +107,8 @@ static const opt_field FIELDS[] = {
     OF(p_diversity, 'f'), OF(p_resize, 'f'),     OF(p_blur, 'f'),      OF(p_jpeg, 'f'),      OF(eps_start, 'f'),
     OF(eps_ramp, 'l'),    OF(adv_iters, 'i'),    OF(adv_step, 'f'),    OF(adv_momentum, 'f'),  OF(aug_start, 'l'),
     OF(aug_ramp, 'l'),    OF(direct_log, 'i'),   OF(gen_chroma, 'i'),  OF(p_warp, 'f'),     OF(warp_shift, 'f'),
-    OF(warp_scale, 'f'),  OF(warp_rot, 'f'),     OF(warp_kernel, 'i'), OF(gen_smooth, 'i'),
+    OF(warp_scale, 'f'),  OF(warp_rot, 'f'),     OF(warp_kernel, 'i'), OF(gen_smooth, 'i'),  OF(p_photo, 'f'),
+    OF(photo_up, 'f'),
 };
 #define NFIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
 
@@ -165,6 +171,8 @@ static df_status check_opts(const prot_opts *o) {
         o->warp_kernel < ATK_ANY_KERNEL || o->warp_kernel >= RS_NKERNELS)
         return df_fail(DF_ERR_ARG, "protector: p_warp in [0, 1], warp_shift and warp_scale in [0, 0.5], warp_rot in "
                                    "[0, 45], warp_kernel -1..%d", RS_NKERNELS - 1);
+    if (!(o->p_photo >= 0 && o->p_photo <= 1) || !(o->photo_up >= 1 && o->photo_up <= 4))
+        return df_fail(DF_ERR_ARG, "protector: p_photo in [0, 1], photo_up in [1, 4]");
     if (!(o->out_scale > 0 && o->out_scale <= 2)) return df_fail(DF_ERR_ARG, "protector: out_scale in (0, 2]");
     if (!(o->lr_g >= 0) || !(o->lr_d >= 0) || !(o->mu >= 0)) return df_fail(DF_ERR_ARG, "protector: lr, mu >= 0");
     if (o->pgd_iters < 0 || !(o->pgd_step >= 0) || !(o->pgd_momentum >= 0) || o->adv_iters < 0 ||
@@ -240,6 +248,10 @@ df_status prot_create(prot_trainer **out, const prot_opts *o, zoo_model *const *
     t->xin = fbuf(img, &s), t->dxin = fbuf(img, &s), t->xr = fbuf(img, &s), t->xt = fbuf(img, &s);
     t->ytmp = fbuf(img, &s);
     t->xpre = fbuf(img, &s), t->dpre = fbuf(img, &s);
+    if (o->p_photo > 0 && o->p_warp > 0) {
+        size_t U = (size_t)ceil(S * o->photo_up) + 1;
+        t->xup = fbuf((size_t)B * 3 * U * U, &s), t->dup = fbuf((size_t)B * 3 * U * U, &s);
+    }
     t->tmp1 = fbuf(img, &s), t->tmp2 = fbuf(img, &s);
     for (int k = 0; k < NAUG; k++) t->stage[k] = fbuf(img, &s);
     size_t nl = (size_t)B * t->P;
@@ -266,7 +278,7 @@ void prot_free(prot_trainer *t) {
     }
     free(t->delta), free(t->xadv), free(t->ddelta), free(t->dxadv), free(t->xin), free(t->dxin), free(t->xr);
     free(t->xt);
-    free(t->xpre), free(t->dpre);
+    free(t->xpre), free(t->dpre), free(t->xup), free(t->dup);
     free(t->ytmp), free(t->tmp1), free(t->tmp2), free(t->aws);
     for (int k = 0; k < NAUG; k++) free(t->stage[k]);
     free(t->logit), free(t->dlogit), free(t->ones), free(t->zeros), free(t->lb), free(t->lb2);
@@ -460,7 +472,13 @@ static void pipe(prot_trainer *t, float *out, const float *in, int keep) {
         return;
     }
     aug_chain(t, t->xpre, in, keep);
-    rs_warp_forward(out, t->xpre, t->wmap, t->wkern, t->B, 3, t->S, t->S, t->S, t->S);
+    int S = t->S, Su = t->Su;
+    if (Su) { /* the photo path: upsampled, then the attacker's crop from the larger frame */
+        rs_warp_forward(t->xup, t->xpre, t->umap, t->ukern, t->B, 3, S, S, Su, Su);
+        rs_warp_forward(out, t->xup, t->wmap, t->wkern, t->B, 3, Su, Su, S, S);
+        return;
+    }
+    rs_warp_forward(out, t->xpre, t->wmap, t->wkern, t->B, 3, S, S, S, S);
 }
 
 /* dx += T^T Crop^T dy (dy is consumed). */
@@ -469,15 +487,22 @@ static void pipe_backward(prot_trainer *t, float *dx, float *dy) {
         aug_chain_backward(t, dx, dy);
         return;
     }
-    int S = t->S;
+    int S = t->S, Su = t->Su;
     memset(t->dpre, 0, (size_t)t->B * 3 * S * S * sizeof(float));
-    rs_warp_backward(t->dpre, dy, t->wmap, t->wkern, t->B, 3, S, S, S, S);
+    if (Su) {
+        memset(t->dup, 0, (size_t)t->B * 3 * Su * Su * sizeof(float));
+        rs_warp_backward(t->dup, dy, t->wmap, t->wkern, t->B, 3, Su, Su, S, S);
+        rs_warp_backward(t->dpre, t->dup, t->umap, t->ukern, t->B, 3, S, S, Su, Su);
+    } else {
+        rs_warp_backward(t->dpre, dy, t->wmap, t->wkern, t->B, 3, S, S, S, S);
+    }
     aug_chain_backward(t, dx, t->dpre);
 }
 
-/* Per-image attacker crops for nb images: with probability p (per image) a draw from the opts' distribution,
- * otherwise the face square itself (an exact copy).  Draws do not depend on p. */
-static void draw_warps(prot_trainer *t, int nb, float p, df_rng *rng) {
+/* Per-image attacker crops for nb images of a frame F x F (the face square: S, or Su on the photo path): with
+ * probability p (per image) a draw from the opts' distribution, otherwise the face square itself (at F = S an
+ * exact copy).  Draws do not depend on p. */
+static void draw_warps(prot_trainer *t, int nb, float p, int F, df_rng *rng) {
     const prot_opts *o = &t->o;
     atk_spec sp = {o->warp_shift, o->warp_scale, o->warp_rot, o->warp_kernel, 0, 0, 0};
     int S = t->S;
@@ -486,11 +511,11 @@ static void draw_warps(prot_trainer *t, int nb, float p, df_rng *rng) {
         float u = df_rng_uniform(rng);
         atk_draw(&a, &sp, rng);
         if (u < p) {
-            t->wmap[b] = atk_map(&a, S / 2.0, S / 2.0, S, S);
+            t->wmap[b] = atk_map(&a, F / 2.0, F / 2.0, F, S);
             t->wkern[b] = a.kernel;
         } else {
-            t->wmap[b] = rs_square_map(S / 2.0, S / 2.0, S, 0, S);
-            t->wkern[b] = RS_BILINEAR;
+            t->wmap[b] = rs_square_map(F / 2.0, F / 2.0, F, 0, S);
+            t->wkern[b] = F == S ? RS_BILINEAR : RS_BICUBIC_AA;
         }
     }
 }
@@ -509,7 +534,17 @@ static df_status draw_augs(prot_trainer *t, long step, df_rng *rng) {
         if (o->recipe == PROT_OURS && u < p[k]) t->aug[t->naug++] = op;
     }
     t->warp = o->recipe == PROT_OURS && o->p_warp > 0;
-    if (t->warp) draw_warps(t, t->B, ramp * o->p_warp, rng);
+    t->Su = 0;
+    if (t->warp && o->p_photo > 0) { /* drawn only with the photo path on: older runs keep their streams */
+        float u = df_rng_uniform(rng), f = 1.0f + (o->photo_up - 1.0f) * df_rng_uniform(rng);
+        if (u < ramp * o->p_photo) t->Su = (int)lroundf(t->S * f);
+        if (t->Su == t->S) t->Su = 0;
+        for (int b = 0; b < t->B && t->Su; b++) {
+            t->umap[b] = rs_square_map(t->S / 2.0, t->S / 2.0, t->S, 0, t->Su);
+            t->ukern[b] = RS_BILINEAR;
+        }
+    }
+    if (t->warp) draw_warps(t, t->B, ramp * o->p_warp, t->Su ? t->Su : t->S, rng);
     size_t need = 1;
     for (int k = 0; k < t->naug; k++) {
         size_t w = aug_workspace(&t->aug[k], t->B, t->S);
@@ -833,7 +868,7 @@ df_status prot_validate(prot_trainer *t, const float *x, const float *src, int B
         if (t->o.p_warp > 0 && t->o.recipe == PROT_OURS) {
             df_rng wr;
             df_rng_seed(&wr, mix(val_seed, 991 + (uint64_t)off));
-            draw_warps(t, nb, 1.0f, &wr);
+            draw_warps(t, nb, 1.0f, S, &wr);
             rs_warp_forward(t->xt, xb, t->wmap, t->wkern, nb, 3, S, S, S, S);
             rs_warp_forward(t->xin, xa, t->wmap, t->wkern, nb, 3, S, S, S, S);
             mc = t->xt, ma = t->xin;

@@ -92,6 +92,11 @@ typedef struct {
      * Validation then measures through the same distribution (seeded).  p_warp 0: off (the default) */
     float p_warp, warp_shift, warp_scale, warp_rot;
     int warp_kernel;
+    /* The photo path (with p_warp > 0): a protected photo carries Gen's delta made at the models' scale and
+     * upsampled to the photo's resolution, and the attacker crops and shrinks from there.  With probability
+     * p_photo per step the models' inputs are first upsampled (bilinear) by u ~ U(1, photo_up) and the crops
+     * taken from that frame, so Gen learns patterns that survive the up- and downsampling.  (0, 2) */
+    float p_photo, photo_up;
     float eps_start;     /* eps schedule: eps_t goes linearly from eps_start to eps ... (= eps: off) */
     long eps_ramp;       /* ... over this many steps */
 } prot_opts;
