@@ -5,8 +5,8 @@
 #
 #   tools/report.sh [--n N] [--quick] [--out DIR] [--build DIR] [--celeba DIR] [--utk DIR] [--no-build] [--no-wasm]
 #
-#   --n N       faces per experiment on the CelebA test split (default 100); robustness, trade-off and PGD runs
-#               use N/2, UTKFace N
+#   --n N       faces per experiment on the CelebA test split (default 100); robustness, trade-off, attacker-
+#               pipeline and PGD runs use N/2, the EOT-PGD bound N/4, UTKFace N
 #   --quick     N = 8: a smoke run in a few minutes
 #   --out DIR   report directory (default build/report)
 #   --build DIR build directory with the dadfi CLI (default build; configured and built unless --no-build)
@@ -42,6 +42,7 @@ done
 case "$N" in ''|*[!0-9]*) echo "report.sh: --n needs a positive integer" >&2; exit 2 ;; esac
 [ "$N" -ge 2 ] || { echo "report.sh: --n must be at least 2" >&2; exit 2; }
 half=$(( N / 2 > 2 ? N / 2 : 2 ))
+quarter=$(( N / 4 > 2 ? N / 4 : 2 ))
 
 if [ "$do_build" = 1 ]; then
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -115,6 +116,9 @@ for i in "${!labels[@]}"; do
   # main comparison (validity, baselines, invisibility, time at 128x128) with image grids
   run "main-$L" --protector "$P" --models "$models" --data "$celeba" --n "$(n_for "$L" "$N")" "${frechet[@]}" \
     --json "$out/json/main-$L.json" --grid "$out/grids/$L.png"
+  # the attacker's pipeline (core/evaluation/attack.h): whole photos, real codec and resamplers, seeded
+  run "atk-$L" --protector "$P" --models "$models" --data "$celeba" --n "$(n_for "$L" "$half")" --no-frechet \
+    --attack lab --attack jitter --attack jpeg90 --attack full --json "$out/json/atk-$L-{a}.json"
   [ "$L" = none ] && continue
   # robustness: JPEG re-encoding (one protection per face, every quality) and downsizing
   run "rob-$L-jpeg" --protector "$P" --models "$models" --data "$celeba" --n "$half" --no-frechet \
@@ -129,6 +133,10 @@ for i in "${!labels[@]}"; do
       --json "$out/json/utk-$L.json" --grid "$out/grids/utk-$L.png" --grid-rows 3 "${classifier[@]}"
   fi
 done
+# the bound: per-image EOT-PGD through the same pipeline (20 iterations, 4 draws of the jitter distribution each)
+run "atk-eot-pgd" --protector eot-pgd --pgd-iters 20 --eot-samples 4 --eot-spec jitter --models "$models" \
+  --data "$celeba" --n "$quarter" --no-frechet --attack lab --attack jitter --attack jpeg90 --attack full \
+  --json "$out/json/atk-eot-pgd-{a}.json"
 # success against invisibility: eps sweep for the shipped Gen, PGD and random signs
 for L in gen pgd sign-noise; do
   case $L in gen) [ -f "$weights/gen.dfw" ] || continue; P=gen:$weights/gen.dfw ;; *) P=$L ;; esac
@@ -146,6 +154,6 @@ if [ "$wasm" = 1 ] && [ -f build-wasm/wasm/dadfi-wasm.mjs ] && [ -f "$weights/ge
 fi
 elapsed=$(( $(date +%s) - t_start ))
 
-node tools/report.mjs --dir "$out" --dadfi "$dadfi" --n "$N" --half "$half" --seconds "$elapsed" \
+node tools/report.mjs --dir "$out" --dadfi "$dadfi" --n "$N" --half "$half" --quarter "$quarter" --seconds "$elapsed" \
   --models "$models" --celeba "$celeba" --utk "$utk"
 log "report: $out/report.md ($elapsed s of experiments)"
