@@ -5,6 +5,7 @@
 
 #include "celeba.h"
 #include "cli.h"
+#include "deepfake_graph.h"
 #include "image.h"
 #include "zoo.h"
 
@@ -13,7 +14,8 @@
 
 static void help(void) {
     printf(
-        "usage: dadfi deepfake --model F [--attr NAME=0|1 ...] [options] IN OUT\n\n"
+        "usage: dadfi deepfake --model F [--attr NAME=0|1 ...] [options] IN OUT\n"
+        "       dadfi deepfake --model IMPORTED.dfw [--size N] [--no-crop] IN OUT\n\n"
         "Edit the face in IN with a zoo model (a .dfw written by `dadfi zoo-train`) and write the 128x128 result\n"
         "to OUT (.png or .jpg).  Like StarGAN's CelebA setting, the photo's centred square is cropped (a 178x218\n"
         "aligned CelebA face gives its 178x178 centre) and resized to 128x128; --no-crop resizes the whole picture\n"
@@ -30,7 +32,9 @@ static void help(void) {
         "  --grid             write input | edit of each attribute side by side instead of one edit\n"
         "  --no-crop          resize the whole picture instead of cropping its centred square\n"
         "  --seed S           style noise for zoo-style (default: none, the mean style)\n"
-        "  --quality Q        JPEG quality for .jpg output (default 95)\n\n"
+        "  --quality Q        JPEG quality for .jpg output (default 95)\n"
+        "  --size N           imported models (tools/convert_tfjs_graph.mjs): the side the photo is resized to\n"
+        "                     (default: the model's own, e.g. 256; a multiple of the model's size multiple)\n\n"
         "examples:\n"
         "  dadfi deepfake --model weights/zoo/stargan.dfw face.jpg blond.png\n"
         "  dadfi deepfake --model weights/zoo/attgan.dfw --attr Male=1 --attr Young=0 face.jpg older_man.png\n"
@@ -55,7 +59,7 @@ int cmd_deepfake(int argc, char **argv) {
     const char *model = NULL, *in = NULL, *out = NULL;
     int ntrg = 0, nsrc = 0, tk[MAX_ATTR_ARGS], sk[MAX_ATTR_ARGS], crop = 1, grid = 0, have_seed = 0;
     float tv[MAX_ATTR_ARGS], sv[MAX_ATTR_ARGS];
-    long seed = 0, quality = 95;
+    long seed = 0, quality = 95, size = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -87,6 +91,8 @@ int cmd_deepfake(int argc, char **argv) {
             } else if (!strcmp(a, "--seed")) {
                 if (cli_parse_long(v, 0, 2147483647L, &seed)) return cli_usage_error(CMD, "--seed must be an integer >= 0");
                 have_seed = 1;
+            } else if (!strcmp(a, "--size")) {
+                if (cli_parse_long(v, 1, 4096, &size)) return cli_usage_error(CMD, "--size must be in 1..4096");
             } else if (!strcmp(a, "--quality")) {
                 if (cli_parse_long(v, 1, 100, &quality)) return cli_usage_error(CMD, "--quality must be in 1..100");
             } else {
@@ -112,6 +118,19 @@ int cmd_deepfake(int argc, char **argv) {
     uint8_t *rgb = NULL;
     int rc = EXIT_OK;
     if (df_read_file(model, (size_t)1 << 30, &buf, &len)) return cli_runtime_error(CMD, NULL); /* names it */
+    if (deepfake_is_graph(buf, len)) { /* an imported model: no attributes */
+        if (ntrg || nsrc || grid || have_seed) {
+            free(buf);
+            return cli_usage_error(CMD, "%s is an imported model: --attr, --src, --grid and --seed do not apply", model);
+        }
+        rc = deepfake_graph(CMD, model, buf, len, in, out, crop, size, (int)quality);
+        free(buf);
+        return rc;
+    }
+    if (size) {
+        free(buf);
+        return cli_usage_error(CMD, "--size applies to imported models only (zoo models run at their own size)");
+    }
     df_status st = zoo_load(&m, buf, len, 0);
     free(buf);
     if (st) return cli_runtime_error(CMD, model);
