@@ -45,6 +45,10 @@ const meanOf = (xs) => {
   const v = xs.filter((x) => x !== null && x !== undefined);
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
 };
+// The perceptual distance column (protection.perceptual, LPIPS-style on MobileNet) appears only where some
+// result has it (older JSON and runs without a MobileNet have none).
+const hasPerc = (js) => js.some((j) => typeof j?.protection?.perceptual === 'number');
+const percCol = (on, j) => (on ? [f(j?.protection?.perceptual, 4)] : []);
 const meanSuccess = (j) => (j ? meanOf(models.map((m) => j.models[m]?.success_rate)) : null);
 const table = (head, rows) =>
   [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
@@ -91,9 +95,10 @@ Deepfake models (the zoo, our stand-ins for StarGAN & co.): ${models.map((m) => 
 // headline: through the attacker's pipeline (whole photos; dadfi eval --attack)
 const atkLabels = [...commands.keys()].filter((l) => l.startsWith('atk-')).map((l) => l.slice(4));
 const atk = (l, a) => load(`atk-${l}-${a}`);
+const atkPerc = hasPerc(atkLabels.map((l) => atk(l, 'jitter')));
 const atkRows = atkLabels.filter((l) => atk(l, 'jitter')).map((l) => {
   const j = atk(l, 'jitter'), j90 = atk(l, 'jpeg90'), full = atk(l, 'full'), lab = atk(l, 'lab');
-  return [`\`${l}\``, String(j.n), f(j.protection.psnr, 2), f(j.protection.ssim, 3), ...models.map((m) => pct(j.models[m].success_rate)),
+  return [`\`${l}\``, String(j.n), f(j.protection.psnr, 2), f(j.protection.ssim, 3), ...percCol(atkPerc, j), ...models.map((m) => pct(j.models[m].success_rate)),
     ...models.map((m) => pct(j90?.models[m]?.success_rate)), pct(meanSuccess(full)), pct(meanSuccess(lab))];
 });
 if (atkRows.length)
@@ -106,15 +111,16 @@ with the real codec and resamplers, one seeded draw per photo: **jitter** = the 
 **JPEG 90** = the site re-encodes at quality 90 (4:2:0) and the attacker takes the centred crop; **full** = downsize
 to 1080, JPEG 75-95, shift 4 %, scale 8 %, rotation 5 degrees, any kernel; **lab** = the centred crop with no
 re-encoding (an upper bound). \`eot-pgd\` is the per-image bound (EOT-PGD through the differentiable pipeline).
-PSNR and SSIM are on the whole photo.
+PSNR and SSIM${atkPerc ? ' and the perceptual distance (LPIPS-style on MobileNet features, 0 = identical; `dadfi eval --help`)' : ''} are on the whole photo.
 
-${table(['protector', 'photos', 'PSNR dB', 'SSIM', ...models.map((m) => `${m} jitter`), ...models.map((m) => `${m} JPEG 90`), 'mean full', 'mean lab'], atkRows)}
+${table(['protector', 'photos', 'PSNR dB', 'SSIM', ...(atkPerc ? ['perceptual'] : []), ...models.map((m) => `${m} jitter`), ...models.map((m) => `${m} JPEG 90`), 'mean full', 'mean lab'], atkRows)}
 ${cmdBlock(['atk-'])}`);
 
 // headline (lab geometry)
+const headPerc = hasPerc(Object.values(main));
 const headRows = labels.filter((l) => main[l]).map((l) => {
   const j = main[l], j85 = load(`rob-${l}-jpeg85`);
-  return [`\`${l}\``, f(j.protection.psnr, 2), f(j.protection.ssim, 3), ...models.map((m) => pct(j.models[m].success_rate)),
+  return [`\`${l}\``, f(j.protection.psnr, 2), f(j.protection.ssim, 3), ...percCol(headPerc, j), ...models.map((m) => pct(j.models[m].success_rate)),
     pct(meanSuccess(j)), l === 'none' ? pct(0) : pct(meanSuccess(j85)), f(j.protection.ms_per_image, 1)];
 });
 out.push(`## The lab geometry (the protector's own crop)
@@ -122,7 +128,7 @@ out.push(`## The lab geometry (the protector's own crop)
 Success rate per model (clean upload) and the mean over models after JPEG re-encoding at quality 85 (a real codec;
 the robustness runs' faces).
 
-${table(['protector', 'PSNR dB', 'SSIM', ...models.map((m) => `${m}`), 'mean', 'mean @ JPEG 85', 'ms / face'], headRows)}
+${table(['protector', 'PSNR dB', 'SSIM', ...(headPerc ? ['perceptual'] : []), ...models.map((m) => `${m}`), 'mean', 'mean @ JPEG 85', 'ms / face'], headRows)}
 
 ${chart('success', 'bars', [['model', ...labels.filter((l) => main[l])], ...models.map((m) => [m, ...labels.filter((l) => main[l]).map((l) => main[l].models[m].success_rate)])],
   ['--title', 'Success rate (L2_mask > 0.05)', '--ylabel', 'share of faces', '--ymin', '0', '--ymax', '1'])}
@@ -171,10 +177,11 @@ ${barsByModel('frechet', 'Frechet distance of the deepfakes (Eq. 21)', 'frechet'
 out.push(`## Invisibility of the protection
 
 PSNR / SSIM of the protected face (8-bit, as saved) against the original; L-inf includes the 8-bit rounding.
-Frechet distance between MobileNet features of the protected and the clean faces.
+Frechet distance between MobileNet features of the protected and the clean faces${hasPerc(Object.values(results)) ? `;
+perceptual: the LPIPS-style distance of the protected face to the original (MobileNet features, 0 = identical)` : ''}.
 
-${table(['protector', 'PSNR dB', 'SSIM', 'L-inf max', 'L-inf mean', 'Frechet (faces)'],
-  Object.entries(results).map(([l, j]) => [`\`${l}\``, f(j.protection.psnr, 2), f(j.protection.ssim, 4), f(j.protection.linf, 4), f(j.protection.linf_mean, 4), f(j.protection.frechet, 2)]))}
+${table(['protector', 'PSNR dB', 'SSIM', ...(hasPerc(Object.values(results)) ? ['perceptual'] : []), 'L-inf max', 'L-inf mean', 'Frechet (faces)'],
+  Object.entries(results).map(([l, j]) => [`\`${l}\``, f(j.protection.psnr, 2), f(j.protection.ssim, 4), ...percCol(hasPerc(Object.values(results)), j), f(j.protection.linf, 4), f(j.protection.linf_mean, 4), f(j.protection.frechet, 2)]))}
 `);
 
 // time (Fig. 7)

@@ -65,16 +65,19 @@ mkdir -p "$out/json" "$out/grids"
 : > "$out/commands.tsv"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# MobileNet features for the Frechet distances: converted from the shared tfjs model (never committed).
+# MobileNet for the Frechet and perceptual distances: converted from the shared tfjs model (never committed).
+# The perceptual distance (2 MobileNet runs per photo) is measured in the main and attacker-pipeline runs only.
 mobilenet="$build/mobilenet.dfw"
-frechet=(--no-frechet)
+frechet=(--no-frechet --no-perceptual)
 if [ -f "$mobilenet" ]; then
   frechet=(--mobilenet "$mobilenet")
 elif [ -f ../shared/models/mobilenet-v1-0.75-224/model.json ] && command -v node >/dev/null; then
   node tools/convert_mobilenet.mjs ../shared/models/mobilenet-v1-0.75-224 "$mobilenet" && frechet=(--mobilenet "$mobilenet")
 else
-  log "MobileNet model not found: Frechet distances skipped"
+  log "MobileNet model not found: Frechet and perceptual distances skipped"
 fi
+perceptual=(--no-frechet --no-perceptual)
+[ "${frechet[0]}" = --mobilenet ] && perceptual=(--no-frechet "${frechet[@]}")
 
 # UTKFace has no hair-colour labels: the attribute classifier estimates the source attributes (if committed)
 classifier=()
@@ -117,31 +120,31 @@ for i in "${!labels[@]}"; do
   run "main-$L" --protector "$P" --models "$models" --data "$celeba" --n "$(n_for "$L" "$N")" "${frechet[@]}" \
     --json "$out/json/main-$L.json" --grid "$out/grids/$L.png"
   # the attacker's pipeline (core/evaluation/attack.h): whole photos, real codec and resamplers, seeded
-  run "atk-$L" --protector "$P" --models "$models" --data "$celeba" --n "$(n_for "$L" "$half")" --no-frechet \
+  run "atk-$L" --protector "$P" --models "$models" --data "$celeba" --n "$(n_for "$L" "$half")" "${perceptual[@]}" \
     --attack lab --attack jitter --attack jpeg90 --attack full --json "$out/json/atk-$L-{a}.json"
   [ "$L" = none ] && continue
   # robustness: JPEG re-encoding (one protection per face, every quality) and downsizing
-  run "rob-$L-jpeg" --protector "$P" --models "$models" --data "$celeba" --n "$half" --no-frechet \
+  run "rob-$L-jpeg" --protector "$P" --models "$models" --data "$celeba" --n "$half" --no-frechet --no-perceptual \
     --jpeg 0,100,95,92,90,85,80,75 --json "$out/json/rob-$L-jpeg{q}.json"
   for r in 0.75 0.5; do
-    run "rob-$L-resize$r" --protector "$P" --models "$models" --data "$celeba" --n "$half" --no-frechet \
+    run "rob-$L-resize$r" --protector "$P" --models "$models" --data "$celeba" --n "$half" --no-frechet --no-perceptual \
       --resize "$r" --json "$out/json/rob-$L-resize$r.json"
   done
   # cross-dataset with fairness groups
   if [ -f "$utk/labels.csv" ]; then
-    run "utk-$L" --protector "$P" --models "$models" --data "$utk" --n "$(n_for "$L" "$N")" --no-frechet \
+    run "utk-$L" --protector "$P" --models "$models" --data "$utk" --n "$(n_for "$L" "$N")" --no-frechet --no-perceptual \
       --json "$out/json/utk-$L.json" --grid "$out/grids/utk-$L.png" --grid-rows 3 "${classifier[@]}"
   fi
 done
 # the bound: per-image EOT-PGD through the same pipeline (20 iterations, 4 draws of the jitter distribution each)
 run "atk-eot-pgd" --protector eot-pgd --pgd-iters 20 --eot-samples 4 --eot-spec jitter --models "$models" \
-  --data "$celeba" --n "$quarter" --no-frechet --attack lab --attack jitter --attack jpeg90 --attack full \
+  --data "$celeba" --n "$quarter" "${perceptual[@]}" --attack lab --attack jitter --attack jpeg90 --attack full \
   --json "$out/json/atk-eot-pgd-{a}.json"
 # success against invisibility: eps sweep for the shipped Gen, PGD and random signs
 for L in gen pgd sign-noise; do
   case $L in gen) [ -f "$weights/gen.dfw" ] || continue; P=gen:$weights/gen.dfw ;; *) P=$L ;; esac
   for e in 0.02 0.03 0.05 0.08; do
-    run "eps-$L-$e" --protector "$P" --eps "$e" --models "$models" --data "$celeba" --n "$half" --no-frechet \
+    run "eps-$L-$e" --protector "$P" --eps "$e" --models "$models" --data "$celeba" --n "$half" --no-frechet --no-perceptual \
       --json "$out/json/eps-$L-$e.json"
   done
 done

@@ -160,7 +160,7 @@ static df_status grow2(float **p, float **q, long *cap, long rows, int D) {
 df_status eval_measure(eval_acc *a, const float *xc, const float *xac, const float *src, const float *trg, int ntrg,
                        const int *groups, float *y_clean, float *y_adv) {
     if (!a || !a->y || !xc || !xac || !src || !trg || ntrg < 1) return df_fail(DF_ERR_ARG, "eval: bad measure arguments");
-    int S = a->S, D = a->mn ? mobilenet_feature_dim(a->mn) : 0;
+    int S = a->S, D = a->mn && !a->no_frechet ? mobilenet_feature_dim(a->mn) : 0;
     size_t n = 3 * (size_t)S * S;
     float *yc = a->y, *ya = a->y + n;
     for (int i = 0; i < a->nmodels; i++) {
@@ -219,7 +219,14 @@ df_status eval_add_protection_hw(eval_acc *a, const float *x_full, const float *
     if (l > a->linf) a->linf = l;
     a->ms += ms;
     a->nimages++;
-    if (a->mn && xc && xac) {
+    if (a->mn && !a->no_perceptual) {
+        double d;
+        df_status s = mobilenet_perceptual(a->mn, &d, NULL, x_full, x_adv_full, H, W);
+        if (s) return s;
+        a->perceptual += d;
+        a->nperceptual++;
+    }
+    if (a->mn && !a->no_frechet && xc && xac) {
         int D = mobilenet_feature_dim(a->mn), S = a->S;
         df_status s = grow2(&a->feat_x, &a->feat_xadv, &a->cap_x, a->nfeat_x, D);
         if (!s) s = mobilenet_features_image(a->mn, a->feat_x + (size_t)a->nfeat_x * D, xc, S, S);
@@ -232,7 +239,7 @@ df_status eval_add_protection_hw(eval_acc *a, const float *x_full, const float *
 
 df_status eval_finish(eval_acc *a) {
     if (!a) return df_fail(DF_ERR_ARG, "eval: NULL accumulator");
-    if (!a->mn) return DF_OK;
+    if (!a->mn || a->no_frechet) return DF_OK;
     int D = mobilenet_feature_dim(a->mn);
     df_status s = DF_OK;
     for (int i = 0; i < a->nmodels && !s; i++)
@@ -324,6 +331,8 @@ df_status eval_json(const eval_acc *a, const eval_info *info, char **out) {
     put_num(&b, ratio(a->linf_sum, a->nimages));
     put(&b, ", \"ms_per_image\": ");
     put_num(&b, ratio(a->ms, a->nimages));
+    put(&b, ", \"perceptual\": ");
+    put_num(&b, ratio(a->perceptual, a->nperceptual));
     put(&b, ", \"frechet\": ");
     put_num(&b, a->frechet_x);
     put(&b, "},\n  \"models\": {");

@@ -4,8 +4,9 @@
  * deepfake pipeline would (8-bit rounding, JPEG re-encoding, resizing to the models' size S) to the clean and
  * the protected upload alike, and eval_measure runs every model on both for the image's edits and accumulates
  * the disruption metrics; eval_add_protection accumulates the invisibility metrics of x_adv_full against
- * x_full.  eval_finish computes the Frechet distances (MobileNet features of every G(x_adv) against every G(x),
- * and of x_adv against x) and eval_json writes the result (schema in tools/cli/cmd_eval.c's --help).
+ * x_full (PSNR, SSIM, L-inf and, with a MobileNet, the LPIPS-style perceptual distance mobilenet_perceptual).
+ * eval_finish computes the Frechet distances (MobileNet features of every G(x_adv) against every G(x), and of
+ * x_adv against x) and eval_json writes the result (schema in tools/cli/cmd_eval.c's --help).
  * No file I/O here: the command reads images and applies the JPEG codec.
  */
 #ifndef DF_EVAL_H
@@ -75,10 +76,13 @@ typedef struct {
     int S;                            /* the models' input size */
     int nmodels;
     eval_model_acc m[EVAL_MAX_MODELS];
-    mobilenet *mn;                    /* borrowed; NULL: no Frechet distances */
+    mobilenet *mn;                    /* borrowed; NULL: no Frechet or perceptual distances */
+    int no_frechet, no_perceptual;    /* set after eval_init to skip either use of mn (both 0 by default) */
     /* protection (x_adv_full against x_full) */
     long nimages, psnr_finite;
     double psnr, ssim, linf, linf_sum, ms;  /* psnr: sum over images with finite PSNR; linf: max */
+    double perceptual;                /* sum of mobilenet_perceptual(x_full, x_adv_full) over nperceptual images */
+    long nperceptual;
     float *feat_x, *feat_xadv;        /* MobileNet features of x and x_adv (the model view) */
     long nfeat_x, cap_x;
     double frechet_x;
@@ -103,7 +107,8 @@ int eval_add_group_kind(eval_acc *a, const char *kind, const char *const *values
 df_status eval_measure(eval_acc *a, const float *xc, const float *xac, const float *src, const float *trg, int ntrg,
                        const int *groups, float *y_clean, float *y_adv);
 /* Invisibility of one protected upload [3, F, F] and the time its protection took.  xc, xac: the model view
- * [3, S, S] (for the Frechet distance of x_adv against x; may be NULL). */
+ * [3, S, S] (for the Frechet distance of x_adv against x; may be NULL).  With a MobileNet (and !no_perceptual)
+ * the perceptual distance of the upload itself: 2 MobileNet passes at its native size (mobilenet.h). */
 df_status eval_add_protection(eval_acc *a, const float *x_full, const float *x_adv_full, int F, double ms,
                               const float *xc, const float *xac);
 /* The same for a photo of H x W (the attacker-pipeline evaluation protects whole photos). */

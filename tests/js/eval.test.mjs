@@ -13,6 +13,8 @@ import { decodePNG } from './png.mjs';
 const exe = join(buildDir, 'dadfi');
 const fixtures = join(buildDir, 'eval_fixtures');
 const skip = !(existsSync(exe) && existsSync(fixtures)) && `dadfi or eval_fixtures not built in ${buildDir} (set DF_BUILD_DIR)`;
+const mobilenet = join(buildDir, 'mobilenet.dfw');
+const skipMobilenet = !existsSync(mobilenet) && `${mobilenet} absent (node tools/convert_mobilenet.mjs makes it)`;
 const run = (...args) => spawnSync(exe, args, { encoding: 'utf8' });
 
 const num = (v) => typeof v === 'number' && Number.isFinite(v);
@@ -27,7 +29,8 @@ function checkSchema(j, models, { groups = [] } = {}) {
   assert.ok((j.condition.jpeg === null || Number.isInteger(j.condition.jpeg)) && numOrNull(j.condition.resize));
   assert.ok(j.condition.attack === null || typeof j.condition.attack === 'string');
   assert.deepEqual(Object.keys(j.data), ['dir', 'split', 'size', 'edits']);
-  assert.deepEqual(Object.keys(j.protection), ['psnr', 'psnr_images', 'ssim', 'linf', 'linf_mean', 'ms_per_image', 'frechet']);
+  assert.deepEqual(Object.keys(j.protection), ['psnr', 'psnr_images', 'ssim', 'linf', 'linf_mean', 'ms_per_image',
+    'perceptual', 'frechet']);
   for (const [k, v] of Object.entries(j.protection)) assert.ok(numOrNull(v), `protection.${k}`);
   assert.deepEqual(Object.keys(j.models), models);
   for (const m of models) {
@@ -56,10 +59,11 @@ test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
     const models = ['stargan', 'attgan', 'style'];
     const modelArg = models.map((m) => join(dir, `${m}.dfw`)).join(',');
     let runs = 0;
+    // without --mobilenet in extra: no MobileNet (none is loaded with --no-frechet --no-perceptual)
     const evalRun = (protector, extra = [], data = 'celeba') => {
       const out = join(dir, `out-${++runs}.json`);
       const r = run('eval', '--protector', protector, '--models', modelArg, '--data', join(dir, data), '--size', '32',
-        '--n', '2', '--no-frechet', '--json', out, ...extra);
+        '--n', '2', '--no-frechet', ...(extra.includes('--mobilenet') ? [] : ['--no-perceptual']), '--json', out, ...extra);
       assert.equal(r.status, 0, r.stderr);
       return JSON.parse(readFileSync(out, 'utf8'));
     };
@@ -125,6 +129,28 @@ test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
         '--json', join(dir, 'bad.json'), '--attack', 'shift=2');
       assert.notEqual(bad.status, 0);
       assert.match(bad.stderr, /attack|shift/);
+    });
+
+    await t.test('perceptual distance: 0 for none, > 0 for noise, on crops and whole photos; --no-perceptual',
+      { skip: skipMobilenet }, () => {
+      const withMn = ['--mobilenet', mobilenet];
+      for (const extra of [[], ['--attack', 'jitter']]) {
+        const none = evalRun('none', [...withMn, ...extra]);
+        checkSchema(none, models, { groups: ['gender'] });
+        assert.equal(none.protection.perceptual, 0, `none ${extra}`);
+        assert.equal(none.protection.frechet, null, '--no-frechet');
+        const noise = evalRun('noise', [...withMn, '--eps', '0.05', ...extra]);
+        const sign = evalRun('sign-noise', [...withMn, '--eps', '0.05', ...extra]);
+        assert.ok(noise.protection.perceptual > 0 && noise.protection.perceptual < 1, `noise ${noise.protection.perceptual}`);
+        assert.ok(sign.protection.perceptual > noise.protection.perceptual, 'larger noise, larger distance');
+      }
+      const out = join(dir, 'no-perceptual.json');
+      const r = run('eval', '--protector', 'noise', '--models', modelArg, '--data', join(dir, 'celeba'), '--size', '32',
+        '--n', '2', '--no-perceptual', '--mobilenet', mobilenet, '--json', out);
+      assert.equal(r.status, 0, r.stderr);
+      const j = JSON.parse(readFileSync(out, 'utf8'));
+      assert.equal(j.protection.perceptual, null);
+      assert.ok(num(j.protection.frechet), 'Frechet still measured');
     });
 
     await t.test('several JPEG qualities on the same protections', () => {

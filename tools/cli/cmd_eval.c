@@ -65,9 +65,13 @@ static void help(void) {
         "                  model's gradient scaled to mean |g| = 1 per image first, see `dadfi pgd --help`);\n"
         "                  --pgd-through-jpeg Q: attack through a differentiable JPEG at quality Q (augment.h), so\n"
         "                  that the perturbation survives re-encoding (compare with --jpeg Q)\n"
-        "  --mobilenet F   MobileNet v1 features for the Frechet distances (default %s, made by\n"
-        "                  `node tools/convert_mobilenet.mjs`; skipped with a note when the default is absent)\n"
-        "  --no-frechet    skip the Frechet distances (4 MobileNet runs per image and model fewer)\n"
+        "  --mobilenet F   ImageNet MobileNet v1 for the Frechet and perceptual distances (default %s, made\n"
+        "                  by `node tools/convert_mobilenet.mjs`; both skipped with a note when the default is\n"
+        "                  absent)\n"
+        "  --no-frechet    skip the Frechet distances (2 MobileNet runs per image, edit and model, and 2 per\n"
+        "                  image, fewer); the perceptual distance is still measured when the MobileNet exists\n"
+        "  --no-perceptual skip the perceptual distance (2 MobileNet runs per image at the photo's own size\n"
+        "                  fewer); with --no-frechet as well, no MobileNet is loaded\n"
         "  --seed N        noise and PGD random seed (default 1)\n"
         "  --json OUT      write the result here\n"
         "  --grid OUT.png  image grid of the first --grid-rows (4) faces: original | protected | perturbation x10 |\n"
@@ -91,7 +95,12 @@ static void help(void) {
         "   \"data\": {\"dir\": DIR, \"split\": S, \"size\": S, \"edits\": K},\n"
         "   \"protection\": {\"psnr\": dB (mean over changed images), \"psnr_images\": their count, \"ssim\": mean,\n"
         "                  \"linf\": max |x_adv - x| (8-bit rounding included), \"linf_mean\": mean of it per image,\n"
-        "                  \"ms_per_image\": protection time, \"frechet\": FD(MobileNet(x_adv), MobileNet(x))},\n"
+        "                  \"ms_per_image\": protection time, \"perceptual\": LPIPS-style distance of the\n"
+        "                  protected upload (the whole photo with --attack) to the original: MobileNet's\n"
+        "                  unit-normalised ReLU6 features after conv1 and pointwise blocks 1, 3, 5, 11, squared\n"
+        "                  differences averaged over positions and the 5 layers, at the image's own size\n"
+        "                  (mobilenet.h; 0 = identical; another face ~ 0.45), null without a MobileNet,\n"
+        "                  \"frechet\": FD(MobileNet(x_adv), MobileNet(x)) on the models' view},\n"
         "   \"models\": {NAME: {\"arch\": family, \"pairs\": count, \"d_pix\": Eq. 19, \"d_pix_rms\": d_pix / sqrt(3 S S),\n"
         "              \"d_mask\": Eq. 20, \"d_mask_rms\": over masked elements, \"l2\": mean squared difference,\n"
         "              \"l2_mask\": masked mean squared difference, \"success_rate\": share of pairs with\n"
@@ -298,7 +307,7 @@ typedef struct {
     long n, size, edits, seed, pgd_iters, grid_rows, pgd_jpeg;
     int jpeg[MAX_CONDS], njpeg;
     double eps, resize, pgd_step;
-    int no_frechet, quiet, mobilenet_given, pgd_no_balance;
+    int no_frechet, no_perceptual, quiet, mobilenet_given, pgd_no_balance;
     const char *attack[MAX_CONDS], *eot_spec;
     int nattack;
     long eot_samples;
@@ -358,6 +367,7 @@ static int parse_args(eval_args *a, int argc, char **argv) {
         DBL("--pgd-step", pgd_step, 0.0, 1.0);
         else if (!strcmp(o, "--mobilenet") && v) a->mobilenet = argv[++i], a->mobilenet_given = 1;
         else if (!strcmp(o, "--no-frechet")) a->no_frechet = 1;
+        else if (!strcmp(o, "--no-perceptual")) a->no_perceptual = 1;
         else if (!strcmp(o, "--pgd-no-balance")) a->pgd_no_balance = 1;
         else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) a->quiet = 1;
         else return cli_usage_error("eval", "unknown option or missing value: '%s'", o);
@@ -478,12 +488,12 @@ static df_status setup_protector(eval_run *r, const eval_args *a) {
 }
 
 static df_status load_mobilenet(eval_run *r, const eval_args *a) {
-    if (a->no_frechet) return DF_OK;
+    if (a->no_frechet && a->no_perceptual) return DF_OK;
     struct stat st;
     if (!a->mobilenet_given && stat(a->mobilenet, &st) != 0) {
         if (!a->quiet)
-            fprintf(stderr, "dadfi eval: note: %s not found; Frechet distances skipped (make it with `node "
-                            "tools/convert_mobilenet.mjs`, or pass --mobilenet F / --no-frechet)\n", a->mobilenet);
+            fprintf(stderr, "dadfi eval: note: %s not found; Frechet and perceptual distances skipped (make it "
+                            "with `node tools/convert_mobilenet.mjs`, or pass --mobilenet F)\n", a->mobilenet);
         return DF_OK;
     }
     uint8_t *buf = NULL;
@@ -568,8 +578,10 @@ static void summary(const eval_run *r, const eval_args *a, const eval_acc *acc, 
     long n = acc->nimages ? acc->nimages : 1;
     fprintf(stderr, "dadfi eval: %s", a->protector);
     if (q) fprintf(stderr, " JPEG %d", q);
-    fprintf(stderr, " on %ld images: PSNR %.2f dB, SSIM %.4f, %.1f ms/image; success", acc->nimages,
-            acc->psnr_finite ? acc->psnr / acc->psnr_finite : INFINITY, acc->ssim / n, acc->ms / n);
+    fprintf(stderr, " on %ld images: PSNR %.2f dB, SSIM %.4f", acc->nimages,
+            acc->psnr_finite ? acc->psnr / acc->psnr_finite : INFINITY, acc->ssim / n);
+    if (acc->nperceptual) fprintf(stderr, ", perceptual %.4f", acc->perceptual / acc->nperceptual);
+    fprintf(stderr, ", %.1f ms/image; success", acc->ms / n);
     for (int m = 0; m < r->models.n; m++)
         fprintf(stderr, " %s %.1f%%", r->models.name[m], 100.0 * acc->m[m].success / (acc->m[m].n ? acc->m[m].n : 1));
     fprintf(stderr, " -> %s\n", path);
@@ -597,6 +609,8 @@ static df_status run_eval(eval_run *r, const eval_args *a) {
     for (int i = 0; i < r->models.n; i++) names[i] = r->models.name[i];
     for (int c = 0; c < nc; c++) {
         if ((s = eval_init(&r->acc[c], r->models.m, names, r->models.n, S, r->mn))) return s;
+        r->acc[c].no_frechet = a->no_frechet;
+        r->acc[c].no_perceptual = a->no_perceptual;
         r->nacc = c + 1;
         if (r->data.ngroups >= 1 && eval_add_group_kind(&r->acc[c], "gender", gender_names, 2) < 0) return DF_ERR_ARG;
         if (r->data.ngroups >= 2 && eval_add_group_kind(&r->acc[c], "race", race_names, 5) < 0) return DF_ERR_ARG;
@@ -812,6 +826,8 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
     for (int i = 0; i < r->models.n; i++) names[i] = r->models.name[i];
     for (int c = 0; c < nc; c++) {
         if ((s = eval_init(&r->acc[c], r->models.m, names, r->models.n, S, r->mn))) return s;
+        r->acc[c].no_frechet = a->no_frechet;
+        r->acc[c].no_perceptual = a->no_perceptual;
         r->nacc = c + 1;
         if (r->data.ngroups >= 1 && eval_add_group_kind(&r->acc[c], "gender", gender_names, 2) < 0) return DF_ERR_ARG;
         if (r->data.ngroups >= 2 && eval_add_group_kind(&r->acc[c], "race", race_names, 5) < 0) return DF_ERR_ARG;
