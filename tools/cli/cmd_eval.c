@@ -78,13 +78,17 @@ static void help(void) {
         "                  deepfake(original) | deepfake(protected) per model (what the models see)\n"
         "  --attack SPEC   measure through the attacker's pipeline (core/evaluation/attack.h; repeatable, one\n"
         "                  JSON each: --json must then contain {a}): the whole photo is protected at the\n"
-        "                  models' scale (face square -> --size; Gen on the whole frame, PGD on the square),\n"
+        "                  models' scale (face square -> --size; Gen and PGD on the face square, see\n"
+        "                  --gen-margin),\n"
         "                  the delta upsampled to the photo and clipped to eps, rounded to 8 bits; then per image\n"
         "                  one seeded draw of the site (downsize, JPEG) and the attacker's own crop (jitter,\n"
         "                  rotation, kernel) with the real codec and resamplers, for the clean and the\n"
         "                  protected photo alike.  SPEC: a preset (lab, jitter, bilinear, bicubic, area,\n"
         "                  triangle-aa, bicubic-aa, jpeg95, jpeg90, jpeg85, jpeg75, downsize, full, train) or\n"
         "                  key=value pairs, e.g. shift=0.04,scale=0.08,rot=5,kernel=bicubic-aa,jpeg=75-95\n"
+        "  --gen-margin M  with --attack: Gen protects the square of M times the face square's side around it (default\n"
+        "                  1: the face square; measured best: larger squares or 0 = the whole photo lose success\n"
+        "                  and PSNR), nothing outside it\n"
         "  -q, --quiet     no progress\n\n"
         "pipeline per image: face crop at full size F (8-bit) -> protect -> round to 8 bits -> [JPEG Q] ->\n"
         "[downsize to S] -> every model, first edit of the image's edits ... K-th edit; the clean face takes the same\n"
@@ -311,6 +315,7 @@ typedef struct {
     const char *attack[MAX_CONDS], *eot_spec;
     int nattack;
     long eot_samples;
+    double gen_margin;
 } eval_args;
 
 /* "Q1,Q2,..." with Q in 0..100 (0: no JPEG) -> a->jpeg; returns nonzero if malformed. */
@@ -329,7 +334,8 @@ static int parse_qualities(eval_args *a, const char *list) {
 
 static int parse_args(eval_args *a, int argc, char **argv) {
     *a = (eval_args){.split = "test", .mobilenet = DEFAULT_MOBILENET, .size = 128, .edits = 1, .seed = 1,
-                     .pgd_iters = 10, .grid_rows = 4, .eps = 0.05, .pgd_step = 0.01, .eot_samples = 4};
+                     .pgd_iters = 10, .grid_rows = 4, .eps = 0.05, .pgd_step = 0.01, .eot_samples = 4,
+                     .gen_margin = 1.0};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -365,6 +371,7 @@ static int parse_args(eval_args *a, int argc, char **argv) {
         DBL("--eps", eps, 0.0, 0.5);
         DBL("--resize", resize, 0.05, 1.0);
         DBL("--pgd-step", pgd_step, 0.0, 1.0);
+        DBL("--gen-margin", gen_margin, 0.0, 4.0);
         else if (!strcmp(o, "--mobilenet") && v) a->mobilenet = argv[++i], a->mobilenet_given = 1;
         else if (!strcmp(o, "--no-frechet")) a->no_frechet = 1;
         else if (!strcmp(o, "--no-perceptual")) a->no_perceptual = 1;
@@ -379,6 +386,8 @@ static int parse_args(eval_args *a, int argc, char **argv) {
     if (!a->protector || !a->models || !a->data || !a->json)
         return cli_usage_error("eval", "--protector, --models, --data and --json are required");
     if (a->size % 32) return cli_usage_error("eval", "--size must be a multiple of 32");
+    if (a->gen_margin > 0 && a->gen_margin < 1)
+        return cli_usage_error("eval", "--gen-margin is 0 (the whole photo) or at least 1 (the face square's side)");
     if (a->nattack && (a->njpeg || a->resize > 0))
         return cli_usage_error("eval", "--attack replaces --jpeg and --resize (put jpeg=Q in the attack spec)");
     if (a->nattack > 1 && !strstr(a->json, "{a}"))
@@ -740,7 +749,7 @@ static df_status attack_delta(eval_run *r, const eval_args *a, float *dw, const 
     eval_protector *p = &r->prot;
     df_status s = DF_OK;
     memset(dw, 0, nw * sizeof(float));
-    if (p->kind == EVAL_GEN) {
+    if (p->kind == EVAL_GEN && a->gen_margin <= 0) { /* Gen on the whole frame */
         float *xa = malloc(nw * sizeof(float));
         if (!xa) return df_fail(DF_ERR_NOMEM, "out of memory");
         s = gen_protect(p->gen, xa, xw, h, w, p->eps);
@@ -748,17 +757,24 @@ static df_status attack_delta(eval_run *r, const eval_args *a, float *dw, const 
         free(xa);
         return s;
     }
-    if (p->kind != EVAL_PGD && p->kind != EVAL_UNIVERSAL) return DF_OK; /* none / noise: made at full resolution */
-    int x0 = (int)lround(cx - S / 2.0), y0 = (int)lround(cy - S / 2.0);
-    float *xs = malloc(ns * sizeof(float)), *xa = malloc(ns * sizeof(float)), *ds = NULL;
+    if (p->kind != EVAL_PGD && p->kind != EVAL_UNIVERSAL && p->kind != EVAL_GEN) return DF_OK; /* none / noise: made at full resolution */
+    /* the region: the reference square (PGD, universal) or, for Gen, the square --gen-margin times its side */
+    int R = p->kind == EVAL_GEN ? (int)lround(S * a->gen_margin) : S;
+    size_t nr = (size_t)3 * R * R;
+    int x0 = (int)lround(cx - R / 2.0), y0 = (int)lround(cy - R / 2.0);
+    float *xs = malloc(nr * sizeof(float)), *xa = malloc(nr * sizeof(float)), *ds = NULL;
     if (!xs || !xa) s = df_fail(DF_ERR_NOMEM, "out of memory");
-    for (int c = 0; !s && c < 3; c++) /* the reference square at S (edge-clamped) */
-        for (int y = 0; y < S; y++)
-            for (int x = 0; x < S; x++) {
+    for (int c = 0; !s && c < 3; c++) /* the region at the models' scale (edge-clamped) */
+        for (int y = 0; y < R; y++)
+            for (int x = 0; x < R; x++) {
                 int yy = y0 + y < 0 ? 0 : y0 + y >= h ? h - 1 : y0 + y, xx = x0 + x < 0 ? 0 : x0 + x >= w ? w - 1 : x0 + x;
-                xs[((size_t)c * S + y) * S + x] = xw[((size_t)c * h + yy) * w + xx];
+                xs[((size_t)c * R + y) * R + x] = xw[((size_t)c * h + yy) * w + xx];
             }
-    if (!s && p->kind == EVAL_UNIVERSAL) {
+    if (!s && p->kind == EVAL_GEN) {
+        s = gen_protect(p->gen, xa, xs, R, R, p->eps);
+        for (size_t k = 0; !s && k < nr; k++) xa[k] -= xs[k];
+        ds = xa;
+    } else if (!s && p->kind == EVAL_UNIVERSAL) {
         if (p->dsize == S) memcpy(xa, p->delta, ns * sizeof(float));
         else s = rs_resize_planar(xa, S, S, p->delta, 3, p->dsize, p->dsize, RS_TRIANGLE_AA);
         ds = xa;
@@ -777,10 +793,10 @@ static df_status attack_delta(eval_run *r, const eval_args *a, float *dw, const 
     }
     if (ds)
         for (int c = 0; c < 3; c++)
-            for (int y = 0; y < S; y++)
-                for (int x = 0; x < S; x++)
+            for (int y = 0; y < R; y++)
+                for (int x = 0; x < R; x++)
                     if (y0 + y >= 0 && y0 + y < h && x0 + x >= 0 && x0 + x < w)
-                        dw[((size_t)c * h + y0 + y) * w + x0 + x] = ds[((size_t)c * S + y) * S + x];
+                        dw[((size_t)c * h + y0 + y) * w + x0 + x] = ds[((size_t)c * R + y) * R + x];
     if (!s && r->eot) {
         /* EOT-PGD on the whole frame through the attacker's pipeline (differentiable version) */
         int K = (int)a->eot_samples, nm = p->n_pgd_models;
