@@ -83,6 +83,13 @@ export function writeDfw(meta, tensors) {
   return buf;
 }
 
+// Write buf to out atomically (a temporary file renamed), creating out's folder.
+export function writeFileAtomic(out, buf) {
+  mkdirSync(dirname(resolve(out)), { recursive: true });
+  writeFileSync(out + '.tmp', buf);
+  renameSync(out + '.tmp', out);
+}
+
 // ---------------------------------------------------------------- tfjs layers model
 // The model's topology and its weights as {name: {shape, data: Float32Array}} in Keras layout.
 export function readTfjsModel(dir) {
@@ -107,7 +114,7 @@ export function readTfjsModel(dir) {
 }
 
 // [kh, kw, cin, cout] -> [cout, cin, kh, kw]
-function hwioToOihw({ shape: [kh, kw, ci, co], data }) {
+export function hwioToOihw({ shape: [kh, kw, ci, co], data }) {
   const out = new Float32Array(data.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)

@@ -17,6 +17,7 @@ typedef struct {
 
 /* Commands (each in cmd_<name>.c). */
 int cmd_protect(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_gen_init(int argc, char **argv);
 int cmd_zoo_train(int argc, char **argv);

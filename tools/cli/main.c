@@ -5,6 +5,7 @@
 
 static const cli_command commands[] = {
     {"protect", "add a hard-to-see perturbation that breaks deepfake models (Gen, fast)", cmd_protect},
+    {"detect", "find faces in photos (BlazeFace): boxes, scores, six keypoints", cmd_detect},
     {"gen-init", "write a randomly initialised Gen weight file (tests, training start)", cmd_gen_init},
     {"info", "show a weight file's metadata, tensors, parameters and FLOPs", cmd_info},
     {"zoo-train", "train a deepfake model of the zoo (StarGAN-, AttGAN-style, ...)", cmd_zoo_train},
