@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "attack.h"
+#include "gen_faces.h"
 #include "attrcls.h"
 #include "celeba.h"
 #include "cli.h"
@@ -86,9 +87,10 @@ static void help(void) {
         "                  protected photo alike.  SPEC: a preset (lab, jitter, bilinear, bicubic, area,\n"
         "                  triangle-aa, bicubic-aa, jpeg95, jpeg90, jpeg85, jpeg75, downsize, full, train) or\n"
         "                  key=value pairs, e.g. shift=0.04,scale=0.08,rot=5,kernel=bicubic-aa,jpeg=75-95\n"
-        "  --gen-margin M  with --attack: Gen protects the square of M times the face square's side around it (default\n"
-        "                  1: the face square; measured best: larger squares or 0 = the whole photo lose success\n"
-        "                  and PSNR), nothing outside it\n"
+        "  --gen-margin M  with --attack: Gen protects the square of M times the face square's side around it, as\n"
+        "                  `dadfi protect` does (gen_faces.h: at the models' scale, the outer 5 %% feathered), nothing\n"
+        "                  outside it (default 1: the face square; measured best: larger squares lose success and\n"
+        "                  PSNR); 0: Gen on the whole photo at the models' scale\n"
         "  -q, --quiet     no progress\n\n"
         "pipeline per image: face crop at full size F (8-bit) -> protect -> round to 8 bits -> [JPEG Q] ->\n"
         "[downsize to S] -> every model, first edit of the image's edits ... K-th edit; the clean face takes the same\n"
@@ -757,9 +759,8 @@ static df_status attack_delta(eval_run *r, const eval_args *a, float *dw, const 
         free(xa);
         return s;
     }
-    if (p->kind != EVAL_PGD && p->kind != EVAL_UNIVERSAL && p->kind != EVAL_GEN) return DF_OK; /* none / noise: made at full resolution */
-    /* the region: the reference square (PGD, universal) or, for Gen, the square --gen-margin times its side */
-    int R = p->kind == EVAL_GEN ? (int)lround(S * a->gen_margin) : S;
+    if (p->kind != EVAL_PGD && p->kind != EVAL_UNIVERSAL) return DF_OK; /* none / noise: made at full resolution */
+    int R = S; /* the reference square */
     size_t nr = (size_t)3 * R * R;
     int x0 = (int)lround(cx - R / 2.0), y0 = (int)lround(cy - R / 2.0);
     float *xs = malloc(nr * sizeof(float)), *xa = malloc(nr * sizeof(float)), *ds = NULL;
@@ -770,11 +771,7 @@ static df_status attack_delta(eval_run *r, const eval_args *a, float *dw, const 
                 int yy = y0 + y < 0 ? 0 : y0 + y >= h ? h - 1 : y0 + y, xx = x0 + x < 0 ? 0 : x0 + x >= w ? w - 1 : x0 + x;
                 xs[((size_t)c * R + y) * R + x] = xw[((size_t)c * h + yy) * w + xx];
             }
-    if (!s && p->kind == EVAL_GEN) {
-        s = gen_protect(p->gen, xa, xs, R, R, p->eps);
-        for (size_t k = 0; !s && k < nr; k++) xa[k] -= xs[k];
-        ds = xa;
-    } else if (!s && p->kind == EVAL_UNIVERSAL) {
+    if (!s && p->kind == EVAL_UNIVERSAL) {
         if (p->dsize == S) memcpy(xa, p->delta, ns * sizeof(float));
         else s = rs_resize_planar(xa, S, S, p->delta, 3, p->dsize, p->dsize, RS_TRIANGLE_AA);
         ds = xa;
@@ -880,7 +877,14 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
             else s = estimate_attrs(r, src, r->x, r->data.male[i]);
             ntrg = eval_targets(trg, src, j, (int)a->edits);
         }
-        if (!s) {
+        if (!s && r->prot.kind == EVAL_GEN && a->gen_margin > 0) {
+            /* the product's path (gen_faces.h): Gen on the face square at the models' scale */
+            double tp = cli_now();
+            gf_square q = {cx, cy, side * a->gen_margin};
+            s = gf_protect_rgb8(r->prot.gen, rgb_adv, img.rgb, W, H, 3, r->prot.eps, &q, 1, S, GF_FEATHER, NULL, NULL);
+            ms = (cli_now() - tp) * 1000.0;
+            if (!s) df_rgb8_to_planar(xaf, rgb_adv, W, H, 3);
+        } else if (!s) {
             double tp = cli_now();
             s = rs_resize_planar(xw, h, w, xf, 3, H, W, RS_AREA);
             if (!s) s = attack_delta(r, a, dw, xw, h, w, cx * f, cy * f, src, trg, ntrg, j);

@@ -1,0 +1,120 @@
+/* Scale-matched protection of face squares (gen_faces.h). */
+#include "gen_faces.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resample.h"
+
+static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static df_status check_args(const gen_model *g, const uint8_t *out, const uint8_t *in, int W, int H, int stride_px,
+                            float eps, const gf_square *sq, int n, int S, float feather) {
+    if (!g || !out || !in || (n > 0 && !sq)) return df_fail(DF_ERR_ARG, "protect faces: NULL argument");
+    if (W < 1 || H < 1 || (double)W * H > 100e6)
+        return df_fail(DF_ERR_ARG, "protect faces: image size %d x %d is out of range (1 .. 100 megapixels)", W, H);
+    if (stride_px != 3 && stride_px != 4)
+        return df_fail(DF_ERR_ARG, "protect faces: stride must be 3 (RGB) or 4 (RGBA)");
+    if (!(eps >= 0.0f && eps <= 2.0f)) return df_fail(DF_ERR_ARG, "protect faces: eps must be in [0, 2]");
+    if (n < 0 || n > GF_MAX_FACES) return df_fail(DF_ERR_ARG, "protect faces: %d faces (0 .. %d)", n, GF_MAX_FACES);
+    if (S < 32 || S > 1024 || S % 8)
+        return df_fail(DF_ERR_ARG, "protect faces: working size %d must be a multiple of 8 in 32..1024", S);
+    if (!(feather >= 0.0f && feather <= 0.5f)) return df_fail(DF_ERR_ARG, "protect faces: feather must be in [0, 0.5]");
+    for (int i = 0; i < n; i++) {
+        const gf_square *q = &sq[i];
+        if (!isfinite(q->cx) || !isfinite(q->cy) || !isfinite(q->side) || fabs(q->cx) > 1e6 || fabs(q->cy) > 1e6 ||
+            q->side < 4 || q->side > 1e5 || q->side / S > RS_MAX_SHRINK || S / q->side > RS_MAX_SHRINK)
+            return df_fail(DF_ERR_ARG, "protect faces: face %d (centre %g, %g, side %g) is out of range (side 4 .. 1e5 "
+                                       "pixels, at most %gx the working size %d either way)",
+                           i + 1, q->cx, q->cy, q->side, RS_MAX_SHRINK, S);
+    }
+    return DF_OK;
+}
+
+/* The square's pixels inside the photo: [x0, x1) x [y0, y1) (empty when x0 >= x1 or y0 >= y1). */
+static void square_rect(const gf_square *q, int W, int H, int *x0, int *y0, int *x1, int *y1) {
+    double h = q->side / 2;
+    *x0 = (int)fmax(0, floor(q->cx - h)), *x1 = (int)fmin(W, ceil(q->cx + h));
+    *y0 = (int)fmax(0, floor(q->cy - h)), *y1 = (int)fmin(H, ceil(q->cy + h));
+}
+
+df_status gf_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W, int H, int stride_px, float eps,
+                          const gf_square *sq, int n, int S, float feather, void (*progress)(void *, float),
+                          void *pctx) {
+    df_status s = check_args(g, out, in, W, H, stride_px, eps, sq, n, S, feather);
+    if (s) return s;
+    if (out != in) memcpy(out, in, (size_t)W * H * stride_px);
+    if (progress) progress(pctx, 0.0f);
+    /* the union bounding box of the squares inside the photo */
+    int bx0 = W, by0 = H, bx1 = 0, by1 = 0;
+    for (int i = 0; i < n; i++) {
+        int x0, y0, x1, y1;
+        square_rect(&sq[i], W, H, &x0, &y0, &x1, &y1);
+        if (x0 >= x1 || y0 >= y1) continue;
+        bx0 = x0 < bx0 ? x0 : bx0, by0 = y0 < by0 ? y0 : by0;
+        bx1 = x1 > bx1 ? x1 : bx1, by1 = y1 > by1 ? y1 : by1;
+    }
+    if (bx0 >= bx1 || by0 >= by1) {
+        if (progress) progress(pctx, 1.0f);
+        return DF_OK; /* no face inside the photo */
+    }
+    int bw = bx1 - bx0, bh = by1 - by0;
+    size_t nb = (size_t)bw * bh, ns = (size_t)3 * S * S;
+    float *acc = calloc(4 * nb, sizeof(float)), *xs = malloc(3 * ns * sizeof(float)), *reg = NULL;
+    if (!acc || !xs) {
+        free(acc), free(xs);
+        return df_fail(DF_ERR_NOMEM, "protect faces: out of memory for %d x %d face pixels", bw, bh);
+    }
+    float *wsum = acc + 3 * nb, *xa = xs + ns, *ds = xa + ns;
+    for (int i = 0; i < n && !s; i++) {
+        const gf_square *q = &sq[i];
+        int x0, y0, x1, y1;
+        square_rect(q, W, H, &x0, &y0, &x1, &y1);
+        if (x0 >= x1 || y0 >= y1) continue;
+        double sx0 = q->cx - q->side / 2, sy0 = q->cy - q->side / 2, f = S / q->side;
+        /* Gen at the models' scale */
+        s = rs_crop_u8_planar(xs, S, S, in, W, H, stride_px, sx0, sy0, q->side, q->side, RS_AREA);
+        if (!s) s = gen_protect(g, xa, xs, S, S, eps);
+        if (s) break;
+        for (size_t k = 0; k < ns; k++) ds[k] = xa[k] - xs[k];
+        /* back onto the square's pixels: output pixel centre (x, y) of the region -> (rx0 + x - sx0) * f */
+        int OW = x1 - x0, OH = y1 - y0, kern = RS_TRIANGLE_AA;
+        rs_affine map = rs_rect_map((x0 - sx0) * f, (y0 - sy0) * f, OW * f, OH * f, OW, OH);
+        free(reg);
+        reg = malloc((size_t)3 * OW * OH * sizeof(float));
+        if (!reg) {
+            s = df_fail(DF_ERR_NOMEM, "protect faces: out of memory for a %d x %d face", OW, OH);
+            break;
+        }
+        if ((s = rs_warp_check(&map, &kern, 1, 3, S, S, OH, OW))) break;
+        rs_warp_forward(reg, ds, &map, &kern, 1, 3, S, S, OH, OW);
+        double ramp = feather * q->side;
+        for (int y = 0; y < OH; y++) {
+            double py = y0 + y + 0.5, dy = fmin(py - sy0, sy0 + q->side - py);
+            for (int x = 0; x < OW; x++) {
+                double px = x0 + x + 0.5, d = fmin(dy, fmin(px - sx0, sx0 + q->side - px));
+                if (d <= 0) continue; /* the pixel's centre lies outside the square */
+                float w = ramp > 0 && d < ramp ? (float)(d / ramp) : 1.0f;
+                size_t b = (size_t)(y0 + y - by0) * bw + (x0 + x - bx0), r = (size_t)y * OW + x;
+                for (int c = 0; c < 3; c++) acc[c * nb + b] += w * reg[(size_t)c * OW * OH + r];
+                wsum[b] += w;
+            }
+        }
+        if (progress) progress(pctx, 0.9f * (float)(i + 1) / n);
+    }
+    if (!s)
+        for (int y = 0; y < bh; y++)
+            for (int x = 0; x < bw; x++) {
+                size_t b = (size_t)y * bw + x, p = ((size_t)(by0 + y) * W + bx0 + x) * stride_px;
+                if (wsum[b] <= 0) continue;
+                float norm = 1.0f / (wsum[b] > 1.0f ? wsum[b] : 1.0f);
+                for (int c = 0; c < 3; c++) {
+                    float d = clampf(acc[c * nb + b] * norm, -eps, eps);
+                    out[p + c] = (uint8_t)lrintf(clampf(in[p + c] + d * 127.5f, 0.0f, 255.0f));
+                }
+            }
+    free(acc), free(xs), free(reg);
+    if (!s && progress) progress(pctx, 1.0f);
+    return s;
+}

@@ -1,0 +1,130 @@
+/* Scale-matched protection (core/networks/gen_faces.h): against gen_protect_rgb8 where both must agree (a square
+ * that is the whole photo, at the working size and at twice it, where gen_protect_rgb8 runs Gen on an
+ * area-shrunk copy and upsamples with its own streamed code), the eps bound, untouched pixels outside the
+ * squares, alpha, the feathered border, overlapping and partly outside squares, and refused arguments. */
+#include "check.h"
+#include "gen_faces.h"
+
+static gen_model *strong_gen(void) {
+    gen_config cfg = {4, 1.0f, 0, 0};
+    gen_model *g = NULL;
+    CHECK(gen_create(&g, &cfg, 3, 0) == DF_OK, "create: %s", df_errmsg());
+    /* a large raw delta, so that clipping to eps is exercised everywhere */
+    df_params *p = gen_params(g);
+    float *w = df_params_get(p, df_params_find(p, "out.w"));
+    for (int i = 0; i < 4 * 9 * 3; i++) w[i] *= 50.0f;
+    return g;
+}
+
+static uint8_t *photo(int W, int H, int st, unsigned seed) {
+    uint8_t *p = malloc((size_t)W * H * st);
+    unsigned r = seed;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int c = 0; c < st; c++) {
+                r = r * 1103515245u + 12345u;
+                /* a smooth face-like pattern plus a little noise; alpha varies */
+                int v = 128 + (int)(60 * sin(x * 0.11 + c) * cos(y * 0.07)) + (int)((r >> 16) % 9) - 4;
+                p[((size_t)y * W + x) * st + c] = (uint8_t)(c == 3 ? (x * 7 + y) & 255 : v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+    return p;
+}
+
+static int maxdiff(const uint8_t *a, const uint8_t *b, size_t n, int st, int ch) {
+    int m = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((int)(i % st) < ch || ch < 0) m = abs(a[i] - b[i]) > m ? abs(a[i] - b[i]) : m;
+    return m;
+}
+
+/* One square = the whole photo: the same as protecting the whole photo with gen_protect_rgb8 (S x S at full
+ * resolution; 2S x 2S through a working size of S). */
+static void test_whole_photo_agrees(gen_model *g) {
+    const int S = 64;
+    const float eps = 0.05f;
+    for (int k = 1; k <= 2; k++) {
+        int W = k * S;
+        uint8_t *in = photo(W, W, 3, 7u + k), *a = malloc((size_t)W * W * 3), *b = malloc((size_t)W * W * 3);
+        gf_square q = {W / 2.0, W / 2.0, W};
+        CHECK(gf_protect_rgb8(g, a, in, W, W, 3, eps, &q, 1, S, 0.0f, NULL, NULL) == DF_OK, "faces: %s", df_errmsg());
+        CHECK(gen_protect_rgb8(g, b, in, W, W, 3, eps, k == 1 ? 0 : S, NULL, NULL) == DF_OK, "photo: %s", df_errmsg());
+        int d = maxdiff(a, b, (size_t)W * W * 3, 3, -1), changed = maxdiff(a, in, (size_t)W * W * 3, 3, -1);
+        size_t off = 0;
+        for (size_t i = 0; i < (size_t)W * W * 3; i++) off += a[i] != b[i];
+        CHECK(d <= 1 && off * 100 < (size_t)W * W * 3, "%dx%d: the face path differs from the photo path by up to %d "
+              "levels in %zu bytes", W, W, d, off);
+        CHECK(changed >= 5, "%dx%d: the protection changed at most %d levels", W, W, changed);
+        free(in), free(a), free(b);
+    }
+}
+
+/* Two overlapping squares and one reaching outside, RGBA, feathered: the eps bound, the outside untouched,
+ * alpha kept, a soft border; in place works the same. */
+static void test_squares(gen_model *g) {
+    const int W = 157, H = 131, st = 4, S = 64;
+    const float eps = 0.04f;
+    uint8_t *in = photo(W, H, st, 11), *out = malloc((size_t)W * H * st), *again = malloc((size_t)W * H * st);
+    gf_square q[3] = {{50, 60, 70}, {90, 70, 80}, {150, 10, 40}};
+    CHECK(gf_protect_rgb8(g, out, in, W, H, st, eps, q, 3, S, 0.1f, NULL, NULL) == DF_OK, "protect: %s", df_errmsg());
+    int bound = (int)floor(eps * 127.5 + 0.5), worst = 0, outside_changed = 0, alpha = 0, inside = 0, border = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            size_t p = ((size_t)y * W + x) * st;
+            int in_any = 0;
+            double dmax = 0; /* the deepest any square covers the pixel */
+            for (int i = 0; i < 3; i++) {
+                double px = x + 0.5, py = y + 0.5, h = q[i].side / 2;
+                double d = fmin(fmin(px - (q[i].cx - h), q[i].cx + h - px), fmin(py - (q[i].cy - h), q[i].cy + h - py));
+                if (d > 0) in_any = 1;
+                if (d > dmax) dmax = d;
+            }
+            for (int c = 0; c < 3; c++) {
+                int d = abs(out[p + c] - in[p + c]);
+                worst = d > worst ? d : worst;
+                if (!in_any && d) outside_changed++;
+                if (in_any && d) inside++;
+                /* within a pixel of a border that no other square covers deeply: the feather has faded it */
+                if (in_any && dmax < 1.0 && d > border) border = d;
+            }
+            alpha += out[p + 3] != in[p + 3];
+        }
+    CHECK(worst <= bound, "a pixel moved %d levels (bound %d)", worst, bound);
+    CHECK(outside_changed == 0, "%d bytes outside every square changed", outside_changed);
+    CHECK(alpha == 0, "%d alpha bytes changed", alpha);
+    CHECK(inside > 1000, "only %d bytes inside the squares changed", inside);
+    CHECK(border <= 2, "the feathered border still moves %d levels", border);
+    memcpy(again, in, (size_t)W * H * st);
+    CHECK(gf_protect_rgb8(g, again, again, W, H, st, eps, q, 3, S, 0.1f, NULL, NULL) == DF_OK, "in place");
+    CHECK(memcmp(again, out, (size_t)W * H * st) == 0, "in place differs");
+    /* no faces, or only outside the photo: unchanged */
+    gf_square far = {-500, -500, 100};
+    CHECK(gf_protect_rgb8(g, again, in, W, H, st, eps, &far, 1, S, 0.1f, NULL, NULL) == DF_OK &&
+              memcmp(again, in, (size_t)W * H * st) == 0, "a square outside the photo changed it");
+    CHECK(gf_protect_rgb8(g, again, in, W, H, st, eps, NULL, 0, S, 0.1f, NULL, NULL) == DF_OK &&
+              memcmp(again, in, (size_t)W * H * st) == 0, "no faces changed the photo");
+    free(in), free(out), free(again);
+}
+
+static void test_refused(gen_model *g) {
+    uint8_t px[3 * 64 * 64] = {0}, out[3 * 64 * 64];
+    gf_square ok = {32, 32, 64}, nan_sq = {NAN, 32, 64}, tiny = {32, 32, 1}, huge = {32, 32, 64 * 64};
+    CHECK(gf_protect_rgb8(g, out, px, 64, 64, 3, 0.05f, &ok, -1, 64, 0, NULL, NULL) == DF_ERR_ARG, "n -1");
+    CHECK(gf_protect_rgb8(g, out, px, 64, 64, 3, 0.05f, &ok, 1, 60, 0, NULL, NULL) == DF_ERR_ARG, "S 60");
+    CHECK(gf_protect_rgb8(g, out, px, 64, 64, 3, 0.05f, &ok, 1, 64, 0.6f, NULL, NULL) == DF_ERR_ARG, "feather");
+    CHECK(gf_protect_rgb8(g, out, px, 64, 64, 2, 0.05f, &ok, 1, 64, 0, NULL, NULL) == DF_ERR_ARG, "stride 2");
+    CHECK(gf_protect_rgb8(g, out, px, 64, 64, 3, -1.0f, &ok, 1, 64, 0, NULL, NULL) == DF_ERR_ARG, "eps -1");
+    CHECK(gf_protect_rgb8(g, out, px, 64, 64, 3, 0.05f, &nan_sq, 1, 64, 0, NULL, NULL) == DF_ERR_ARG, "NaN centre");
+    CHECK(gf_protect_rgb8(g, out, px, 64, 64, 3, 0.05f, &tiny, 1, 64, 0, NULL, NULL) == DF_ERR_ARG, "side 1");
+    CHECK(gf_protect_rgb8(g, out, px, 64, 64, 3, 0.05f, &huge, 1, 64, 0, NULL, NULL) == DF_ERR_ARG, "side 4096");
+    CHECK(gf_protect_rgb8(g, out, px, 64, 64, 3, 0.05f, NULL, 1, 64, 0, NULL, NULL) == DF_ERR_ARG, "NULL squares");
+    CHECK(gf_protect_rgb8(g, out, px, 0, 64, 3, 0.05f, &ok, 1, 64, 0, NULL, NULL) == DF_ERR_ARG, "width 0");
+}
+
+int main(void) {
+    gen_model *g = strong_gen();
+    test_whole_photo_agrees(g);
+    test_squares(g);
+    test_refused(g);
+    gen_free(g);
+    return check_summary("test_gen_faces");
+}
