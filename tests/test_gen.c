@@ -170,6 +170,57 @@ static void test_chroma(void) {
     for (int mode = 0; mode < 3; mode++) free(d[mode]), gen_free(g[mode]);
 }
 
+/* L = <r, smooth(Gen0(x))> = <smooth(r), Gen0(x)> (the blur is symmetric): the smoothed Gen's parameter and input
+ * gradients for upstream r must equal the unsmoothed Gen's (same weights) for upstream smooth(r), with smooth(r)
+ * computed here as a direct 2-D sum; with a chroma mode, the chroma map comes first in the forward pass, so the
+ * reference is Gen_chroma's backward of smooth(r). */
+static void blur_direct(float *out, const float *in, int planes, int H, int W, int passes) {
+    size_t HW = (size_t)H * W;
+    float *tmp = malloc(planes * HW * sizeof(float));
+    memcpy(tmp, in, planes * HW * sizeof(float));
+    for (int p = 0; p < passes; p++) {
+        for (int c = 0; c < planes; c++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    double sum = 0;
+                    for (int dy = -1; dy <= 1; dy++)
+                        for (int dx = -1; dx <= 1; dx++) {
+                            int yy = y + dy, xx = x + dx;
+                            if (yy >= 0 && yy < H && xx >= 0 && xx < W)
+                                sum += (2 - abs(dy)) * (2 - abs(dx)) * (double)tmp[c * HW + (size_t)yy * W + xx];
+                        }
+                    out[c * HW + (size_t)y * W + x] = (float)(sum / 16);
+                }
+        memcpy(tmp, out, planes * HW * sizeof(float));
+    }
+    if (passes == 0) memcpy(out, in, planes * HW * sizeof(float));
+    free(tmp);
+}
+
+static void test_smooth_adjoint(int chroma, int smooth) {
+    const int B = 2, H = 16, W = 24;
+    const size_t n = (size_t)B * 3 * H * W;
+    gen_config c0 = {4, 1.0f, chroma, 0}, c1 = {4, 1.0f, chroma, smooth};
+    gen_model *g0 = NULL, *g1 = NULL;
+    CHECK(gen_create(&g0, &c0, 7, 1) == DF_OK && gen_create(&g1, &c1, 7, 1) == DF_OK, "create");
+    float *x = malloc(n * 4), *r = malloc(n * 4), *sr = malloc(n * 4), *d = malloc(n * 4);
+    float *dx0 = calloc(n, 4), *dx1 = calloc(n, 4);
+    check_fill(x, n, 1);
+    check_fill(r, n, 2);
+    blur_direct(sr, r, B * 3, H, W, smooth);
+    df_params *p0 = gen_params(g0), *p1 = gen_params(g1);
+    df_params_zero_grad(p0), df_params_zero_grad(p1);
+    CHECK(gen_forward(g0, d, x, B, H, W) == DF_OK && gen_backward(g0, dx0, sr) == DF_OK, "plain");
+    CHECK(gen_forward(g1, d, x, B, H, W) == DF_OK && gen_backward(g1, dx1, r) == DF_OK, "smoothed");
+    double ep = check_maxrel(p1->grad, p0->grad, p0->total), ex = check_maxrel(dx1, dx0, n);
+    CHECK(ep < 1e-4 && ex < 1e-4, "chroma %d, smooth %d: backward differs from the plain Gen's backward of the "
+          "blurred gradient (parameters %g, input %g)", chroma, smooth, ep, ex);
+    /* and the blurred gradient is not the plain one (the check can fail) */
+    CHECK(check_maxrel(sr, r, n) > 0.1, "the blur changed nothing");
+    free(x), free(r), free(sr), free(d), free(dx0), free(dx1);
+    gen_free(g0), gen_free(g1);
+}
+
 /* Smoothing (gen.h): the smoothed Gen's delta is the plain Gen's delta (same weights) convolved K times with
  * [1 2 1] x [1 2 1] / 16 with zero padding, computed here as a direct 2-D sum; |delta| stays <= out_scale; a
  * checker pattern has no energy left inside the frame; the mode survives save/load; bad values are refused. */
@@ -179,7 +230,7 @@ static void test_smooth(void) {
     float *x = malloc(n * 4), *d0 = malloc(n * 4), *d2 = malloc(n * 4), *ref = malloc(n * 4), *tmp = malloc(n * 4);
     check_fill(x, n, 4);
     gen_config c0 = {4, 0.6f, 0, 0}, c2 = {4, 0.6f, 0, 2};
-    gen_model *g0, *g2;
+    gen_model *g0 = NULL, *g2 = NULL;
     CHECK(gen_create(&g0, &c0, 11, 0) == DF_OK && gen_create(&g2, &c2, 11, 0) == DF_OK, "create");
     CHECK(gen_forward(g0, d0, x, B, H, W) == DF_OK && gen_forward(g2, d2, x, B, H, W) == DF_OK, "forward");
     memcpy(ref, d0, n * 4);
@@ -380,9 +431,9 @@ static void test_inference_plan(void) {
 int main(void) {
     test_inference_plan();
     for (int chroma = 0; chroma < 3; chroma++) test_gradients(chroma, 0);
-    test_gradients(GEN_CHROMA_HALF, 1); /* the adjoint of smooth(chroma(.)) is chroma(smooth(.)) */
-    test_gradients(GEN_CHROMA_FULL, 2);
-    test_gradients(GEN_CHROMA_NONE, 1);
+    /* smoothing's backward: exactly, against the unsmoothed Gen (test_smooth_adjoint), since finite differences
+     * of the smoothed objective are unreliable in float32 (its curvature; 7 % off along some directions) */
+    for (int chroma = 0; chroma < 3; chroma++) test_smooth_adjoint(chroma, 1 + chroma % 2);
     test_chroma();
     test_smooth();
     test_protect_budget();
