@@ -32,6 +32,13 @@ static df_status check_args(const gen_model *g, const uint8_t *out, const uint8_
     return DF_OK;
 }
 
+gf_square gf_square_from_face(const bf_face *f) {
+    double ex = 0.5 * ((double)f->kp[0][0] + f->kp[1][0]), ey = 0.5 * ((double)f->kp[0][1] + f->kp[1][1]);
+    gf_square q = {ex + GF_CENTRE_EYE_MOUTH * (f->kp[3][0] - ex), ey + GF_CENTRE_EYE_MOUTH * (f->kp[3][1] - ey),
+                   GF_SIDE_PER_BOX * ((double)f->x1 - f->x0)};
+    return q;
+}
+
 /* The square's pixels inside the photo: [x0, x1) x [y0, y1) (empty when x0 >= x1 or y0 >= y1). */
 static void square_rect(const gf_square *q, int W, int H, int *x0, int *y0, int *x1, int *y1) {
     double h = q->side / 2;

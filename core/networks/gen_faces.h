@@ -16,6 +16,7 @@
 #ifndef DF_GEN_FACES_H
 #define DF_GEN_FACES_H
 
+#include "blazeface.h"
 #include "gen.h"
 
 #ifdef __cplusplus
@@ -28,6 +29,19 @@ extern "C" {
 typedef struct {
     double cx, cy, side; /* in photo pixels (pixel k covers [k, k + 1)) */
 } gf_square;
+
+/* The face square deepfake pipelines take around a detected face: the zoo's CelebA convention (the centred
+ * 178 x 178 square of the aligned 178 x 218 photo), from a BlazeFace detection (blazeface.h):
+ *   side   = GF_SIDE_PER_BOX * the box's width
+ *   centre = eye midpoint + GF_CENTRE_EYE_MOUTH * (mouth - eye midpoint)
+ * Fitted on 100 CelebA photos (full-range model, bf_default_opts) and checked on 100 others: the centre's
+ * residuals have a standard deviation of 0.9 % of the side in x and in y (90 % of photos within 1.6 %), the side's
+ * 6.0 % (90 % within 9.8 %; the eye and mouth distances are no better, 6.5 %).  The box centre would place the
+ * square with 5 % spread in x (head turns move the box, not the eyes).  The short-range model's fit is within the
+ * spread (side 1.84 x width, centre -0.085). */
+#define GF_SIDE_PER_BOX 1.81
+#define GF_CENTRE_EYE_MOUTH (-0.073)
+gf_square gf_square_from_face(const bf_face *f);
 
 /* out = in with every square protected (8-bit RGB or RGBA interleaved, stride_px 3 or 4, alpha copied).
  * S: Gen's working size (a multiple of 8, 32..1024; the zoo's 128); feather in [0, 0.5] (0: hard edges).

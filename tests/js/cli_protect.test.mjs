@@ -1,18 +1,22 @@
 // `dadfi protect` as a new user meets it: the success line (PSNR and largest change checked against the written
 // file, decoded independently), -q, --json (to stdout and to a file), re-running a batch (skips are not failures),
 // error messages that name the file once, a directory given as OUT, and WebP refused with the formats that work.
+// Faces: --face squares change nothing outside them, --no-detect is the whole-photo path, the JSON counts the faces,
+// a missing detector is a note (photos protected whole); with ../shared, a CelebA photo's face is found and only its
+// square changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, statSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildDir } from './deps.mjs';
+import { buildDir, sharedDir } from './deps.mjs';
 import { encodePNG, decodePNG, testPicture } from './png.mjs';
 
 const exe = join(buildDir, 'dadfi');
 const skip = !existsSync(exe) && (process.env.DF_BUILD_DIR ? false : 'dadfi not built (set DF_BUILD_DIR)');
 const run = (...args) => spawnSync(exe, args, { encoding: 'utf8', env: { ...process.env, DF_THREADS: '2' } });
+const runIn = (cwd, ...args) => spawnSync(exe, args, { cwd, encoding: 'utf8', env: { ...process.env, DF_THREADS: '2' } });
 const count = (s, sub) => s.split(sub).length - 1;
 
 // PSNR (0..255 scale) and the largest change between two RGB pictures, computed here.
@@ -37,7 +41,7 @@ test('dadfi protect: output, JSON, batch re-runs, errors', { skip }, async (t) =
     const pic = testPicture(61, 45);
     const input = join(dir, 'face.png');
     writeFileSync(input, encodePNG(pic));
-    const W = ['--weights', weights];
+    const W = ['--weights', weights, '--no-detect']; // the whole-photo path's facts; faces: the next test
 
     await t.test('a success line says what was written, PSNR, largest change and time', () => {
       const out = join(dir, 'face-out.png');
@@ -205,6 +209,188 @@ test('dadfi protect: output, JSON, batch re-runs, errors', { skip }, async (t) =
         assert.match(h.stdout, re);
       assert.doesNotMatch(h.stdout, /people do not see|invisible/);
     });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Pixels that differ between two pictures of the same size: [x, y, |largest channel difference|].
+function changed(a, b) {
+  const out = [];
+  for (let p = 0; p < a.width * a.height; p++) {
+    let d = 0;
+    for (let c = 0; c < 3; c++) d = Math.max(d, Math.abs(a.data[p * a.channels + c] - b.data[p * b.channels + c]));
+    if (d) out.push([p % a.width, Math.floor(p / a.width), d]);
+  }
+  return out;
+}
+
+test('dadfi protect: faces at the models\' scale (--face, --no-detect, "faces", no detector)', { skip }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dadfi-faces-'));
+  try {
+    const weights = join(dir, 'gen.dfw');
+    assert.equal(run('gen-init', '--width', '4', '--out-scale', '1', '--seed', '3', weights).status, 0);
+    const pic = testPicture(200, 150, 3, 5);
+    const input = join(dir, 'photo.png');
+    writeFileSync(input, encodePNG(pic));
+    const W = ['--weights', weights];
+
+    await t.test('--face changes only the square, within eps; the JSON names it', () => {
+      for (const eps of [0.05, 0.02]) {
+        const out = join(dir, `face-${eps}.png`);
+        const r = run('protect', ...W, '--eps', String(eps), '--json', '-', '--face', '90,70,64', input, out);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stderr, '');
+        const f = JSON.parse(r.stdout).files[0];
+        assert.deepEqual([f.scope, f.faces, f.detection, f.squares], ['faces', 1, 'given', [[90, 70, 64]]]);
+        const d = changed(decodePNG(readFileSync(out)), pic);
+        assert.ok(d.length > 64 * 64 / 2, `only ${d.length} pixels changed`);
+        // pixel centres (x + 0.5, y + 0.5) inside [58, 122) x [38, 102)
+        for (const [x, y] of d) assert.ok(x >= 58 && x < 122 && y >= 38 && y < 102, `pixel ${x},${y} outside the square changed`);
+        const max = Math.max(...d.map((v) => v[2]));
+        assert.ok(max <= Math.floor(eps * 127.5 + 0.5), `largest change ${max} over eps ${eps}`);
+        assert.equal(f.max_change, max);
+      }
+      // two squares: the line counts them; a square outside the photo is not counted
+      const r2 = run('protect', ...W, '--face', '40,40,40', '--face', '150,100,60', '--face', '900,900,50', input, join(dir, 'two.png'));
+      assert.equal(r2.status, 0, r2.stderr);
+      assert.match(r2.stdout, /\(200x150 PNG\): 2 faces, PSNR \d+\.\d dB/);
+      // none inside: a failure, nothing written
+      const r3 = run('protect', ...W, '--face', '900,900,50', input, join(dir, 'none.png'));
+      assert.equal(r3.status, 1);
+      assert.match(r3.stderr, /no --face square lies inside the 200x150 photo/);
+      assert.ok(!existsSync(join(dir, 'none.png')));
+    });
+
+    await t.test('--no-detect is the whole-photo path', () => {
+      const a = join(dir, 'nodetect.png'), b = join(dir, 'nodetector.png');
+      const r = run('protect', ...W, '--no-detect', '--json', '-', input, a);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      const f = JSON.parse(r.stdout).files[0];
+      assert.deepEqual([f.scope, f.faces, f.detection, f.squares], ['whole_photo', 0, 'off', []]);
+      const d = changed(decodePNG(readFileSync(a)), pic);
+      assert.ok(d.length > 0.5 * 200 * 150, `${d.length} pixels changed`);
+      // the same as without a detector (gen_protect_rgb8 at --work-side) ...
+      const r2 = runIn(dir, 'protect', ...W, input, b);
+      assert.equal(r2.status, 0, r2.stderr);
+      assert.ok(readFileSync(a).equals(readFileSync(b)));
+      // ... and, away from the feathered border, the same as one square that is the whole photo at its own size
+      const sq = testPicture(128, 128, 3, 7), sqIn = join(dir, 'sq.png');
+      writeFileSync(sqIn, encodePNG(sq));
+      assert.equal(run('protect', ...W, '--no-detect', sqIn, join(dir, 'sq-whole.png')).status, 0);
+      assert.equal(run('protect', ...W, '--face', '64,64,128', '--face-size', '128', sqIn, join(dir, 'sq-face.png')).status, 0);
+      const p = decodePNG(readFileSync(join(dir, 'sq-whole.png'))), q = decodePNG(readFileSync(join(dir, 'sq-face.png')));
+      let inner = 0;
+      for (let y = 8; y < 120; y++)
+        for (let x = 8; x < 120; x++)
+          for (let c = 0; c < 3; c++) inner = Math.max(inner, Math.abs(p.data[(y * 128 + x) * 3 + c] - q.data[(y * 128 + x) * 3 + c]));
+      assert.ok(inner <= 1, `whole photo vs the whole-photo square: ${inner} levels apart inside`);
+      // usage errors
+      for (const args of [['--no-detect', '--face', '1,1,10'], ['--no-detect', '--require-face'], ['--face', '1,2'],
+        ['--face', '1,2,3'], ['--face', 'a,b,c'], ['--face-size', '100'], ['--face', '10,10,8000']]) {
+        const u = run('protect', ...W, ...args, input, join(dir, 'u.png'));
+        assert.equal(u.status, 2, args.join(' '));
+        assert.match(u.stderr, /^dadfi protect: /);
+      }
+    });
+
+    await t.test('without the detector: a note on how to make it, and the photo is still protected', () => {
+      const out = join(dir, 'nodet.png');
+      const r = runIn(dir, 'protect', ...W, '--json', 'r.json', input, out); // the default build/blazeface.dfw is not in dir
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /^dadfi protect: note: no face detector \(build\/blazeface\.dfw not found\).*node tools\/convert_blazeface\.mjs/);
+      assert.match(r.stdout, /: whole photo \(no face detector\), PSNR /);
+      const f = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')).files[0];
+      assert.deepEqual([f.status, f.scope, f.faces, f.detection], ['written', 'whole_photo', 0, 'no_detector']);
+      assert.ok(changed(decodePNG(readFileSync(out)), pic).length > 0);
+      const q = runIn(dir, 'protect', ...W, '-q', input, join(dir, 'nodet-q.png'));
+      assert.equal(q.status, 0);
+      assert.equal(q.stdout + q.stderr, '', '-q: no note');
+      // a detector named on the command line must be there; so must the default one for --require-face
+      const named = run('protect', ...W, '--detector', join(dir, 'nothere.dfw'), input, join(dir, 'x.png'));
+      assert.equal(named.status, 1);
+      assert.equal(count(named.stderr, 'nothere.dfw'), 1, named.stderr);
+      assert.match(named.stderr, /convert_blazeface\.mjs/);
+      const req = runIn(dir, 'protect', ...W, '--require-face', input, join(dir, 'x.png'));
+      assert.equal(req.status, 1);
+      assert.match(req.stderr, /--require-face needs the face detector/);
+      assert.ok(!existsSync(join(dir, 'x.png')));
+      const bad = join(dir, 'bad.dfw');
+      writeFileSync(bad, 'not a detector');
+      assert.equal(run('protect', ...W, '--detector', bad, input, join(dir, 'x.png')).status, 1);
+    });
+
+    await t.test('--help explains faces', () => {
+      const h = run('protect', '--help');
+      for (const re of [/--face CX,CY,SIDE/, /--no-detect/, /--require-face/, /--detector F/, /--face-size N/,
+        /"faces"/, /no face found, whole photo/, /convert_blazeface\.mjs/])
+        assert.match(h.stdout, re);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// With the shared models and CelebA photos: the detector's face square on a real photo.
+const modelJson = join(sharedDir, 'models', 'human-models', 'blazeface.json');
+const celeba = join(sharedDir, 'data', 'celeba_subset', 'images');
+const imageRgb = join(buildDir, 'image_rgb');
+const skipShared = skip || (!existsSync(modelJson) || !existsSync(celeba)
+  ? `shared models or CelebA photos absent: ${modelJson}, ${celeba}`
+  : !existsSync(imageRgb) ? `not built: ${imageRgb}` : false);
+
+test('dadfi protect: a CelebA photo gets its face found and only its square protected', { skip: skipShared }, async () => {
+  const { convertBlazeface } = await import('../../tools/convert_blazeface.mjs');
+  const dir = mkdtempSync(join(tmpdir(), 'dadfi-celeba-'));
+  try {
+    const weights = join(dir, 'gen.dfw'), det = join(dir, 'blazeface.dfw');
+    assert.equal(run('gen-init', '--width', '4', '--out-scale', '1', '--seed', '3', weights).status, 0);
+    writeFileSync(det, convertBlazeface(modelJson));
+    const W = ['--weights', weights, '--detector', det];
+    // the aligned 178x218 photo in the middle of a 480x400 grey canvas: the face square (about 178 pixels,
+    // CelebA's convention) leaves a wide margin that must not change
+    const rgb = join(dir, 'face.rgb');
+    const dims = spawnSync(imageRgb, [join(celeba, '000019.jpg'), rgb], { encoding: 'utf8' });
+    assert.equal(dims.status, 0, dims.stderr);
+    assert.equal(dims.stdout.trim(), '178 218');
+    const src = readFileSync(rgb), CW = 480, CH = 400, ox = 151, oy = 91;
+    const canvas = { width: CW, height: CH, channels: 3, data: new Uint8Array(CW * CH * 3).fill(118) };
+    for (let y = 0; y < 218; y++) canvas.data.set(src.subarray(y * 178 * 3, (y + 1) * 178 * 3), ((oy + y) * CW + ox) * 3);
+    const input = join(dir, 'photo.png'), out = join(dir, 'out.png');
+    writeFileSync(input, encodePNG(canvas));
+    const r = run('protect', ...W, '--json', '-', input, out);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const f = JSON.parse(r.stdout).files[0];
+    assert.deepEqual([f.scope, f.faces, f.detection], ['faces', 1, 'detected']);
+    const [cx, cy, side] = f.squares[0];
+    // CelebA's square of this photo: centre (ox + 89, oy + 109), side 178 (the fit's spread: about 6 % of the side)
+    assert.ok(Math.abs(cx - (ox + 89)) < 0.08 * 178 && Math.abs(cy - (oy + 109)) < 0.08 * 178, `centre ${cx}, ${cy}`);
+    assert.ok(Math.abs(side / 178 - 1) < 0.2, `side ${side}`);
+    const d = changed(decodePNG(readFileSync(out)), canvas);
+    assert.ok(d.length > 0.5 * side * side, `${d.length} pixels changed`);
+    for (const [x, y, v] of d) {
+      assert.ok(Math.abs(x + 0.5 - cx) < side / 2 && Math.abs(y + 0.5 - cy) < side / 2, `pixel ${x},${y} outside the square changed`);
+      assert.ok(v <= 7);
+    }
+    // far outside the face: the canvas border strips are untouched
+    assert.ok(!d.some(([x, y]) => x < 40 || x >= CW - 40 || y < 30 || y >= CH - 30));
+    // a face-free picture (a smooth gradient; the detector sees faces in testPicture's waves): the whole photo
+    // with a note, or a failure with --require-face
+    const plain = join(dir, 'plain.png'), g = new Uint8Array(160 * 120 * 3);
+    for (let p = 0; p < 160 * 120; p++) for (let c = 0; c < 3; c++) g[p * 3 + c] = 60 + (p % 160) + 20 * c;
+    writeFileSync(plain, encodePNG({ width: 160, height: 120, channels: 3, data: g }));
+    const n = run('protect', ...W, plain, join(dir, 'plain-out.png'));
+    assert.equal(n.status, 0, n.stderr);
+    assert.match(n.stderr, /^dadfi protect: note: no face found in .*plain\.png: the whole photo is protected/);
+    assert.match(n.stdout, /: no face found, whole photo, PSNR /);
+    const q = run('protect', ...W, '--require-face', '--json', '-', plain, join(dir, 'plain-req.png'));
+    assert.equal(q.status, 1);
+    assert.match(q.stderr, /plain\.png: no face found \(--require-face\)/);
+    assert.equal(JSON.parse(q.stdout).files[0].status, 'failed');
+    assert.ok(!existsSync(join(dir, 'plain-req.png')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -79,7 +79,7 @@ test('wasm module', { skip }, async t => {
     for (const c of cases)
       await t.test(`same output as the native CLI: ${c.name}`, { skip: !haveCli && 'native dadfi not built' }, () => {
         writeFileSync(join(dir, 'in.png'), encodePNG(c.pic));
-        const r = spawnSync(dadfi, ['protect', '-q', '--force', '--weights', weights, '--eps', String(c.eps),
+        const r = spawnSync(dadfi, ['protect', '-q', '--no-detect', '--force', '--weights', weights, '--eps', String(c.eps),
           '--work-side', String(c.workSide), join(dir, 'in.png'), join(dir, 'golden.png')], { encoding: 'utf8' });
         assert.equal(r.status, 0, r.stderr);
         const golden = decodePNG(readFileSync(join(dir, 'golden.png')));

@@ -6,6 +6,10 @@
 
 #include "df.h"
 
+/* The face detector's weights (MediaPipe's, made by tools/convert_blazeface.mjs; relative to the current
+ * directory, as the default Gen weights are): dadfi detect and dadfi protect. */
+#define CLI_DEFAULT_DETECTOR "build/blazeface.dfw"
+
 /* Exit codes. */
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 

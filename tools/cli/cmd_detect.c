@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "image.h"
 
-#define DEFAULT_WEIGHTS "build/blazeface.dfw"
+#define DEFAULT_WEIGHTS CLI_DEFAULT_DETECTOR
 #define MAX_FACES 256
 
 static const char *kp_names[BF_KEYPOINTS] = {"right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear"};

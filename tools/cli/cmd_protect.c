@@ -1,5 +1,6 @@
 /* dadfi protect: run Gen on photos and write protected copies; report what was written and how much it
- * changed (a line per file, or JSON for scripts). */
+ * changed (a line per file, or JSON for scripts).  Faces are found by BlazeFace and each is protected in its
+ * CelebA-convention square at the models' scale (gen_faces.h); without faces, the whole photo (gen.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdarg.h>
@@ -8,12 +9,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blazeface.h"
 #include "cli.h"
 #include "gen.h"
+#include "gen_faces.h"
 #include "image.h"
+#include "resample.h"
 
 #define DEFAULT_WEIGHTS "weights/gen.dfw"
 #define DEFAULT_WORK_SIDE 1024
+#define DEFAULT_FACE_SIZE 128
 
 static void help(void) {
     printf(
@@ -22,6 +27,13 @@ static void help(void) {
         "Adds a small perturbation that makes deepfake face-editing models produce broken output. It is hard to\n"
         "see at normal viewing size; at 1:1 on smooth skin a faint texture can show. Every output pixel stays\n"
         "within eps of the input (plus 8-bit rounding).\n\n"
+        "Faces: a face detector (BlazeFace) finds every face, and each is protected in the square a deepfake\n"
+        "pipeline crops around it (CelebA's convention: about 1.8 times the face box, centred just above the\n"
+        "eyes' midpoint), at the size the models see it (--face-size); pixels outside every face square are not\n"
+        "changed. When no face is found, the photo is protected whole at its own scale, and the output line and a\n"
+        "note say so: a deepfake pipeline that crops a face the detector missed and shrinks it sees much less of\n"
+        "that protection. --require-face makes such a photo fail instead; --face places squares by hand. Without\n"
+        "the detector's weights (the default file missing) photos are protected whole, with a note.\n\n"
         "IN   JPEG, PNG or BMP (EXIF orientation applied). WebP, GIF, HEIC and TIFF are not read here: convert\n"
         "     them first (e.g. `dwebp photo.webp -o photo.png`, Debian package webp); the web page reads WebP.\n"
         "OUT  a .png (lossless) or .jpg file; for a directory use --out-dir.\n\n"
@@ -31,7 +43,18 @@ static void help(void) {
         "  --format F      png (default, lossless) or jpg; with --out-dir the output is IN's name + -protected.F;\n"
         "                  with OUT, the format follows OUT's extension unless --format is given\n"
         "  --quality Q     JPEG quality 1..100 (default 95); recompression weakens the protection\n"
-        "  --work-side S   photos larger than S pixels on their longest side are processed at that working\n"
+        "  --detector F    the face detector's weights (default " CLI_DEFAULT_DETECTOR ", relative to the current\n"
+        "                  directory); MediaPipe's BlazeFace models, not part of the project: make them with\n"
+        "                    node tools/convert_blazeface.mjs   (needs ../shared/models/human-models)\n"
+        "  --face-size N   each face square is shrunk to N x N pixels for Gen, the size deepfake models take faces\n"
+        "                  at (default %d; a multiple of 8 in 32..1024)\n"
+        "  --face CX,CY,SIDE  protect this square (centre x, y and side in photo pixels) instead of detecting faces;\n"
+        "                  repeatable (up to %d squares, the same for every IN)\n"
+        "  --require-face  a photo in which no face is found fails (exit 1, nothing written) instead of being\n"
+        "                  protected whole\n"
+        "  --no-detect     no detection: protect the whole photo at its own scale, for photos that are already a\n"
+        "                  face crop (the output line then names no faces)\n"
+        "  --work-side S   whole photos larger than S pixels on their longest side are processed at that working\n"
         "                  resolution and the perturbation is upsampled (default %d; 0 = always full resolution)\n"
         "  --out-dir DIR   batch mode: protect every IN into DIR (created if missing); an output that already\n"
         "                  exists is skipped, which is not a failure\n"
@@ -41,11 +64,16 @@ static void help(void) {
         "                     \"output\", \"status\": \"written\" | \"skipped\" | \"failed\", \"width\", \"height\",\n"
         "                     \"format\": \"png\" | \"jpeg\", \"quality\" (null for png), \"eps\", \"psnr_db\" (null\n"
         "                     when no pixel changed), \"max_change\" (8-bit levels), \"bytes\", \"seconds\";\n"
+        "                     \"scope\": \"faces\" | \"whole_photo\", \"faces\" (squares protected, 0 for a whole\n"
+        "                     photo), \"squares\": [[cx, cy, side], ...], \"detection\": \"detected\" | \"given\" |\n"
+        "                     \"no_face\" | \"no_detector\" | \"off\" (--no-detect);\n"
         "                     \"reason\" when skipped, \"error\" when failed}]}\n"
         "                  (more fields may be added later)\n"
         "  -q, --quiet     print nothing unless something fails (errors always go to stderr)\n\n"
         "output: one line per written file on stdout, e.g.\n"
-        "  protected selfie.jpg -> selfie.png (1200x1600 PNG): PSNR 41.2 dB, largest change 6 of 255 levels, 0.84 s\n"
+        "  protected selfie.jpg -> selfie.png (1200x1600 PNG): 1 face, PSNR 47.5 dB, largest change 6 of 255 levels,"
+        " 0.31 s\n"
+        "  protected hills.jpg -> hills.png (1600x1200 PNG): no face found, whole photo, PSNR 41.0 dB, ...\n"
         "PSNR (0..255 scale) and the largest change compare the file as written (for JPEG: decoded again, so they\n"
         "include the recompression) with IN. --out-dir also prints the skipped outputs and a summary line\n"
         "(\"protect: 2 written, 1 skipped, 0 failed in 1.9 s\").\n"
@@ -53,8 +81,10 @@ static void help(void) {
         "examples:\n"
         "  dadfi protect selfie.jpg selfie-protected.png\n"
         "  dadfi protect --eps 0.03 --out-dir protected/ photos/*.jpg\n"
-        "  dadfi protect --json - -q selfie.jpg selfie-protected.png   # JSON on stdout\n",
-        DEFAULT_WEIGHTS, DEFAULT_WORK_SIDE);
+        "  dadfi protect --json - -q selfie.jpg selfie-protected.png   # JSON on stdout\n"
+        "  dadfi protect --face 620,540,700 group.jpg group-protected.png   # one square, placed by hand\n"
+        "  dadfi protect --no-detect face-crop.png face-crop-protected.png   # already a face crop\n",
+        DEFAULT_WEIGHTS, DEFAULT_FACE_SIZE, GF_MAX_FACES, DEFAULT_WORK_SIDE);
 }
 
 static int exists(const char *path) {
@@ -149,16 +179,25 @@ static void sb_json_str(sbuf *b, const char *s) {
 }
 
 /* ------------------------------------------------------------------ one photo */
+typedef enum { DET_OFF, DET_NONE, DET_GIVEN, DET_DETECTED, DET_NO_FACE } detection; /* NONE: no weights */
+static const char *detection_names[] = {"off", "no_detector", "given", "detected", "no_face"};
+
 typedef struct {
     df_image_format fmt;
-    int quality, work_side;
+    int quality, work_side, face_size, require_face, no_detect;
     float eps;
+    blazeface *det;        /* NULL: no detector (the default weights are missing) */
+    const gf_square *given; /* --face squares (ngiven > 0: no detection) */
+    int ngiven;
 } prot_opts;
 
 typedef struct {
     int w, h, max_change;
     double psnr, seconds; /* psnr: INFINITY when no value changed */
     size_t bytes;
+    detection det;
+    int nsq; /* face squares protected; 0: the whole photo */
+    gf_square sq[GF_MAX_FACES];
     char err[600];
 } result;
 
@@ -185,6 +224,40 @@ static void compare8(const uint8_t *a, const uint8_t *b, size_t n, double *psnr,
     *psnr = se > 0 ? 10 * log10(255.0 * 255.0 * (double)n / se) : INFINITY;
 }
 
+/* Does a square cover any pixel centre of a W x H photo? */
+static int square_in_photo(const gf_square *q, int W, int H) {
+    double h = q->side / 2;
+    return q->cx + h > 0.5 && q->cx - h < W - 0.5 && q->cy + h > 0.5 && q->cy - h < H - 0.5;
+}
+
+/* The face squares of a photo: given by hand, or the detected faces' (gen_faces.h), into r->sq / r->nsq.  Faces
+ * whose square is too small for the models' scale are left out (below 1/RS_MAX_SHRINK of the face size: they
+ * are a few pixels wide); a square too large is shrunk to the largest that the resampling takes, around the same
+ * centre. */
+static df_status find_squares(const df_image *img, const prot_opts *o, result *r) {
+    r->nsq = 0;
+    if (o->ngiven > 0) {
+        r->det = DET_GIVEN;
+        for (int i = 0; i < o->ngiven; i++)
+            if (square_in_photo(&o->given[i], img->w, img->h)) r->sq[r->nsq++] = o->given[i];
+        return DF_OK;
+    }
+    bf_face faces[GF_MAX_FACES];
+    bf_opts bo = bf_default_opts();
+    int n = 0;
+    df_status s = blazeface_detect(o->det, img->rgb, img->w, img->h, 3, &bo, faces, GF_MAX_FACES, &n);
+    if (s) return s;
+    double lo = fmax(4.0, o->face_size / RS_MAX_SHRINK), hi = o->face_size * RS_MAX_SHRINK;
+    for (int i = 0; i < n; i++) {
+        gf_square q = gf_square_from_face(&faces[i]);
+        if (!(q.side >= lo) || !isfinite(q.cx) || !isfinite(q.cy)) continue;
+        if (q.side > hi) q.side = hi;
+        if (square_in_photo(&q, img->w, img->h)) r->sq[r->nsq++] = q;
+    }
+    r->det = r->nsq ? DET_DETECTED : DET_NO_FACE;
+    return DF_OK;
+}
+
 /* Error messages name each file once: df_image_load's and df_write_file_atomic's messages already name their
  * path, the others get it here. */
 static int protect_one(gen_model *g, const char *in, const char *out, const prot_opts *o, int quiet, result *r) {
@@ -199,9 +272,23 @@ static int protect_one(gen_model *g, const char *in, const char *out, const prot
     size_t enclen = 0;
     df_image back = {0};
     int rc = EXIT_OK;
+    r->det = o->no_detect ? DET_OFF : DET_NONE;
+    df_status s = DF_OK;
+    if (!o->no_detect && (o->ngiven > 0 || o->det)) s = find_squares(&img, o, r);
+    if (!s && r->det == DET_NO_FACE && !quiet && !o->require_face)
+        fprintf(stderr, "dadfi protect: note: no face found in %s: the whole photo is protected at its own scale, "
+                        "which a deepfake model's crop of a face weakens (--face CX,CY,SIDE places one by hand)\n", in);
     if (!res) {
         rc = fail_file(r, "%s: out of memory (%dx%d pixels)", in, img.w, img.h);
-    } else if (gen_protect_rgb8(g, res, img.rgb, img.w, img.h, 3, o->eps, o->work_side, NULL, NULL) != DF_OK) {
+    } else if (s) {
+        rc = fail_file(r, "%s: face detection: %s", in, df_errmsg());
+    } else if (r->det == DET_GIVEN && r->nsq == 0) {
+        rc = fail_file(r, "%s: no --face square lies inside the %dx%d photo", in, img.w, img.h);
+    } else if (r->det == DET_NO_FACE && o->require_face) {
+        rc = fail_file(r, "%s: no face found (--require-face); --face CX,CY,SIDE places one by hand", in);
+    } else if ((r->nsq > 0 ? gf_protect_rgb8(g, res, img.rgb, img.w, img.h, 3, o->eps, r->sq, r->nsq, o->face_size,
+                                             GF_FEATHER, NULL, NULL)
+                           : gen_protect_rgb8(g, res, img.rgb, img.w, img.h, 3, o->eps, o->work_side, NULL, NULL)) != DF_OK) {
         rc = fail_file(r, "%s: %s", in, df_errmsg());
     } else if (df_image_encode(res, img.w, img.h, o->fmt, o->quality, &enc, &enclen) != DF_OK) {
         rc = fail_file(r, "%s: %s", out, df_errmsg());
@@ -227,6 +314,9 @@ static void print_written(const char *in, const char *out, const prot_opts *o, c
     char q[16] = "";
     if (o->fmt == DF_FMT_JPEG) snprintf(q, sizeof q, " q%d", o->quality);
     printf("protected %s -> %s (%dx%d %s%s): ", in, out, r->w, r->h, o->fmt == DF_FMT_PNG ? "PNG" : "JPEG", q);
+    if (r->nsq > 0) printf("%d face%s, ", r->nsq, r->nsq == 1 ? "" : "s");
+    else if (r->det == DET_NO_FACE) printf("no face found, whole photo, ");
+    else if (r->det == DET_NONE) printf("whole photo (no face detector), ");
     if (isinf(r->psnr)) printf("no pixel changed");
     else printf("PSNR %.1f dB, largest change %d of 255 levels", r->psnr, r->max_change);
     printf(", %.2f s\n", r->seconds);
@@ -250,6 +340,10 @@ static void json_file(sbuf *b, int first, const char *in, const char *out, const
         if (isinf(r->psnr)) sb_str(b, "null");
         else sb_printf(b, "%.3f", r->psnr);
         sb_printf(b, ", \"max_change\": %d, \"bytes\": %zu, \"seconds\": %.3f", r->max_change, r->bytes, r->seconds);
+        sb_printf(b, ", \"scope\": \"%s\", \"faces\": %d, \"squares\": [", r->nsq ? "faces" : "whole_photo", r->nsq);
+        for (int i = 0; i < r->nsq; i++)
+            sb_printf(b, "%s[%.1f, %.1f, %.1f]", i ? ", " : "", r->sq[i].cx, r->sq[i].cy, r->sq[i].side);
+        sb_printf(b, "], \"detection\": \"%s\"", detection_names[r->det]);
     } else {
         sb_str(b, !strcmp(status, "skipped") ? ", \"reason\": " : ", \"error\": ");
         sb_json_str(b, r->err);
@@ -257,12 +351,57 @@ static void json_file(sbuf *b, int first, const char *in, const char *out, const
     sb_str(b, "}");
 }
 
+/* "CX,CY,SIDE": three finite numbers, SIDE >= 4.  Returns 0 on success. */
+static int parse_square(const char *s, gf_square *q) {
+    double v[3];
+    char *end;
+    for (int k = 0; k < 3; k++) {
+        v[k] = strtod(s, &end);
+        if (end == s || !isfinite(v[k]) || *end != (k < 2 ? ',' : '\0')) return -1;
+        s = end + 1;
+    }
+    if (fabs(v[0]) > 1e6 || fabs(v[1]) > 1e6 || v[2] < 4 || v[2] > 1e5) return -1;
+    q->cx = v[0], q->cy = v[1], q->side = v[2];
+    return 0;
+}
+
+/* The detector: *m = NULL when the default weights are missing (photos are then protected whole, with a note);
+ * an error for a named file that cannot be read, or a file that is not a detector. */
+static int load_detector(const char *path, int named, int require_face, int quiet, blazeface **m) {
+    *m = NULL;
+    if (!named && !exists(path) && !require_face) {
+        if (!quiet)
+            fprintf(stderr, "dadfi protect: note: no face detector (%s not found): whole photos are protected; make "
+                            "it with `node tools/convert_blazeface.mjs` (needs ../shared/models/human-models), or "
+                            "give --detector F, or --no-detect for face crops\n", path);
+        return EXIT_OK;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (df_read_file(path, 64u << 20, &buf, &len) != DF_OK || blazeface_load(m, buf, len) != DF_OK) {
+        fprintf(stderr, "dadfi protect: %s%s%s\n", strstr(df_errmsg(), path) ? "" : path,
+                strstr(df_errmsg(), path) ? "" : ": ", df_errmsg());
+        if (!exists(path))
+            fprintf(stderr, "dadfi protect: %smake the detector's weights with `node tools/convert_blazeface.mjs` "
+                            "(needs ../shared/models/human-models)\n", require_face && !named ? "--require-face needs "
+                            "the face detector: " : "");
+        free(buf);
+        *m = NULL;
+        return EXIT_RUNTIME;
+    }
+    free(buf);
+    return EXIT_OK;
+}
+
 /* ------------------------------------------------------------------ the command */
 int cmd_protect(int argc, char **argv) {
     const char *weights = DEFAULT_WEIGHTS, *out_dir = NULL, *format = NULL, *json = NULL;
+    const char *detector = CLI_DEFAULT_DETECTOR;
     double eps = 0.05;
-    long quality = 95, work_side = DEFAULT_WORK_SIDE;
-    int force = 0, quiet = 0, npos = 0;
+    long quality = 95, work_side = DEFAULT_WORK_SIDE, face_size = DEFAULT_FACE_SIZE;
+    int force = 0, quiet = 0, npos = 0, detector_named = 0, face_size_named = 0, no_detect = 0, require_face = 0;
+    int ngiven = 0;
+    gf_square given[GF_MAX_FACES];
     char **pos = calloc((size_t)argc, sizeof *pos);
     if (!pos) return EXIT_RUNTIME;
 #define USAGE(...) /* the message may name an argument in pos: print, then free */ \
@@ -292,6 +431,22 @@ int cmd_protect(int argc, char **argv) {
         } else if (!strcmp(a, "--work-side") && has_val) {
             if (cli_parse_long(argv[++i], 0, 65536, &work_side) || (work_side > 0 && work_side < 64))
                 USAGE("--work-side must be 0 or an integer in 64..65536, got '%s'", argv[i]);
+        } else if (!strcmp(a, "--detector") && has_val) {
+            detector = argv[++i];
+            detector_named = 1;
+        } else if (!strcmp(a, "--face-size") && has_val) {
+            if (cli_parse_long(argv[++i], 32, 1024, &face_size) || face_size % 8)
+                USAGE("--face-size must be a multiple of 8 in 32..1024, got '%s'", argv[i]);
+            face_size_named = 1;
+        } else if (!strcmp(a, "--face") && has_val) {
+            if (ngiven == GF_MAX_FACES) USAGE("at most %d --face squares", GF_MAX_FACES);
+            if (parse_square(argv[++i], &given[ngiven]))
+                USAGE("--face takes CX,CY,SIDE in photo pixels (SIDE at least 4), got '%s'", argv[i]);
+            ngiven++;
+        } else if (!strcmp(a, "--no-detect")) {
+            no_detect = 1;
+        } else if (!strcmp(a, "--require-face")) {
+            require_face = 1;
         } else if (!strcmp(a, "--out-dir") && has_val) {
             out_dir = argv[++i];
         } else if (!strcmp(a, "--json") && has_val) {
@@ -323,8 +478,19 @@ int cmd_protect(int argc, char **argv) {
         USAGE("cannot tell the output format from '%s': use .png or .jpg, or --format", pos[1]);
     }
     if (!out_dir && !force && exists(pos[1])) USAGE("'%s' exists; use --force to overwrite", pos[1]);
+    if (no_detect && (ngiven || require_face || detector_named || face_size_named))
+        USAGE("--no-detect protects the whole photo: it excludes --face, --require-face, --detector and --face-size");
+    for (int k = 0; k < ngiven; k++)
+        if (given[k].side > face_size * RS_MAX_SHRINK || given[k].side * RS_MAX_SHRINK < face_size)
+            USAGE("--face %g,%g,%g: the side must be within %gx the face size %ld either way", given[k].cx,
+                  given[k].cy, given[k].side, RS_MAX_SHRINK, face_size);
 #undef USAGE
     int json_stdout = json && !strcmp(json, "-"), lines = !quiet && !json_stdout;
+    blazeface *det = NULL;
+    if (!no_detect && !ngiven && load_detector(detector, detector_named, require_face, quiet, &det) != EXIT_OK) {
+        free(pos);
+        return EXIT_RUNTIME;
+    }
 
     uint8_t *wbuf = NULL;
     size_t wlen = 0;
@@ -334,17 +500,20 @@ int cmd_protect(int argc, char **argv) {
         if (!exists(weights) && !strcmp(weights, DEFAULT_WEIGHTS))
             fprintf(stderr, "dadfi protect: the default weights are looked for in the current directory: run from "
                             "the dadfi checkout or pass --weights FILE\n");
+        blazeface_free(det);
         free(pos);
         return EXIT_RUNTIME;
     }
     if (gen_load(&g, wbuf, wlen, 0) != DF_OK) {
         free(wbuf);
+        blazeface_free(det);
         free(pos);
         return cli_runtime_error("protect", weights);
     }
     free(wbuf);
 
-    prot_opts po = {fmt, (int)quality, (int)work_side, (float)eps};
+    prot_opts po = {fmt, (int)quality, (int)work_side, (int)face_size, require_face, no_detect, (float)eps, det, given,
+                     ngiven};
     sbuf jb = {0};
     int rc = EXIT_OK, written = 0, skipped = 0, failed = 0;
     double t0 = cli_now();
@@ -436,6 +605,7 @@ int cmd_protect(int argc, char **argv) {
     }
     free(jb.p);
     gen_free(g);
+    blazeface_free(det);
     free(pos);
     return rc;
 }
