@@ -120,11 +120,61 @@ static void test_refused(gen_model *g) {
     CHECK(gf_protect_rgb8(g, out, px, 0, 64, 3, 0.05f, &ok, 1, 64, 0, NULL, NULL) == DF_ERR_ARG, "width 0");
 }
 
+/* gf_protect_photo, the photo-level entry point, without a detector: --no-detect and no detector run
+ * gen_protect_rgb8 at the working side, given squares run gf_protect_rgb8 on those inside the photo (the others
+ * dropped), progress ends at 1, refused arguments leave a result that says nothing was protected. */
+static void last_progress(void *ctx, float done) { *(float *)ctx = done; }
+static void test_photo(gen_model *g) {
+    const int W = 150, H = 110, st = 4, S = 64;
+    const float eps = 0.04f;
+    size_t n = (size_t)W * H * st;
+    uint8_t *in = photo(W, H, st, 11u), *a = malloc(n), *b = malloc(n);
+    gf_photo_opts o = gf_photo_default_opts();
+    CHECK(o.face_size == 128 && o.work_side == 1024 && o.whole_if_no_face == 1 && fabsf(o.eps - 0.05f) < 1e-7f,
+          "default options");
+    o.eps = eps, o.face_size = S, o.work_side = 96;
+    gf_photo_result r;
+    for (int no_detect = 1; no_detect >= 0; no_detect--) {
+        o.no_detect = no_detect;
+        float last = -1;
+        CHECK(gf_protect_photo(g, NULL, a, in, W, H, st, &o, &r, last_progress, &last) == DF_OK, "%s",
+              df_errmsg());
+        CHECK(gen_protect_rgb8(g, b, in, W, H, st, eps, 96, NULL, NULL) == DF_OK, "%s", df_errmsg());
+        CHECK(memcmp(a, b, n) == 0, "whole photo (no_detect %d) differs from gen_protect_rgb8", no_detect);
+        CHECK(r.det == (no_detect ? GF_DET_OFF : GF_DET_NO_DETECTOR) && r.nsq == 0 && r.protected_whole == 1,
+              "result: det %d nsq %d whole %d", (int)r.det, r.nsq, r.protected_whole);
+        CHECK(last == 1.0f, "progress ended at %g", last);
+    }
+    gf_square given[3] = {{40, 50, 70}, {-400, 50, 70}, {120, 60, 50}};
+    o.no_detect = 0, o.given = given, o.ngiven = 3;
+    memcpy(a, in, n);
+    CHECK(gf_protect_photo(g, NULL, a, a, W, H, st, &o, &r, NULL, NULL) == DF_OK, "given, in place: %s", df_errmsg());
+    gf_square inside[2] = {given[0], given[2]};
+    CHECK(gf_protect_rgb8(g, b, in, W, H, st, eps, inside, 2, S, GF_FEATHER, NULL, NULL) == DF_OK, "%s", df_errmsg());
+    CHECK(memcmp(a, b, n) == 0, "given squares differ from gf_protect_rgb8 on the two inside the photo");
+    CHECK(r.det == GF_DET_GIVEN && r.nsq == 2 && r.sq[1].cx == 120 && !r.protected_whole, "given: det %d nsq %d",
+          (int)r.det, r.nsq);
+    o.ngiven = 1, o.given = &given[1];
+    CHECK(gf_protect_photo(g, NULL, a, in, W, H, st, &o, &r, NULL, NULL) == DF_ERR_ARG && r.nsq == 0,
+          "only a square outside the photo: refused");
+    o.ngiven = GF_MAX_FACES + 1;
+    CHECK(gf_protect_photo(g, NULL, a, in, W, H, st, &o, &r, NULL, NULL) == DF_ERR_ARG, "too many squares");
+    o.ngiven = 0;
+    CHECK(gf_protect_photo(g, NULL, a, in, W, H, 2, &o, &r, NULL, NULL) == DF_ERR_ARG, "stride 2");
+    CHECK(gf_protect_photo(g, NULL, a, in, 0, H, st, &o, &r, NULL, NULL) == DF_ERR_ARG, "width 0");
+    CHECK(gf_protect_photo(NULL, NULL, a, in, W, H, st, &o, &r, NULL, NULL) == DF_ERR_ARG, "no Gen");
+    CHECK(gf_protect_photo(g, NULL, a, in, W, H, st, NULL, &r, NULL, NULL) == DF_ERR_ARG, "no options");
+    CHECK(!strcmp(gf_detection_name(GF_DET_NO_FACE), "no_face") && !strcmp(gf_detection_name((gf_detection)99), "unknown"),
+          "detection names");
+    free(in), free(a), free(b);
+}
+
 int main(void) {
     gen_model *g = strong_gen();
     test_whole_photo_agrees(g);
     test_squares(g);
     test_refused(g);
+    test_photo(g);
     gen_free(g);
     return check_summary("test_gen_faces");
 }

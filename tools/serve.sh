@@ -4,7 +4,9 @@
 #   tools/serve.sh [--port P] [--host H] [--no-build]
 # Gen weights: weights/gen.dfw when present; otherwise untrained demonstration weights are generated into
 # web/lib/gen-demo.dfw (the page works but says the photos are not really protected).  Zoo weights
-# (weights/zoo/*.dfw) enable the page's deepfake preview.
+# (weights/zoo/*.dfw) enable the page's deepfake preview.  The face detector (build/blazeface.dfw, converted from
+# ../shared/models/human-models by tools/convert_blazeface.mjs when that folder exists) lets the page protect each
+# face at the scale deepfake models see it; without it whole photos are protected and the page says so.
 # Unless --no-build, tools/setup.sh first installs what is missing: Debian packages through apt-get (as root, or
 # with sudo) and the JavaScript test dependencies into tools/node_modules (npm).
 set -euo pipefail
@@ -16,7 +18,7 @@ while [ $# -gt 0 ]; do
     --port) port=${2:?--port needs a value}; shift 2 ;;
     --host) host=${2:?--host needs a value}; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "serve.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -33,6 +35,10 @@ if [ "$build" = 1 ]; then
     mkdir -p web/lib
     build/dadfi gen-init --seed 1 web/lib/gen-demo.dfw
   fi
+  if [ ! -f build/blazeface.dfw ] && [ -f ../shared/models/human-models/blazeface.json ]; then
+    echo "serve.sh: converting the face detector into build/blazeface.dfw"
+    node tools/convert_blazeface.mjs || echo "serve.sh: the face detector could not be converted: whole photos only" >&2
+  fi
   echo "serve.sh: building the WebAssembly module (build-wasm/)"
   if [ ! -f build-wasm/CMakeCache.txt ]; then
     emcmake cmake -S . -B build-wasm -DCMAKE_BUILD_TYPE=Release \
@@ -40,7 +46,8 @@ if [ "$build" = 1 ]; then
   fi
   cmake --build build-wasm -j2 --target dadfi-wasm
   # copies the module and the weights into web/lib/ and writes web/lib/manifest.json (also when nothing relinked)
-  cmake -DOUT_DIR=web/lib -DMODULE_DIR=build-wasm/wasm -DWEIGHTS_DIR=weights -P wasm/copy_web.cmake
+  cmake -DOUT_DIR=web/lib -DMODULE_DIR=build-wasm/wasm -DWEIGHTS_DIR=weights -DDETECTOR=build/blazeface.dfw \
+    -P wasm/copy_web.cmake
 fi
 [ -f web/lib/dadfi-wasm.wasm ] || { echo "serve.sh: web/lib/ is empty: run without --no-build" >&2; exit 1; }
 exec node tests/js/server.mjs --root web --port "$port" --host "$host"

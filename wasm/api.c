@@ -3,7 +3,11 @@
  * Errors: a failing call returns a df_status (or a 0 handle) and dfapi_errmsg() tells why; the module keeps
  * working afterwards (malloc returns NULL instead of aborting, every size is checked before use).
  *
- * Large photos (the "working resolution" strategy, gen_protect_rgb8 in core/networks/gen.c, shared with the native CLI):
+ * Photos with faces (dfapi_protect_photo, gf_protect_photo in core/networks/gen_faces.h, the native CLI's code
+ * path): BlazeFace finds the faces, Gen protects each face square at the deepfake models' scale (128 pixels) and
+ * nothing outside the squares changes; no face found, or no detector: the whole photo as below.
+ *
+ * Large photos without a face (the "working resolution" strategy, gen_protect_rgb8 in core/networks/gen.c, shared with the native CLI):
  * Gen runs on an area-downscaled copy whose longest side is work_side (the page uses 1024, as the CLI does);
  * its delta is bilinearly upsampled to full resolution, clipped to [-eps, eps] there and added to the 8-bit
  * pixels, which are modified in place.  So L-inf <= eps holds at full resolution, and memory is one RGBA
@@ -18,7 +22,9 @@
 
 #include "df.h"
 #include "dfw.h"
+#include "blazeface.h"
 #include "gen.h"
+#include "gen_faces.h"
 #include "image.h"
 #include "metrics.h"
 #include "resample.h"
@@ -121,6 +127,45 @@ EMSCRIPTEN_KEEPALIVE int dfapi_protect(gen_model *g, uint8_t *rgba, int w, int h
     if (work_side != 0 && (work_side < 64 || work_side > DFAPI_MAX_SIDE))
         return ret(df_fail(DF_ERR_ARG, "protect: work_side must be 0 or in 64..%d, got %d", DFAPI_MAX_SIDE, work_side));
     return ret(gen_protect_rgb8(g, rgba, rgba, w, h, 4, eps, work_side, protect_progress, NULL));
+}
+
+/* ------------------------------------------------------------------ face detector and face-scale protection */
+EMSCRIPTEN_KEEPALIVE blazeface *dfapi_detector_load(const uint8_t *buf, size_t len) {
+    if (!buf || len == 0) {
+        ret(df_fail(DF_ERR_FORMAT, "detector weights: empty buffer"));
+        return NULL;
+    }
+    blazeface *m = NULL;
+    if (ret(blazeface_load(&m, buf, len)) != DF_OK) return NULL;
+    return m;
+}
+EMSCRIPTEN_KEEPALIVE void dfapi_detector_free(blazeface *m) { if (m) blazeface_free(m); }
+EMSCRIPTEN_KEEPALIVE int dfapi_max_faces(void) { return GF_MAX_FACES; }
+
+/* Protect rgba [h, w, 4] in place with gf_protect_photo (det may be 0: the whole photo).  face_size: Gen's size
+ * on a face square (32..1024, multiple of 8; 128); work_side as in dfapi_protect; no_detect: the whole photo.
+ * info (3 + 3 * dfapi_max_faces() doubles): detection (gf_detection: 0 off, 1 no detector, 2 given, 3 detected,
+ * 4 no face), squares protected, whole photo protected (0/1), then cx, cy, side of each square in photo pixels. */
+EMSCRIPTEN_KEEPALIVE int dfapi_protect_photo(gen_model *g, blazeface *det, uint8_t *rgba, int w, int h, float eps,
+                                             int face_size, int work_side, int no_detect, double *info) {
+    if (!g) return ret(df_fail(DF_ERR_ARG, "protect: no Gen model loaded"));
+    if (!info) return ret(df_fail(DF_ERR_ARG, "protect: NULL result buffer"));
+    df_status s = check_image(rgba, w, h);
+    if (s != DF_OK) return ret(s);
+    if (!(eps > 0.0f && eps <= 0.5f)) return ret(df_fail(DF_ERR_ARG, "protect: eps must be in (0, 0.5], got %g", eps));
+    if (work_side != 0 && (work_side < 64 || work_side > DFAPI_MAX_SIDE))
+        return ret(df_fail(DF_ERR_ARG, "protect: work_side must be 0 or in 64..%d, got %d", DFAPI_MAX_SIDE, work_side));
+    if (face_size < 32 || face_size > 1024 || face_size % 8)
+        return ret(df_fail(DF_ERR_ARG, "protect: face_size must be a multiple of 8 in 32..1024, got %d", face_size));
+    gf_photo_opts o = gf_photo_default_opts();
+    o.eps = eps, o.face_size = face_size, o.work_side = work_side, o.no_detect = no_detect != 0;
+    gf_photo_result r;
+    s = gf_protect_photo(g, det, rgba, rgba, w, h, 4, &o, &r, protect_progress, NULL);
+    if (s != DF_OK) return ret(s);
+    info[0] = (double)r.det, info[1] = r.nsq, info[2] = r.protected_whole;
+    for (int i = 0; i < r.nsq; i++)
+        info[3 + 3 * i] = r.sq[i].cx, info[4 + 3 * i] = r.sq[i].cy, info[5 + 3 * i] = r.sq[i].side;
+    return ret(DF_OK);
 }
 
 /* ------------------------------------------------------------------ zoo (deepfake preview)

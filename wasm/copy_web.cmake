@@ -1,6 +1,11 @@
 # Copies the built module and the available weight files into web/lib/ and writes web/lib/manifest.json,
-# which tells the page what it can load:  {"gen": "gen.dfw" | null, "zoo": ["zoo-....dfw", ...]}.
-#   cmake -DOUT_DIR=web/lib [-DMODULE_DIR=build-wasm/wasm] [-DWEIGHTS_DIR=weights] -P wasm/copy_web.cmake
+# which tells the page what it can load:
+#   {"gen": "gen.dfw" | null, "detector": "blazeface.dfw" | null, "zoo": ["zoo-....dfw", ...]}.
+#   cmake -DOUT_DIR=web/lib [-DMODULE_DIR=build-wasm/wasm] [-DWEIGHTS_DIR=weights] [-DDETECTOR=build/blazeface.dfw]
+#         -P wasm/copy_web.cmake
+# Face detector (BlazeFace, converted from ../shared by tools/convert_blazeface.mjs, never committed): DETECTOR if
+# it exists (copied as blazeface.dfw), else an existing web/lib/blazeface.dfw; without one the page protects whole
+# photos and says so.
 # Gen weights: weights/gen.dfw if present, else an existing web/lib/gen-demo.dfw (untrained, see tools/serve.sh).
 # Zoo weights (deepfake models for the page's preview): weights/zoo/NAME.dfw (copied as zoo-NAME.dfw) and weights/zoo*.dfw.
 file(MAKE_DIRECTORY ${OUT_DIR})
@@ -18,6 +23,13 @@ if(EXISTS ${OUT_DIR}/gen.dfw)
   set(gen "\"gen.dfw\"")
 elseif(EXISTS ${OUT_DIR}/gen-demo.dfw)
   set(gen "\"gen-demo.dfw\"")
+endif()
+set(detector "null")
+if(DETECTOR AND EXISTS ${DETECTOR})
+  file(COPY_FILE ${DETECTOR} ${OUT_DIR}/blazeface.dfw ONLY_IF_DIFFERENT)
+endif()
+if(EXISTS ${OUT_DIR}/blazeface.dfw)
+  set(detector "\"blazeface.dfw\"")
 endif()
 if(WEIGHTS_DIR)
   file(GLOB zfiles ${WEIGHTS_DIR}/zoo*.dfw)
@@ -41,6 +53,6 @@ foreach(z ${zfiles})
   endif()
   string(APPEND zoo "\"${n}\"")
 endforeach()
-file(WRITE ${OUT_DIR}/manifest.json.tmp "{\"module\": \"dadfi-wasm.mjs\", \"gen\": ${gen}, \"zoo\": [${zoo}]}\n")
+file(WRITE ${OUT_DIR}/manifest.json.tmp "{\"module\": \"dadfi-wasm.mjs\", \"gen\": ${gen}, \"detector\": ${detector}, \"zoo\": [${zoo}]}\n")
 file(COPY_FILE ${OUT_DIR}/manifest.json.tmp ${OUT_DIR}/manifest.json ONLY_IF_DIFFERENT)
 file(REMOVE ${OUT_DIR}/manifest.json.tmp)

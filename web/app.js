@@ -10,6 +10,7 @@ const ui = {
   slider: $('slider'), stats: $('stats'), download: $('download'), preview: $('preview'), cropBox: $('crop-box'),
   cropCanvas: $('crop-canvas'), square: $('crop-square'), attr: $('attr'), runPreview: $('run-preview'),
   previewResult: $('preview-result'), previewNote: $('preview-note'), version: $('version'), notice: $('notice'),
+  siteJpeg: $('site-jpeg'), siteQuality: $('site-quality'), previewModels: $('preview-models'),
 };
 
 const MESSAGES = {
@@ -23,6 +24,17 @@ let current = null;   // {file, width, height}
 let resultUrl = null;
 let busy = false;
 let square = { cx: 0.5, cy: 0.5, side: 0.5 }; // relative to the photo (side: fraction of the shorter side)
+let faceSquare = null; // the first protected face's square (relative, like square), or null
+
+// What the protector did with the faces, in words (the status line after protection).
+function facesSummary(faces) {
+  if (!faces) return '';
+  const n = faces.squares.length;
+  if (n) return ` ${n} face${n === 1 ? '' : 's'} protected, each at the scale deepfake models see it.`;
+  if (faces.detection === 'no_face') return ' No face found: the whole photo was protected at its own scale, which a deepfake app\'s crop of a face weakens.';
+  if (faces.detection === 'no_detector') return ` This site has no face detector${faces.detectorError ? ` (${faces.detectorError})` : ''}: the whole photo was protected at its own scale, which a deepfake app's crop of a face weakens.`;
+  return '';
+}
 
 function format() { return document.querySelector('input[name="format"]:checked').value; }
 
@@ -80,7 +92,10 @@ async function protect(file) {
       ui.download.textContent = 'Encoding…';
       ui.result.hidden = false;
       ui.preview.hidden = false;
-      square = { cx: 0.5, cy: 0.5, side: 0.5 };
+      const sq = v.stats && v.stats.faces && v.stats.faces.squares[0];
+      const m = Math.min(v.width, v.height);
+      faceSquare = sq ? { cx: sq.cx / v.width, cy: sq.cy / v.height, side: sq.side / m } : null;
+      square = faceSquare ? { ...faceSquare } : { cx: 0.5, cy: 0.5, side: 0.5 };
       placeSquare();
       clearPreview();
     };
@@ -90,7 +105,7 @@ async function protect(file) {
     ui.stats.dataset.json = JSON.stringify(s); // timings and wasm memory, for tools/bench/web_bench.mjs
     ui.stats.textContent = `${r.width} × ${r.height} pixels · largest change ${s.linf}/255 · PSNR ${s.psnr.toFixed(1)} dB · ` +
       `${(s.ms.total / 1000).toFixed(2)} s (protection ${(s.ms.protect / 1000).toFixed(2)} s)`;
-    status(`Protected ${file.name || 'the photo'}.`, undefined);
+    status(`Protected ${file.name || 'the photo'}.${facesSummary(s.faces)}`, undefined);
   } catch (e) {
     status('', undefined);
     showError(e);
@@ -220,7 +235,16 @@ ui.square.addEventListener('pointerdown', e => {
 
 function clearPreview() {
   for (let i = 0; i < 4; i++) { const c = $(`pv${i}`); c.getContext('2d').clearRect(0, 0, c.width, c.height); }
+  ui.previewModels.textContent = '';
   ui.previewResult.textContent = '';
+}
+
+function figure(bmp, caption) {
+  const f = document.createElement('figure'), c = document.createElement('canvas'), fc = document.createElement('figcaption');
+  drawBitmap(c, bmp);
+  fc.textContent = caption;
+  f.append(c, fc);
+  return f;
 }
 
 async function runPreview() {
@@ -228,18 +252,29 @@ async function runPreview() {
   const { width: w, height: h } = current;
   busy = true;
   ui.runPreview.disabled = true;
-  ui.previewResult.textContent = 'Running the deepfake model…';
+  const jpeg = ui.siteJpeg.checked, q = Math.min(100, Math.max(50, Number(ui.siteQuality.value) || 90));
+  ui.previewResult.textContent = `Running the deepfake models${jpeg ? ` on JPEG ${q} uploads` : ''}…`;
   try {
     const side = square.side * Math.min(w, h);
-    const r = await protector.preview({ cx: square.cx * w, cy: square.cy * h, side, attr: Number(ui.attr.value) });
-    r.images.forEach((b, i) => { drawBitmap($(`pv${i}`), b); b.close(); });
-    const ok = r.success;
-    ui.previewResult.innerHTML = '';
-    const strong = document.createElement('span');
-    strong.className = ok ? 'good' : 'bad';
-    strong.textContent = ok ? 'Protection succeeded' : 'Protection did not break this edit';
-    ui.previewResult.append(strong, ` (${r.model}): L2_mask = ${r.l2Mask.toFixed(3)} ` +
-      `(succeeds above 0.05; ${r.maskPixels} edited pixels).`);
+    const r = await protector.preview({ cx: square.cx * w, cy: square.cy * h, side, attr: Number(ui.attr.value), jpegQuality: jpeg ? q / 100 : null });
+    // The first model's four images on top; each further model adds its two edits.
+    const first = r.results[0];
+    first.images.forEach((b, i) => drawBitmap($(`pv${i}`), b));
+    ui.previewModels.textContent = '';
+    ui.previewResult.textContent = '';
+    const list = document.createElement('ul');
+    for (const [k, m] of r.results.entries()) {
+      if (k > 0) ui.previewModels.append(figure(m.images[2], `${m.model}: deepfake of the original`), figure(m.images[3], `${m.model}: deepfake of the protected`));
+      const li = document.createElement('li'), strong = document.createElement('span');
+      strong.className = m.success ? 'good' : 'bad';
+      strong.textContent = m.success ? 'Protection succeeded' : 'Protection did not break this edit';
+      li.append(`${m.model}: `, strong, `: L2_mask = ${m.l2Mask.toFixed(3)} (succeeds above 0.05; ${m.maskPixels} edited pixels).`);
+      list.append(li);
+      for (const b of m.images) b.close();
+    }
+    const broken = r.results.filter(m => m.success).length;
+    ui.previewResult.append(`${broken} of ${r.results.length} deepfake models broken${r.jpegQuality ? ` after the site's JPEG ${Math.round(r.jpegQuality * 100)}` : ''}` +
+      `${faceSquare ? '' : ' (no face was found, so the face square is a guess: move it onto the face)'}.`, list);
   } catch (e) {
     ui.previewResult.textContent = e.code === 'no-model' ? 'No deepfake model available: this site has no zoo weights, so the preview cannot run.' : `Preview failed: ${e.message}`;
   } finally {
@@ -254,7 +289,7 @@ ui.runPreview.addEventListener('click', runPreview);
   try {
     protector = await createProtector();
     const i = protector.info;
-    ui.version.textContent = `${i.version} · Gen width ${i.gen.width}`;
+    ui.version.textContent = `${i.version} · Gen width ${i.gen.width} · ${i.detector ? 'face detector BlazeFace' : 'no face detector'}`;
     if (!i.zoo.length) {
       ui.runPreview.disabled = true;
       $('preview-ui').hidden = true;

@@ -10,7 +10,10 @@
 // photo is never sent silently; a site can opt in to sending the original instead with
 // data-dadfi-allow-original.  Per-input options: data-dadfi-eps="0.05", data-dadfi-format="png|jpeg",
 // data-dadfi-quality="0.92".  Events on the input: "dadfi:protected" (detail: {files}) and "dadfi:error"
-// (detail: {error}).  Page-wide options: configure({ weightsUrl, moduleUrl, workSide }) before the first photo.
+// (detail: {error}).  Page-wide options: configure({ weightsUrl, moduleUrl, workSide, detectorUrl }) before the
+// first photo.  With the face detector served (lib/manifest.json names it), each face is protected at the scale
+// deepfake models see it; the status says how many faces were protected, or that none was found and the whole
+// photo was protected instead.
 import { createProtector } from './dadfi.mjs';
 
 const SELECTOR = 'input[type="file"][data-dadfi]';
@@ -61,9 +64,18 @@ async function protectInput(input, originals) {
   for (let i = 0; i < n; i++) {
     const f = originals[i];
     if (!isImage(f)) throw Object.assign(new Error(`${f.name} is not a photo`), { code: 'not-an-image' });
-    out.push(await p.protect(f, { eps, format, quality, onProgress: x => show(el, `Protecting ${n > 1 ? `photo ${i + 1} of ${n}` : 'your photo'}…`, (i + x) / n) }));
+    const r = await p.protectDetailed(f, { eps, format, quality, onProgress: x => show(el, `Protecting ${n > 1 ? `photo ${i + 1} of ${n}` : 'your photo'}…`, (i + x) / n) });
+    out.push({ file: r.file, faces: r.stats.faces });
   }
   return out;
+}
+
+// "2 faces", "no face found: whole photo", "whole photo" (no detector) for one protected photo.
+function facesText(faces) {
+  if (!faces) return '';
+  const n = faces.squares.length;
+  if (n) return `${n} face${n === 1 ? '' : 's'}`;
+  return faces.detection === 'no_face' ? 'no face found: whole photo' : 'whole photo';
 }
 
 function setFiles(input, files) {
@@ -82,12 +94,13 @@ function start(input) {
     st.promise = Promise.resolve();
     return;
   }
-  st.promise = protectInput(input, originals).then(files => {
+  st.promise = protectInput(input, originals).then(results => {
     if (state.get(input) !== st) return; // a newer choice replaced this one
+    const files = results.map(r => r.file);
     setFiles(input, files);
     st.ok = true;
-    show(st.el, `Protected: ${files.map(f => f.name).join(', ')}`, undefined);
-    input.dispatchEvent(new CustomEvent('dadfi:protected', { bubbles: true, detail: { files } }));
+    show(st.el, `Protected: ${results.map(r => `${r.file.name} (${facesText(r.faces)})`).join(', ')}`, undefined);
+    input.dispatchEvent(new CustomEvent('dadfi:protected', { bubbles: true, detail: { files, faces: results.map(r => r.faces) } }));
   }, error => {
     if (state.get(input) !== st) return;
     st.error = error;

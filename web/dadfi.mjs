@@ -7,7 +7,10 @@
 //
 // Options of createProtector: weightsUrl (Gen .dfw; default: the one lib/manifest.json names), moduleUrl
 // (dadfi-wasm.mjs; default lib/ next to this file), workerUrl, workSide (working resolution of large photos,
-// default 1024), zooUrls (deepfake models for preview(); default: the manifest's).
+// default 1024), detectorUrl (BlazeFace .dfw: each face is protected at the scale deepfake models see it;
+// default: the manifest's; null: whole photos only), zooUrls (deepfake models for preview(); default: the manifest's).
+// Without a detector, or when no face is found, the whole photo is protected at its own scale, which a deepfake
+// model's crop of a face weakens: the result's stats.faces says which happened.
 // Errors are DadfiError-like objects {name:'DadfiError', code, message}; codes: 'not-an-image', 'too-large',
 // 'out-of-memory', 'bad-format' (weights), 'io', 'no-model', 'internal'.
 // The files this needs (same origin, no other request is made): dadfi.mjs, engine.mjs, worker.mjs,
@@ -41,15 +44,15 @@ export class Protector {
   #pending = new Map();
   #nextId = 1;
 
-  constructor({ weightsUrl, moduleUrl, workerUrl, workSide = 1024, zooUrls } = {}) {
+  constructor({ weightsUrl, moduleUrl, workerUrl, workSide = 1024, detectorUrl, zooUrls } = {}) {
     const lib = new URL('./lib/', import.meta.url);
     this.workSide = workSide;
     this.#worker = new Worker(workerUrl || new URL('./worker.mjs', import.meta.url), { type: 'module' });
     this.#worker.onmessage = ev => this.#onMessage(ev.data);
     this.#worker.onerror = ev => this.#failAll(new DadfiError(`worker failed to start: ${ev.message || 'error'}`, 'internal'));
     this.ready = (async () => {
-      let manifest = { gen: null, zoo: [] };
-      if (!weightsUrl || !zooUrls) {
+      let manifest = { gen: null, detector: null, zoo: [] };
+      if (!weightsUrl || !zooUrls || detectorUrl === undefined) {
         try {
           const r = await fetch(new URL('manifest.json', lib));
           if (r.ok) manifest = await r.json();
@@ -58,9 +61,10 @@ export class Protector {
       const gen = weightsUrl ? new URL(weightsUrl, baseURI()) : manifest.gen ? new URL(manifest.gen, lib) : null;
       if (!gen) throw new DadfiError('No Gen weights: pass weightsUrl, or build the project so that web/lib/manifest.json names them.', 'io');
       this.manifest = manifest;
+      const det = detectorUrl ? new URL(detectorUrl, baseURI()) : detectorUrl === undefined && manifest.detector ? new URL(manifest.detector, lib) : null;
       this.info = await this.#request({
         type: 'init', moduleUrl: String(moduleUrl ? new URL(moduleUrl, baseURI()) : new URL('dadfi-wasm.mjs', lib)),
-        genUrl: String(gen), zooUrls: (zooUrls || manifest.zoo || []).map(u => String(new URL(u, zooUrls ? baseURI() : lib))),
+        genUrl: String(gen), detectorUrl: det ? String(det) : null, zooUrls: (zooUrls || manifest.zoo || []).map(u => String(new URL(u, zooUrls ? baseURI() : lib))),
       });
       return this;
     })();
@@ -107,14 +111,16 @@ export class Protector {
   }
 
   /**
-   * protect() plus {width, height, stats: {linf, psnr, ms, heapBytes}}.  onViews({views, width, height, stats}):
-   * display-size ImageBitmaps {original, protected, perturbation (amplified)}, called before the file is encoded.
+   * protect() plus {width, height, stats: {linf, psnr, ms, heapBytes, faces: {detection: 'detected' | 'no_face' |
+   * 'no_detector' | 'off', wholePhoto, squares: [{cx, cy, side}] (photo pixels), detectorError}}}.
+   * onViews({views, width, height, stats}): display-size ImageBitmaps {original, protected, perturbation
+   * (amplified)}, called before the file is encoded.  noDetect: protect the whole photo (pre-cropped faces).
    */
-  async protectDetailed(fileOrBlob, { eps = 0.05, format = 'png', quality = 0.92, onProgress, onViews } = {}) {
+  async protectDetailed(fileOrBlob, { eps = 0.05, format = 'png', quality = 0.92, noDetect = false, onProgress, onViews } = {}) {
     await this.ready;
     format = format === 'jpeg' || format === 'jpg' ? 'jpeg' : 'png';
     if (!(eps > 0 && eps <= 0.5)) throw new DadfiError(`eps must be in (0, 0.5], got ${eps}`, 'bad-argument');
-    const r = await this.#request({ type: 'protect', blob: fileOrBlob, eps, workSide: this.workSide, format, quality, views: !!onViews },
+    const r = await this.#request({ type: 'protect', blob: fileOrBlob, eps, workSide: this.workSide, noDetect, format, quality, views: !!onViews },
       m => {
         if (m.stage === 'views') onViews(m);
         else if (onProgress) onProgress(Protector.#overall(m), m.stage, m);
@@ -131,9 +137,14 @@ export class Protector {
     return new File([r.blob], protectedName(name, format), { type: r.blob.type });
   }
 
-  /** Deepfake preview of the last photo: {cx, cy, side} square in photo pixels, attr 0..4.  See engine.mjs. */
-  preview({ cx, cy, side, attr = 1 }) {
-    return this.#request({ type: 'preview', cx, cy, side, attr });
+  /**
+   * Deepfake preview of the last photo with every deepfake model the site serves: {cx, cy, side} square in photo
+   * pixels, attr 0..4, jpegQuality (0..1, optional): the site re-encodes both photos as JPEG first.  Resolves to
+   * {results: [{model, size, images: [original crop, protected crop, edit of the original, edit of the
+   * protected] (ImageBitmaps), l2Mask, maskPixels, success, dMaskRms, psnr}], jpegQuality}.
+   */
+  preview({ cx, cy, side, attr = 1, jpegQuality = null }) {
+    return this.#request({ type: 'preview', cx, cy, side, attr, jpegQuality });
   }
 
   close() {

@@ -100,9 +100,19 @@ export class Engine {
     }));
   }
 
+  /** Face detector weights (BlazeFace .dfw) -> handle {ptr}. */
+  loadDetector(bytes) {
+    return this.#call('face detector weights', () => this.#withBytes(bytes, 'face detector weights', (p, n) => {
+      const ptr = this.M._dfapi_detector_load(p, n);
+      if (!ptr) throw this.#fail('face detector weights');
+      return { ptr, kind: 'detector' };
+    }));
+  }
+
   freeModel(h) {
     if (!h || !h.ptr || this.dead) return;
-    (h.kind === 'zoo' ? this.M._dfapi_zoo_free : this.M._dfapi_gen_free)(h.ptr);
+    const free = { zoo: this.M._dfapi_zoo_free, detector: this.M._dfapi_detector_free }[h.kind] || this.M._dfapi_gen_free;
+    free(h.ptr);
     h.ptr = 0;
   }
 
@@ -142,12 +152,8 @@ export class Engine {
    */
   protect(h, rgba, width, height, { eps = 0.05, workSide = 1024, onProgress, out } = {}) {
     if (!h || !h.ptr) throw new DadfiError('protect: no Gen model loaded', 'bad-argument', STATUS.ARG);
-    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
-      throw new DadfiError(`protect: bad image size ${width} x ${height}`, 'bad-argument', STATUS.ARG);
-    if (width * height > LIMITS.maxPixels || width > LIMITS.maxSide || height > LIMITS.maxSide)
-      throw new DadfiError(`protect: image too large (${width} x ${height}; at most ${LIMITS.maxPixels / 1e6} megapixels)`, 'too-large', STATUS.NOMEM);
+    this.#checkPixels('protect', rgba, width, height);
     const n = width * height * 4;
-    if (!rgba || rgba.length !== n) throw new DadfiError(`protect: pixel buffer has ${rgba ? rgba.length : 0} bytes, expected ${n}`, 'bad-argument', STATUS.ARG);
     return this.#call('protect', () => {
       const p = this.#malloc(n, 'protect');
       try {
@@ -163,6 +169,48 @@ export class Engine {
         this.M._free(p);
       }
     });
+  }
+
+  /**
+   * Protect a photo the way the CLI does (gf_protect_photo): the detector finds the faces and Gen protects each
+   * face square at the deepfake models' scale (faceSize, 128), nothing outside them changes; with no detector, no
+   * face found or noDetect, the whole photo (workSide as in protect()).  Returns {pixels, detection ('off' |
+   * 'no_detector' | 'detected' | 'no_face'), wholePhoto, squares: [{cx, cy, side}] in photo pixels}.
+   */
+  protectPhoto(h, det, rgba, width, height, { eps = 0.05, workSide = 1024, faceSize = 128, noDetect = false, onProgress, out } = {}) {
+    if (!h || !h.ptr) throw new DadfiError('protect: no Gen model loaded', 'bad-argument', STATUS.ARG);
+    this.#checkPixels('protect', rgba, width, height);
+    const n = width * height * 4, maxFaces = this.M._dfapi_max_faces(), ninfo = 3 + 3 * maxFaces;
+    return this.#call('protect', () => {
+      const p = this.#malloc(n + 8 * ninfo + 8, 'protect');
+      try {
+        const pinfo = (p + n + 7) & ~7;
+        this.M.HEAPU8.set(rgba, p);
+        this.M.onProgress = onProgress ? (stage, f) => onProgress(f) : null;
+        const s = this.M._dfapi_protect_photo(h.ptr, det && det.ptr ? det.ptr : 0, p, width, height, eps, faceSize,
+          workSide, noDetect ? 1 : 0, pinfo);
+        if (s !== 0) throw this.#fail('protect');
+        const info = this.M.HEAPF64.slice(pinfo >> 3, (pinfo >> 3) + ninfo);
+        const squares = [];
+        for (let i = 0; i < info[1]; i++) squares.push({ cx: info[3 + 3 * i], cy: info[4 + 3 * i], side: info[5 + 3 * i] });
+        const pixels = out || new Uint8ClampedArray(n);
+        pixels.set(this.M.HEAPU8.subarray(p, p + n));
+        const detection = ['off', 'no_detector', 'given', 'detected', 'no_face'][info[0]] || 'unknown';
+        return { pixels, detection, wholePhoto: info[2] !== 0, squares };
+      } finally {
+        this.M.onProgress = null;
+        this.M._free(p);
+      }
+    });
+  }
+
+  #checkPixels(what, rgba, width, height) {
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
+      throw new DadfiError(`${what}: bad image size ${width} x ${height}`, 'bad-argument', STATUS.ARG);
+    if (width * height > LIMITS.maxPixels || width > LIMITS.maxSide || height > LIMITS.maxSide)
+      throw new DadfiError(`${what}: image too large (${width} x ${height}; at most ${LIMITS.maxPixels / 1e6} megapixels)`, 'too-large', STATUS.NOMEM);
+    const n = width * height * 4;
+    if (!rgba || rgba.length !== n) throw new DadfiError(`${what}: pixel buffer has ${rgba ? rgba.length : 0} bytes, expected ${n}`, 'bad-argument', STATUS.ARG);
   }
 
   get zooAvailable() { return this.M._dfapi_zoo_available() !== 0; }

@@ -1,14 +1,18 @@
 // The protector's Web Worker: decodes the photo (EXIF orientation applied), runs the wasm engine, encodes the
 // result, and keeps the last original / protected pixels for the page's views and deepfake preview.
 // Protocol (postMessage; every request has an id, every answer echoes it):
-//   {type:'init', moduleUrl, genUrl, zooUrls}            -> {type:'ready', version, gen:{url, width, recipe}, zoo:[names]}
+//   {type:'init', moduleUrl, genUrl, detectorUrl?, zooUrls}
+//        -> {type:'ready', version, gen:{url, width, recipe}, detector:{url} | null, detectorError?, zoo:[names]}
 //   {type:'protect', blob, eps, workSide, format, quality, views}
 //        -> {type:'progress', stage:'decode'|'protect'|'encode', fraction, etaMs?}*  (etaMs: Gen time estimate)
 //        -> {type:'progress', stage:'views', views:{original, protected, perturbation} (ImageBitmaps), width,
 //            height, stats}  (with views: true, before the encoding has finished)
-//        -> {type:'result', blob, width, height, stats}
+//        -> {type:'result', blob, width, height, stats}  (stats.faces: {detection, wholePhoto, squares:[{cx,cy,side}]})
 //   {type:'encode', format, quality}                     -> {type:'result', blob}       (the last result again)
-//   {type:'preview', cx, cy, side, attr}                 -> {type:'preview', size, images:[4 ImageBitmaps], ...}
+//   {type:'preview', cx, cy, side, attr, jpegQuality?}  -> {type:'preview', results:[{model, size, images:[4 ImageBitmaps],
+//                                                          l2Mask, maskPixels, success, dMaskRms, psnr}], jpegQuality}
+//        every zoo model at once; jpegQuality (0..1): the site re-encodes the original and the protected photo as
+//        JPEG first, as an upload would be (the deepfake model gets the decoded JPEG)
 //   any failure                                          -> {type:'error', code, message}
 import { loadEngine, DadfiError, LIMITS, compareRGBA } from './engine.mjs';
 
@@ -16,7 +20,9 @@ const MAX_FILE_BYTES = 200 * 1024 * 1024;
 const VIEW_SIDE = 2048; // views sent to the page are at most this large (display only)
 
 let cfg = null;         // the init message
-let engine = null, gen = null, zoo = null, zooTried = false;
+let engine = null, gen = null, detector = null, zoos = null;
+let detectorError = null; // why the detector could not be loaded (the page says so; whole photos are protected)
+let protectMs = 300;      // the last face-path protection time (progress estimate)
 let flopsPerMs = 8e6;   // Gen speed estimate for the progress bar (8 GFLOP/s), updated after each run
 let last = null;        // {width, height, orig, prot: Uint8ClampedArray, eps}
 
@@ -34,10 +40,20 @@ async function fetchBytes(url, what) {
 // (Re)start the engine and load Gen; after a trap the module is replaced transparently.
 async function ensureEngine() {
   if (engine && !engine.dead) return;
-  engine = null, gen = null, zoo = null, zooTried = false;
+  engine = null, gen = null, detector = null, zoos = null;
   const e = await loadEngine({ moduleUrl: cfg.moduleUrl });
   if (!cfg.genBytes) cfg.genBytes = await fetchBytes(cfg.genUrl, 'Gen weights');
   gen = e.loadGen(cfg.genBytes);
+  if (cfg.detectorUrl) {
+    try {
+      if (!cfg.detectorBytes) cfg.detectorBytes = await fetchBytes(cfg.detectorUrl, 'face detector');
+      detector = e.loadDetector(cfg.detectorBytes);
+      detectorError = null;
+    } catch (err) {
+      if (e.dead) throw err;
+      detectorError = String(err.message || err);
+    }
+  }
   engine = e;
   // Warm-up: browsers first run wasm in a baseline tier and optimise hot functions later; a few small passes
   // (a few ms each) get the kernels optimised before the user's photo arrives.
@@ -45,21 +61,22 @@ async function ensureEngine() {
   for (let i = 0; i < 4; i++) e.genForward(gen, x, 64, 64);
 }
 
-async function ensureZoo() {
+// Every deepfake model the site serves (those that fail to load are left out).
+async function ensureZoos() {
   await ensureEngine();
-  if (zoo || zooTried) return zoo;
-  zooTried = true;
-  if (!engine.zooAvailable) return null;
+  if (zoos) return zoos;
+  zoos = [];
+  if (!engine.zooAvailable) return zoos;
   for (const url of cfg.zooUrls || []) {
     try {
-      zoo = engine.loadZoo(await fetchBytes(url, 'deepfake model'));
-      zoo.url = url;
-      return zoo;
+      const z = engine.loadZoo(await fetchBytes(url, 'deepfake model'));
+      z.url = url;
+      zoos.push(z);
     } catch (e) {
       if (engine.dead) throw e;
     }
   }
-  return null;
+  return zoos;
 }
 
 async function decode(blob) {
@@ -123,14 +140,18 @@ async function protect(msg, progress) {
   const workSide = msg.workSide ?? 1024;
   const [ww, wh] = engine.workingSize(img.width, img.height, workSide);
   const flops = engine.genFlops(gen, (wh + 7) & ~7, (ww + 7) & ~7);
-  progress('protect', 0, { etaMs: flops / flopsPerMs });
-  const prot = engine.protect(gen, img.data, img.width, img.height, {
-    eps: msg.eps, workSide, onProgress: f => progress('protect', f),
+  const faces = detector && !msg.noDetect;
+  progress('protect', 0, { etaMs: faces ? protectMs : flops / flopsPerMs });
+  const r = engine.protectPhoto(gen, detector, img.data, img.width, img.height, {
+    eps: msg.eps, workSide, noDetect: !!msg.noDetect, onProgress: f => progress('protect', f),
   });
+  const prot = r.pixels;
   const t2 = performance.now();
-  if (t2 - t1 > 50) flopsPerMs = flops / (t2 - t1); // calibrates the next estimate
+  if (r.wholePhoto && !faces && t2 - t1 > 50) flopsPerMs = flops / (t2 - t1); // calibrates the next estimate
+  if (faces) protectMs = t2 - t1;
   last = { width: img.width, height: img.height, orig: img.data, prot, eps: msg.eps };
   const stats = compareRGBA(img.data, prot);
+  stats.faces = { detection: r.detection, wholePhoto: r.wholePhoto, squares: r.squares, detectorError };
   if (msg.views) { // shown at once; the encoded file follows
     const views = await makeViews(img.data, prot, img.width, img.height, msg.eps);
     progress('views', 1, { views, width: img.width, height: img.height, stats }, [views.original, views.protected, views.perturbation]);
@@ -144,13 +165,34 @@ async function protect(msg, progress) {
   return [{ type: 'result', blob, width: img.width, height: img.height, stats }, []];
 }
 
+// What a site that re-encodes uploads as JPEG (quality q in 0..1) hands on: the decoded JPEG's pixels.
+async function siteJpeg(pixels, width, height, q) {
+  const blob = await encode(pixels, width, height, 'jpeg', q);
+  const bmp = await createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+  const ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(bmp, 0, 0);
+  bmp.close();
+  return ctx.getImageData(0, 0, width, height).data;
+}
+
 async function preview(msg) {
   if (!last) throw new DadfiError('Protect a photo first.', 'bad-argument');
-  const z = await ensureZoo();
-  if (!z) throw new DadfiError('No deepfake model available: the preview needs zoo weights (weights/zoo/*.dfw).', 'no-model');
-  const r = engine.zooPreview(z, last.orig, last.prot, last.width, last.height, msg);
-  const images = await Promise.all(r.images.map(px => createImageBitmap(new ImageData(px, r.size, r.size))));
-  return [{ type: 'preview', ...r, images, model: z.url.split('/').pop() }, images];
+  const zs = await ensureZoos();
+  if (!zs.length) throw new DadfiError('No deepfake model available: the preview needs zoo weights (weights/zoo/*.dfw).', 'no-model');
+  let { orig, prot } = last;
+  const q = msg.jpegQuality;
+  if (q != null) {
+    if (!(q > 0 && q <= 1)) throw new DadfiError(`preview: JPEG quality must be in (0, 1], got ${q}`, 'bad-argument');
+    [orig, prot] = await Promise.all([siteJpeg(orig, last.width, last.height, q), siteJpeg(prot, last.width, last.height, q)]);
+  }
+  const results = [], transfer = [];
+  for (const z of zs) {
+    const r = engine.zooPreview(z, orig, prot, last.width, last.height, msg);
+    const images = await Promise.all(r.images.map(px => createImageBitmap(new ImageData(px, r.size, r.size))));
+    results.push({ ...r, images, model: z.url.split('/').pop().replace(/\.dfw$/, '').replace(/^zoo-/, '') });
+    transfer.push(...images);
+  }
+  return [{ type: 'preview', results, jpegQuality: q ?? null }, transfer];
 }
 
 async function init(msg) {
@@ -159,6 +201,7 @@ async function init(msg) {
   return [{
     type: 'ready', version: engine.version,
     gen: { url: String(cfg.genUrl), width: gen.width, recipe: engine.dfwMeta(cfg.genBytes, 'recipe') },
+    detector: detector ? { url: String(cfg.detectorUrl) } : null, detectorError,
     zoo: engine.zooAvailable ? (cfg.zooUrls || []).map(u => String(u).split('/').pop()) : [],
   }, []];
 }

@@ -125,3 +125,85 @@ df_status gf_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W, 
     if (!s && progress) progress(pctx, 1.0f);
     return s;
 }
+
+/* ------------------------------------------------------------------ a whole photo */
+const char *gf_detection_name(gf_detection d) {
+    static const char *names[] = {"off", "no_detector", "given", "detected", "no_face"};
+    return (unsigned)d < sizeof names / sizeof *names ? names[d] : "unknown";
+}
+
+gf_photo_opts gf_photo_default_opts(void) {
+    gf_photo_opts o = {0.05f, 128, 1024, 0, 1, NULL, 0};
+    return o;
+}
+
+int gf_square_in_photo(const gf_square *q, int W, int H) {
+    double h = q->side / 2;
+    return q->cx + h > 0.5 && q->cx - h < W - 0.5 && q->cy + h > 0.5 && q->cy - h < H - 0.5;
+}
+
+typedef struct {
+    void (*fn)(void *, float);
+    void *ctx;
+    float from, span;
+} sub_progress;
+static void sub_report(void *c, float done) {
+    const sub_progress *p = c;
+    p->fn(p->ctx, p->from + p->span * done);
+}
+
+df_status gf_protect_photo(gen_model *g, blazeface *det, uint8_t *out, const uint8_t *in, int W, int H,
+                           int stride_px, const gf_photo_opts *o, gf_photo_result *r,
+                           void (*progress)(void *ctx, float done), void *pctx) {
+    if (!r || !o) return df_fail(DF_ERR_ARG, "protect photo: NULL argument");
+    memset(r, 0, sizeof *r);
+    if (!g || !out || !in || (o->ngiven > 0 && !o->given)) return df_fail(DF_ERR_ARG, "protect photo: NULL argument");
+    if (o->ngiven < 0 || o->ngiven > GF_MAX_FACES)
+        return df_fail(DF_ERR_ARG, "protect photo: %d squares given (0 .. %d)", o->ngiven, GF_MAX_FACES);
+    if (W < 1 || H < 1 || (double)W * H > 100e6)
+        return df_fail(DF_ERR_ARG, "protect photo: image size %d x %d is out of range (1 .. 100 megapixels)", W, H);
+    if (stride_px != 3 && stride_px != 4) return df_fail(DF_ERR_ARG, "protect photo: stride must be 3 (RGB) or 4 (RGBA)");
+    df_status s = DF_OK;
+    if (o->no_detect) {
+        r->det = GF_DET_OFF;
+    } else if (o->ngiven > 0) {
+        r->det = GF_DET_GIVEN;
+        for (int i = 0; i < o->ngiven; i++)
+            if (gf_square_in_photo(&o->given[i], W, H)) r->sq[r->nsq++] = o->given[i];
+        if (r->nsq == 0)
+            return df_fail(DF_ERR_ARG, "protect photo: no given face square lies inside the %d x %d photo", W, H);
+    } else if (!det) {
+        r->det = GF_DET_NO_DETECTOR;
+    } else {
+        bf_face *faces = malloc(GF_MAX_FACES * sizeof *faces);
+        if (!faces) return df_fail(DF_ERR_NOMEM, "protect photo: out of memory");
+        bf_opts bo = bf_default_opts();
+        int n = 0;
+        if (progress) progress(pctx, 0.0f);
+        s = blazeface_detect(det, in, W, H, stride_px, &bo, faces, GF_MAX_FACES, &n);
+        double lo = fmax(4.0, o->face_size / RS_MAX_SHRINK), hi = o->face_size * RS_MAX_SHRINK;
+        for (int i = 0; !s && i < n; i++) {
+            gf_square q = gf_square_from_face(&faces[i]);
+            if (!(q.side >= lo) || !isfinite(q.cx) || !isfinite(q.cy)) continue;
+            if (q.side > hi) q.side = hi;
+            if (gf_square_in_photo(&q, W, H)) r->sq[r->nsq++] = q;
+        }
+        free(faces);
+        if (s) return s;
+        r->det = r->nsq ? GF_DET_DETECTED : GF_DET_NO_FACE;
+        if (progress) progress(pctx, 0.1f);
+    }
+    int detected = r->det == GF_DET_GIVEN || r->det == GF_DET_DETECTED;
+    sub_progress sp = {progress, pctx, detected || r->det == GF_DET_NO_FACE ? 0.1f : 0.0f, 0.0f};
+    sp.span = 1.0f - sp.from;
+    void (*fn)(void *, float) = progress ? sub_report : NULL;
+    if (detected)
+        return gf_protect_rgb8(g, out, in, W, H, stride_px, o->eps, r->sq, r->nsq, o->face_size, GF_FEATHER, fn, &sp);
+    if (r->det == GF_DET_NO_FACE && !o->whole_if_no_face) {
+        if (out != in) memcpy(out, in, (size_t)W * H * stride_px);
+        if (progress) progress(pctx, 1.0f);
+        return DF_OK;
+    }
+    r->protected_whole = 1;
+    return gen_protect_rgb8(g, out, in, W, H, stride_px, o->eps, o->work_side, fn, &sp);
+}

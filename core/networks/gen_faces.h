@@ -50,6 +50,50 @@ df_status gf_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W, 
                           const gf_square *sq, int n, int S, float feather, void (*progress)(void *ctx, float done),
                           void *progress_ctx);
 
+
+/* ------------------------------------------------------------------ a whole photo: the one entry point
+ * What dadfi protect, the wasm module, the page and the upload drop-in run on a photo:
+ *   squares given (o->given, o->ngiven > 0): those that cover a pixel of the photo are protected;
+ *   else with a detector: blazeface_detect (bf_default_opts), each face's gf_square_from_face; faces whose square
+ *     is below max(4, S / RS_MAX_SHRINK) pixels are left out (a few pixels wide), a square above S x RS_MAX_SHRINK
+ *     is shrunk around its centre to that;
+ *   the squares found: gf_protect_rgb8 (scale-matched, nothing outside them changes);
+ *   none (no detector, o->no_detect, or no face found): the whole photo at its own scale (gen_protect_rgb8 with
+ *     o->work_side), unless o->whole_if_no_face is 0 and the detector found nothing: then out = in.
+ * r (required) says what happened.  progress (optional): detection is the first 10 %. */
+typedef enum {
+    GF_DET_OFF = 0,      /* no_detect: the whole photo */
+    GF_DET_NO_DETECTOR,  /* no detector given: the whole photo */
+    GF_DET_GIVEN,        /* squares given by the caller */
+    GF_DET_DETECTED,     /* faces found */
+    GF_DET_NO_FACE       /* the detector found none: the whole photo (or nothing, see whole_if_no_face) */
+} gf_detection;
+const char *gf_detection_name(gf_detection d);
+int gf_square_in_photo(const gf_square *q, int W, int H); /* does it cover any pixel centre of a W x H photo? */ /* "off", "no_detector", "given", "detected", "no_face" */
+
+typedef struct {
+    float eps;            /* budget on the [-1, 1] scale */
+    int face_size;        /* Gen's working size on a face square (the zoo's 128) */
+    int work_side;        /* the whole-photo path's working resolution (0: full) */
+    int no_detect;        /* 1: the whole photo, no detection */
+    int whole_if_no_face; /* 1 (default): no face found -> the whole photo; 0: nothing changes */
+    const gf_square *given;
+    int ngiven;
+} gf_photo_opts;
+gf_photo_opts gf_photo_default_opts(void); /* eps 0.05, face_size 128, work_side 1024, whole_if_no_face 1 */
+
+typedef struct {
+    gf_detection det;
+    int nsq;       /* squares protected (0: the whole photo, or nothing) */
+    int protected_whole; /* 1 when the whole-photo path ran */
+    gf_square sq[GF_MAX_FACES];
+} gf_photo_result;
+
+/* det may be NULL (no detector).  out may equal in. */
+df_status gf_protect_photo(gen_model *g, blazeface *det, uint8_t *out, const uint8_t *in, int W, int H,
+                           int stride_px, const gf_photo_opts *o, gf_photo_result *r,
+                           void (*progress)(void *ctx, float done), void *progress_ctx);
+
 #ifdef __cplusplus
 }
 #endif

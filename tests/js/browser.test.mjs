@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildDir, sourceDir, require } from './deps.mjs';
+import { buildDir, sourceDir, sharedDir, require } from './deps.mjs';
 import { encodePNG, decodePNG, testPicture } from './png.mjs';
 import { startServer } from './server.mjs';
 
@@ -51,22 +51,33 @@ test('browser: page and upload form in Chromium', { skip, timeout: 600000 }, asy
     const weights = join(dir, 'gen.dfw');
     const r = spawnSync(dadfi, ['gen-init', '--width', '8', '--out-scale', '1', '--seed', '5', weights], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    // Deepfake model for the preview: a random one from `dadfi zoo-init` when the CLI offers it, else trained
-    // weights/zoo-stargan.dfw if present, else none (then the page must say so).
-    let zooFile = join(dir, 'zoo-stargan.dfw');
-    let zoo = spawnSync(dadfi, ['zoo-init', '--arch', 'stargan', '--seed', '1', zooFile], { encoding: 'utf8' }).status === 0 && existsSync(zooFile);
-    if (!zoo && existsSync(join(sourceDir, 'weights', 'zoo-stargan.dfw'))) zooFile = join(sourceDir, 'weights', 'zoo-stargan.dfw'), zoo = true;
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ module: 'dadfi-wasm.mjs', gen: 'gen.dfw', zoo: zoo ? ['zoo-stargan.dfw'] : [] }));
+    // Deepfake models for the preview: the trained zoo (weights/zoo/stargan.dfw and style.dfw) when present, else
+    // none (then the page must say so).
+    const zoos = ['stargan', 'style'].filter(n => existsSync(join(sourceDir, 'weights', 'zoo', `${n}.dfw`)));
+    const zoo = zoos.length > 0;
+    // The face detector, converted from ../shared when it is there (else the page protects whole photos).
+    const detJson = join(sharedDir, 'models', 'human-models', 'blazeface.json');
+    let detector = null;
+    if (existsSync(detJson)) {
+      const { convertBlazeface } = await import('../../tools/convert_blazeface.mjs');
+      detector = join(dir, 'blazeface.dfw');
+      writeFileSync(detector, convertBlazeface(detJson));
+    }
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ module: 'dadfi-wasm.mjs', gen: 'gen.dfw',
+      detector: detector ? 'blazeface.dfw' : null, zoo: zoos.map(n => `zoo-${n}.dfw`) }));
     const mounts = { '/lib/gen.dfw': weights, '/lib/manifest.json': join(dir, 'manifest.json'), '/lib/': wasmDir };
-    if (zoo) mounts['/lib/zoo-stargan.dfw'] = zooFile;
+    for (const n of zoos) mounts[`/lib/zoo-${n}.dfw`] = join(sourceDir, 'weights', 'zoo', `${n}.dfw`);
+    if (detector) mounts['/lib/blazeface.dfw'] = detector;
     server = await startServer({ root: join(sourceDir, 'web'), mounts });
     const origin = server.url;
 
     const pic = testPicture(320, 240, 3, 21);
     const photo = join(dir, 'selfie.png');
     writeFileSync(photo, encodePNG(pic));
-    // Golden: the native CLI on the same photo and weights (the whole photo, as the page protects it).
-    assert.equal(spawnSync(dadfi, ['protect', '-q', '--no-detect', '--weights', weights, '--eps', String(EPS), photo, join(dir, 'golden.png')]).status, 0);
+    // Golden: the native CLI on the same photo and weights, with the page's detector or none (the whole photo).
+    const detArgs = detector ? ['--detector', detector] : ['--no-detect'];
+    const gr = spawnSync(dadfi, ['protect', '-q', ...detArgs, '--weights', weights, '--eps', String(EPS), photo, join(dir, 'golden.png')], { encoding: 'utf8' });
+    assert.equal(gr.status, 0, gr.stderr);
     const golden = decodePNG(readFileSync(join(dir, 'golden.png')));
 
     browser = await playwright.chromium.launch({
@@ -149,9 +160,36 @@ test('browser: page and upload form in Chromium', { skip, timeout: 600000 }, asy
       await page.keyboard.press('+');
       await page.click('#run-preview');
       await page.waitForFunction(() => /L2_mask/.test(document.getElementById('preview-result').textContent), null, { timeout: 120000 });
-      assert.match(await page.textContent('#preview-result'), /(succeeded|did not break).*L2_mask = \d\.\d{3}/);
+      const said = await page.textContent('#preview-result');
+      assert.match(said, new RegExp(`\\d of ${zoos.length} deepfake models broken`));
+      for (const n of zoos) assert.match(said, new RegExp(`${n}: Protection (succeeded|did not break this edit): L2_mask = \\d\\.\\d{3}`));
       for (let i = 0; i < 4; i++) assert.equal(await page.evaluate(k => document.getElementById(`pv${k}`).width, i), 128);
+      assert.equal(await page.locator('#preview-models canvas').count(), 2 * (zoos.length - 1), 'each further model adds its two edits');
       await page.screenshot({ path: join(artifacts, 'page-preview.png'), fullPage: true });
+    });
+
+    // A real face (CelebA, from ../shared) with the detector: the page says one face was protected, places the
+    // preview square on it, and the preview runs after the site's JPEG re-encoding.
+    const celebaPhoto = join(sharedDir, 'data', 'celeba_subset', 'images', '000019.jpg');
+    const skipFace = !detector || !existsSync(celebaPhoto) ? `no face detector or CelebA photo in ${sharedDir}` : !zoo ? 'no zoo weights' : false;
+    await t.test('a face photo: detected, the square placed on it, preview after JPEG 90', { skip: skipFace }, async () => {
+      await page.goto(origin + '/');
+      await page.waitForFunction(() => /^Ready/.test(document.getElementById('status-text').textContent), null, { timeout: 60000 });
+      assert.match(await page.textContent('#version'), /face detector BlazeFace/);
+      await page.setInputFiles('#file', celebaPhoto);
+      await page.waitForFunction(() => /^Protected 000019\.jpg/.test(document.getElementById('status-text').textContent), null, { timeout: 120000 });
+      await waitIdle();
+      assert.match(await page.textContent('#status-text'), /1 face protected, each at the scale deepfake models see it/);
+      // CelebA's square of the 178 x 218 photo: x 0..178 (0-100 %), y 20..198 (9.2-90.8 %); the fit's spread ~6 %
+      const st = await page.evaluate(() => { const s = document.getElementById('crop-square').style; return [s.left, s.top, s.width, s.height].map(parseFloat); });
+      assert.ok(Math.abs(st[1] - 9.2) < 8 && Math.abs(st[3] - 81.7) < 16 && st[2] > 80, `square ${st}`);
+      await page.check('#site-jpeg');
+      await page.fill('#site-quality', '90');
+      await page.click('#run-preview');
+      await page.waitForFunction(() => /broken after the site's JPEG 90/.test(document.getElementById('preview-result').textContent), null, { timeout: 120000 });
+      assert.doesNotMatch(await page.textContent('#preview-result'), /square is a guess/);
+      await page.screenshot({ path: join(artifacts, 'page-face-preview.png'), fullPage: true });
+      await page.uncheck('#site-jpeg');
     });
 
     await t.test('EXIF orientation is applied', async () => {

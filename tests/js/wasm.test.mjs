@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildDir, sourceDir } from './deps.mjs';
+import { buildDir, sourceDir, sharedDir } from './deps.mjs';
 import { encodePNG, decodePNG, testPicture } from './png.mjs';
 import { loadEngine, DadfiError } from '../../web/engine.mjs';
 
@@ -161,6 +161,80 @@ test('wasm module', { skip }, async t => {
       assert.equal(e.dead, false);
       const pic = testPicture(40, 32, 3, 2);
       assert.ok(diff(e.protect(g, toRGBA(pic), 40, 32), pic).max > 0, 'the module works afterwards');
+    });
+
+    await t.test('protectPhoto without a detector or with noDetect: the whole photo, as protect()', { skip: !haveWeights && 'no weights' }, () => {
+      const pic = testPicture(130, 90, 3, 4), rgba = toRGBA(pic);
+      const whole = e.protect(g, rgba, 130, 90, { eps: 0.04, workSide: 96 });
+      for (const noDetect of [false, true]) {
+        const seen = [];
+        const r = e.protectPhoto(g, null, rgba, 130, 90, { eps: 0.04, workSide: 96, noDetect, onProgress: f => seen.push(f) });
+        assert.ok(eqBytes(r.pixels, whole), `noDetect ${noDetect}: differs from protect()`);
+        assert.deepEqual([r.detection, r.wholePhoto, r.squares], [noDetect ? 'off' : 'no_detector', true, []]);
+        assert.equal(seen.at(-1), 1);
+      }
+      assert.throws(() => e.protectPhoto(g, null, rgba, 130, 90, { faceSize: 100 }), err => err.code === 'bad-argument' && /face_size/.test(err.message));
+      assert.throws(() => e.protectPhoto(g, null, rgba, 130, 91), err => err.code === 'bad-argument');
+      assert.throws(() => e.loadDetector(new Uint8Array(100).fill(7)), err => err instanceof DadfiError && err.code === 'bad-format');
+    });
+
+    // With the shared BlazeFace model and CelebA photos: the same faces and pixels as `dadfi protect` (the CLI's
+    // and the module's code path is gf_protect_photo), nothing outside the face square changed.
+    const modelJson = join(sharedDir, 'models', 'human-models', 'blazeface.json');
+    const photo = join(sharedDir, 'data', 'celeba_subset', 'images', '000019.jpg');
+    const imageRgb = join(buildDir, 'image_rgb');
+    const skipFaces = !haveCli ? 'native dadfi not built' : !existsSync(modelJson) || !existsSync(photo)
+      ? `shared models or CelebA photos absent: ${modelJson}, ${photo}` : !existsSync(imageRgb) ? `not built: ${imageRgb}` : false;
+    await t.test('protectPhoto with the face detector: the native CLI\'s faces and pixels', { skip: skipFaces }, async () => {
+      const { convertBlazeface } = await import('../../tools/convert_blazeface.mjs');
+      const det = join(dir, 'blazeface.dfw');
+      writeFileSync(det, convertBlazeface(modelJson));
+      const d = e.loadDetector(readFileSync(det));
+      try {
+        const rgb = join(dir, 'face.rgb');
+        const dims = spawnSync(imageRgb, [photo, rgb], { encoding: 'utf8' });
+        assert.equal(dims.status, 0, dims.stderr);
+        const src = readFileSync(rgb), CW = 400, CH = 360, ox = 100, oy = 70;
+        const canvas = { width: CW, height: CH, channels: 3, data: new Uint8Array(CW * CH * 3).fill(118) };
+        for (let y = 0; y < 218; y++) canvas.data.set(src.subarray(y * 178 * 3, (y + 1) * 178 * 3), ((oy + y) * CW + ox) * 3);
+        writeFileSync(join(dir, 'face.png'), encodePNG(canvas));
+        const r = spawnSync(dadfi, ['protect', '--json', '-', '--force', '--weights', weights, '--detector', det,
+          join(dir, 'face.png'), join(dir, 'face-out.png')], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        const f = JSON.parse(r.stdout).files[0];
+        const w = e.protectPhoto(g, d, toRGBA(canvas), CW, CH, { eps: 0.05 });
+        assert.equal(w.detection, 'detected');
+        assert.equal(w.squares.length, f.faces);
+        assert.equal(f.faces, 1);
+        const [cx, cy, side] = f.squares[0];
+        assert.ok(Math.abs(w.squares[0].cx - cx) < 0.1 && Math.abs(w.squares[0].cy - cy) < 0.1 && Math.abs(w.squares[0].side - side) < 0.1,
+          `wasm square ${JSON.stringify(w.squares[0])} vs native ${f.squares[0]}`);
+        const golden = decodePNG(readFileSync(join(dir, 'face-out.png')));
+        const dd = diff(w.pixels, golden);
+        assert.ok(dd.max <= 1 && dd.frac <= 0.01, `wasm vs native: max ${dd.max}, ${(100 * dd.frac).toFixed(3)} % of bytes differ`);
+        let outside = 0, inside = 0;
+        for (let y = 0; y < CH; y++)
+          for (let x = 0; x < CW; x++) {
+            const p = y * CW + x, ch = [0, 1, 2].some(c => w.pixels[4 * p + c] !== canvas.data[3 * p + c]);
+            const inSq = Math.abs(x + 0.5 - cx) < side / 2 && Math.abs(y + 0.5 - cy) < side / 2;
+            if (ch && !inSq) outside++;
+            if (ch && inSq) inside++;
+          }
+        assert.equal(outside, 0, 'pixels outside the face square changed');
+        assert.ok(inside > 0.5 * side * side, `${inside} pixels changed in the square`);
+        // a face-free gradient: no face, the whole photo protected
+        const plain = new Uint8ClampedArray(160 * 120 * 4);
+        for (let p = 0; p < 160 * 120; p++) { for (let c = 0; c < 3; c++) plain[4 * p + c] = 60 + (p % 160) + 20 * c; plain[4 * p + 3] = 255; }
+        const n = e.protectPhoto(g, d, plain, 160, 120, { eps: 0.05 });
+        assert.deepEqual([n.detection, n.wholePhoto, n.squares.length], ['no_face', true, 0]);
+        // no leak across calls with the detector
+        e.protectPhoto(g, d, toRGBA(canvas), CW, CH);
+        const used = e.heapUsed;
+        for (let i = 0; i < 3; i++) e.protectPhoto(g, d, toRGBA(canvas), CW, CH);
+        assert.equal(e.heapUsed, used, 'malloc\'d bytes changed');
+      } finally {
+        e.freeModel(d);
+      }
     });
 
     await t.test('preview without a deepfake model is a clear error', () => {

@@ -179,25 +179,18 @@ static void sb_json_str(sbuf *b, const char *s) {
 }
 
 /* ------------------------------------------------------------------ one photo */
-typedef enum { DET_OFF, DET_NONE, DET_GIVEN, DET_DETECTED, DET_NO_FACE } detection; /* NONE: no weights */
-static const char *detection_names[] = {"off", "no_detector", "given", "detected", "no_face"};
-
 typedef struct {
     df_image_format fmt;
-    int quality, work_side, face_size, require_face, no_detect;
-    float eps;
-    blazeface *det;        /* NULL: no detector (the default weights are missing) */
-    const gf_square *given; /* --face squares (ngiven > 0: no detection) */
-    int ngiven;
+    int quality, require_face;
+    gf_photo_opts po;       /* eps, face size, working side, --no-detect, --face squares */
+    blazeface *det;         /* NULL: no detector (the default weights are missing) */
 } prot_opts;
 
 typedef struct {
     int w, h, max_change;
     double psnr, seconds; /* psnr: INFINITY when no value changed */
     size_t bytes;
-    detection det;
-    int nsq; /* face squares protected; 0: the whole photo */
-    gf_square sq[GF_MAX_FACES];
+    gf_photo_result pr;   /* detection, squares */
     char err[600];
 } result;
 
@@ -224,40 +217,6 @@ static void compare8(const uint8_t *a, const uint8_t *b, size_t n, double *psnr,
     *psnr = se > 0 ? 10 * log10(255.0 * 255.0 * (double)n / se) : INFINITY;
 }
 
-/* Does a square cover any pixel centre of a W x H photo? */
-static int square_in_photo(const gf_square *q, int W, int H) {
-    double h = q->side / 2;
-    return q->cx + h > 0.5 && q->cx - h < W - 0.5 && q->cy + h > 0.5 && q->cy - h < H - 0.5;
-}
-
-/* The face squares of a photo: given by hand, or the detected faces' (gen_faces.h), into r->sq / r->nsq.  Faces
- * whose square is too small for the models' scale are left out (below 1/RS_MAX_SHRINK of the face size: they
- * are a few pixels wide); a square too large is shrunk to the largest that the resampling takes, around the same
- * centre. */
-static df_status find_squares(const df_image *img, const prot_opts *o, result *r) {
-    r->nsq = 0;
-    if (o->ngiven > 0) {
-        r->det = DET_GIVEN;
-        for (int i = 0; i < o->ngiven; i++)
-            if (square_in_photo(&o->given[i], img->w, img->h)) r->sq[r->nsq++] = o->given[i];
-        return DF_OK;
-    }
-    bf_face faces[GF_MAX_FACES];
-    bf_opts bo = bf_default_opts();
-    int n = 0;
-    df_status s = blazeface_detect(o->det, img->rgb, img->w, img->h, 3, &bo, faces, GF_MAX_FACES, &n);
-    if (s) return s;
-    double lo = fmax(4.0, o->face_size / RS_MAX_SHRINK), hi = o->face_size * RS_MAX_SHRINK;
-    for (int i = 0; i < n; i++) {
-        gf_square q = gf_square_from_face(&faces[i]);
-        if (!(q.side >= lo) || !isfinite(q.cx) || !isfinite(q.cy)) continue;
-        if (q.side > hi) q.side = hi;
-        if (square_in_photo(&q, img->w, img->h)) r->sq[r->nsq++] = q;
-    }
-    r->det = r->nsq ? DET_DETECTED : DET_NO_FACE;
-    return DF_OK;
-}
-
 /* Error messages name each file once: df_image_load's and df_write_file_atomic's messages already name their
  * path, the others get it here. */
 static int protect_one(gen_model *g, const char *in, const char *out, const prot_opts *o, int quiet, result *r) {
@@ -272,24 +231,19 @@ static int protect_one(gen_model *g, const char *in, const char *out, const prot
     size_t enclen = 0;
     df_image back = {0};
     int rc = EXIT_OK;
-    r->det = o->no_detect ? DET_OFF : DET_NONE;
+    int given_inside = 0;
+    for (int i = 0; i < o->po.ngiven; i++) given_inside += gf_square_in_photo(&o->po.given[i], img.w, img.h);
+    gf_photo_opts po = o->po;
+    po.whole_if_no_face = !o->require_face;
     df_status s = DF_OK;
-    if (!o->no_detect && (o->ngiven > 0 || o->det)) s = find_squares(&img, o, r);
-    if (!s && r->det == DET_NO_FACE && !quiet && !o->require_face)
-        fprintf(stderr, "dadfi protect: note: no face found in %s: the whole photo is protected at its own scale, "
-                        "which a deepfake model's crop of a face weakens (--face CX,CY,SIDE places one by hand)\n", in);
     if (!res) {
         rc = fail_file(r, "%s: out of memory (%dx%d pixels)", in, img.w, img.h);
-    } else if (s) {
-        rc = fail_file(r, "%s: face detection: %s", in, df_errmsg());
-    } else if (r->det == DET_GIVEN && r->nsq == 0) {
+    } else if (!po.no_detect && po.ngiven > 0 && !given_inside) {
         rc = fail_file(r, "%s: no --face square lies inside the %dx%d photo", in, img.w, img.h);
-    } else if (r->det == DET_NO_FACE && o->require_face) {
-        rc = fail_file(r, "%s: no face found (--require-face); --face CX,CY,SIDE places one by hand", in);
-    } else if ((r->nsq > 0 ? gf_protect_rgb8(g, res, img.rgb, img.w, img.h, 3, o->eps, r->sq, r->nsq, o->face_size,
-                                             GF_FEATHER, NULL, NULL)
-                           : gen_protect_rgb8(g, res, img.rgb, img.w, img.h, 3, o->eps, o->work_side, NULL, NULL)) != DF_OK) {
+    } else if ((s = gf_protect_photo(g, o->det, res, img.rgb, img.w, img.h, 3, &po, &r->pr, NULL, NULL)) != DF_OK) {
         rc = fail_file(r, "%s: %s", in, df_errmsg());
+    } else if (r->pr.det == GF_DET_NO_FACE && o->require_face) {
+        rc = fail_file(r, "%s: no face found (--require-face); --face CX,CY,SIDE places one by hand", in);
     } else if (df_image_encode(res, img.w, img.h, o->fmt, o->quality, &enc, &enclen) != DF_OK) {
         rc = fail_file(r, "%s: %s", out, df_errmsg());
     } else if (o->fmt == DF_FMT_JPEG && df_image_decode(&back, enc, enclen) != DF_OK) { /* what the file holds */
@@ -302,6 +256,9 @@ static int protect_one(gen_model *g, const char *in, const char *out, const prot
         r->h = img.h;
         r->bytes = enclen;
     }
+    if (rc == EXIT_OK && r->pr.det == GF_DET_NO_FACE && !quiet)
+        fprintf(stderr, "dadfi protect: note: no face found in %s: the whole photo is protected at its own scale, "
+                        "which a deepfake model's crop of a face weakens (--face CX,CY,SIDE places one by hand)\n", in);
     r->seconds = cli_now() - t0;
     df_image_free(&back);
     free(enc);
@@ -314,9 +271,9 @@ static void print_written(const char *in, const char *out, const prot_opts *o, c
     char q[16] = "";
     if (o->fmt == DF_FMT_JPEG) snprintf(q, sizeof q, " q%d", o->quality);
     printf("protected %s -> %s (%dx%d %s%s): ", in, out, r->w, r->h, o->fmt == DF_FMT_PNG ? "PNG" : "JPEG", q);
-    if (r->nsq > 0) printf("%d face%s, ", r->nsq, r->nsq == 1 ? "" : "s");
-    else if (r->det == DET_NO_FACE) printf("no face found, whole photo, ");
-    else if (r->det == DET_NONE) printf("whole photo (no face detector), ");
+    if (r->pr.nsq > 0) printf("%d face%s, ", r->pr.nsq, r->pr.nsq == 1 ? "" : "s");
+    else if (r->pr.det == GF_DET_NO_FACE) printf("no face found, whole photo, ");
+    else if (r->pr.det == GF_DET_NO_DETECTOR) printf("whole photo (no face detector), ");
     if (isinf(r->psnr)) printf("no pixel changed");
     else printf("PSNR %.1f dB, largest change %d of 255 levels", r->psnr, r->max_change);
     printf(", %.2f s\n", r->seconds);
@@ -336,14 +293,15 @@ static void json_file(sbuf *b, int first, const char *in, const char *out, const
                   o->fmt == DF_FMT_PNG ? "png" : "jpeg");
         if (o->fmt == DF_FMT_JPEG) sb_printf(b, "%d", o->quality);
         else sb_str(b, "null");
-        sb_printf(b, ", \"eps\": %g, \"psnr_db\": ", o->eps);
+        sb_printf(b, ", \"eps\": %g, \"psnr_db\": ", o->po.eps);
         if (isinf(r->psnr)) sb_str(b, "null");
         else sb_printf(b, "%.3f", r->psnr);
         sb_printf(b, ", \"max_change\": %d, \"bytes\": %zu, \"seconds\": %.3f", r->max_change, r->bytes, r->seconds);
-        sb_printf(b, ", \"scope\": \"%s\", \"faces\": %d, \"squares\": [", r->nsq ? "faces" : "whole_photo", r->nsq);
-        for (int i = 0; i < r->nsq; i++)
-            sb_printf(b, "%s[%.1f, %.1f, %.1f]", i ? ", " : "", r->sq[i].cx, r->sq[i].cy, r->sq[i].side);
-        sb_printf(b, "], \"detection\": \"%s\"", detection_names[r->det]);
+        const gf_photo_result *p = &r->pr;
+        sb_printf(b, ", \"scope\": \"%s\", \"faces\": %d, \"squares\": [", p->nsq ? "faces" : "whole_photo", p->nsq);
+        for (int i = 0; i < p->nsq; i++)
+            sb_printf(b, "%s[%.1f, %.1f, %.1f]", i ? ", " : "", p->sq[i].cx, p->sq[i].cy, p->sq[i].side);
+        sb_printf(b, "], \"detection\": \"%s\"", gf_detection_name(p->det));
     } else {
         sb_str(b, !strcmp(status, "skipped") ? ", \"reason\": " : ", \"error\": ");
         sb_json_str(b, r->err);
@@ -512,8 +470,13 @@ int cmd_protect(int argc, char **argv) {
     }
     free(wbuf);
 
-    prot_opts po = {fmt, (int)quality, (int)work_side, (int)face_size, require_face, no_detect, (float)eps, det, given,
-                     ngiven};
+    prot_opts po = {fmt, (int)quality, require_face, gf_photo_default_opts(), det};
+    po.po.eps = (float)eps;
+    po.po.face_size = (int)face_size;
+    po.po.work_side = (int)work_side;
+    po.po.no_detect = no_detect;
+    po.po.given = given;
+    po.po.ngiven = ngiven;
     sbuf jb = {0};
     int rc = EXIT_OK, written = 0, skipped = 0, failed = 0;
     double t0 = cli_now();
