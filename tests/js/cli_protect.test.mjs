@@ -16,7 +16,8 @@ import { encodePNG, decodePNG, testPicture } from './png.mjs';
 const exe = join(buildDir, 'dadfi');
 const skip = !existsSync(exe) && (process.env.DF_BUILD_DIR ? false : 'dadfi not built (set DF_BUILD_DIR)');
 const run = (...args) => spawnSync(exe, args, { encoding: 'utf8', env: { ...process.env, DF_THREADS: '2' } });
-const runIn = (cwd, ...args) => spawnSync(exe, args, { cwd, encoding: 'utf8', env: { ...process.env, DF_THREADS: '2' } });
+// In cwd with DADFI_HOME = cwd: the default data files are looked for there only (no detector).
+const runIn = (cwd, ...args) => spawnSync(exe, args, { cwd, encoding: 'utf8', env: { ...process.env, DF_THREADS: '2', DADFI_HOME: cwd } });
 const count = (s, sub) => s.split(sub).length - 1;
 
 // PSNR (0..255 scale) and the largest change between two RGB pictures, computed here.
@@ -297,10 +298,10 @@ test('dadfi protect: faces at the models\' scale (--face, --no-detect, "faces", 
 
     await t.test('without the detector: a note on how to make it, and the photo is still protected', () => {
       const out = join(dir, 'nodet.png');
-      const r = runIn(dir, 'protect', ...W, '--json', 'r.json', input, out); // the default build/blazeface.dfw is not in dir
+      const r = runIn(dir, 'protect', ...W, '--json', 'r.json', input, out); // DADFI_HOME=dir holds no blazeface.dfw
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-      assert.match(r.stderr, /^dadfi protect: note: no face detector \(build\/blazeface\.dfw not found\).*node tools\/convert_blazeface\.mjs/);
+      assert.match(r.stderr, /^dadfi protect: note: no face detector \(blazeface\.dfw not found in .*blazeface\.dfw\).*node tools\/convert_blazeface\.mjs/);
       assert.match(r.stdout, /: whole photo \(no face detector\), PSNR /);
       const f = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')).files[0];
       assert.deepEqual([f.status, f.scope, f.faces, f.detection], ['written', 'whole_photo', 0, 'no_detector']);

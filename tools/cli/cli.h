@@ -6,9 +6,18 @@
 
 #include "df.h"
 
-/* The face detector's weights (MediaPipe's, made by tools/convert_blazeface.mjs; relative to the current
- * directory, as the default Gen weights are): dadfi detect and dadfi protect. */
-#define CLI_DEFAULT_DETECTOR "build/blazeface.dfw"
+/* Default data files, found without the repository as the current directory (cli_default_file):
+ *   DADFI_HOME set:   only $DADFI_HOME/NAME;
+ *   else, in order:   beside the executable's folder as the build tree has it (build/dadfi: ../weights/gen.dfw,
+ *                     blazeface.dfw and mobilenet.dfw in build/ itself), the installed layout (PREFIX/bin/dadfi:
+ *                     PREFIX/share/dadfi/NAME, `cmake --install`), then the current directory's weights/gen.dfw
+ *                     or build/NAME (a checkout).
+ * Gen: gen.dfw; the face detector (MediaPipe's BlazeFace, made by tools/convert_blazeface.mjs): blazeface.dfw;
+ * MobileNet (eval's Frechet and perceptual distances): mobilenet.dfw. */
+typedef enum { CLI_FILE_GEN, CLI_FILE_DETECTOR, CLI_FILE_MOBILENET } cli_file;
+/* The first candidate that exists, else the first candidate (for the error message).  where (optional, n bytes)
+ * gets the candidates in search order, ", "-separated, for messages. */
+const char *cli_default_file(cli_file f, char *where, size_t n);
 
 /* Exit codes. */
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };

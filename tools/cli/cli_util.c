@@ -118,3 +118,49 @@ void cli_progress_done(void) {
     if (progress_open) fprintf(stderr, "\n");
     progress_open = 0;
 }
+
+/* ------------------------------------------------------------------ default data files (cli.h) */
+/* The executable's folder (Linux: /proc/self/exe), without a trailing slash; "" when unknown. */
+static const char *exe_dir(void) {
+    static char dir[4096];
+    static int done;
+    if (!done) {
+        done = 1;
+        ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+        dir[n > 0 ? n : 0] = '\0';
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0';
+        else dir[0] = '\0';
+    }
+    return dir;
+}
+
+const char *cli_default_file(cli_file f, char *where, size_t wn) {
+    static char found[3][4096];
+    static const char *names[] = {"gen.dfw", "blazeface.dfw", "mobilenet.dfw"};
+    const char *name = names[f], *home = getenv("DADFI_HOME"), *ed = exe_dir();
+    char cand[4][4096];
+    int nc = 0;
+    if (home && *home) {
+        snprintf(cand[nc++], sizeof cand[0], "%s/%s", home, name);
+    } else {
+        if (*ed) {
+            if (f == CLI_FILE_GEN) snprintf(cand[nc++], sizeof cand[0], "%s/../weights/%s", ed, name);
+            else snprintf(cand[nc++], sizeof cand[0], "%s/%s", ed, name);
+            snprintf(cand[nc++], sizeof cand[0], "%s/../share/dadfi/%s", ed, name);
+        }
+        snprintf(cand[nc++], sizeof cand[0], f == CLI_FILE_GEN ? "weights/%s" : "build/%s", name);
+    }
+    int pick = 0;
+    while (pick < nc && access(cand[pick], R_OK) != 0) pick++;
+    if (pick == nc) pick = 0;
+    if (where && wn) {
+        where[0] = '\0';
+        for (int i = 0; i < nc; i++) {
+            size_t l = strlen(where);
+            snprintf(where + l, wn - l, "%s%s", i ? ", " : "", cand[i]);
+        }
+    }
+    memcpy(found[f], cand[pick], sizeof found[f]);
+    return found[f];
+}

@@ -8,7 +8,6 @@
 #include "cli.h"
 #include "image.h"
 
-#define DEFAULT_WEIGHTS CLI_DEFAULT_DETECTOR
 #define MAX_FACES 256
 
 static const char *kp_names[BF_KEYPOINTS] = {"right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear"};
@@ -22,7 +21,8 @@ static void help(void) {
         "detector looks at the whole photo shrunk to its input size, then, for large photos, at finer scales in\n"
         "tiles, so that faces from about 3 %% of the photo's short side upward are found.\n\n"
         "options:\n"
-        "  --weights F     the detector's weights (default " DEFAULT_WEIGHTS "). They are MediaPipe's models\n"
+        "  --weights F     the detector's weights (default blazeface.dfw from $DADFI_HOME, else beside the executable\n"
+        "                  in a build tree, the installed share/dadfi/, or ./build/). They are MediaPipe's models\n"
         "                  (Apache-2.0), not part of the project: make them with\n"
         "                    node tools/convert_blazeface.mjs                 # full-range, 256x256 (default)\n"
         "                    node tools/convert_blazeface.mjs ../shared/models/human-models/blazeface-front.json\n"
@@ -79,7 +79,9 @@ static void print_faces(const char *path, int w, int h, double sec, const bf_fac
 }
 
 int cmd_detect(int argc, char **argv) {
-    const char *weights = DEFAULT_WEIGHTS, *json = NULL;
+    char where[3 * 4200];
+    const char *default_weights = cli_default_file(CLI_FILE_DETECTOR, where, sizeof where);
+    const char *weights = default_weights, *json = NULL;
     bf_opts o = bf_default_opts();
     const char **photos = calloc((size_t)argc, sizeof *photos);
     int np = 0;
@@ -124,9 +126,10 @@ int cmd_detect(int argc, char **argv) {
     blazeface *m = NULL;
     if (df_read_file(weights, 64u << 20, &buf, &len) != DF_OK || blazeface_load(&m, buf, len) != DF_OK) {
         fprintf(stderr, "dadfi detect: %s: %s\n", weights, df_errmsg());
-        if (!strcmp(weights, DEFAULT_WEIGHTS))
-            fprintf(stderr, "dadfi detect: make the default weights with `node tools/convert_blazeface.mjs` "
-                            "(needs ../shared/models/human-models), or give --weights\n");
+        if (weights == default_weights)
+            fprintf(stderr, "dadfi detect: blazeface.dfw was looked for in %s; make it with `node "
+                            "tools/convert_blazeface.mjs` (needs ../shared/models/human-models), or give --weights\n",
+                    where);
         free(buf);
         free(photos);
         return EXIT_RUNTIME;

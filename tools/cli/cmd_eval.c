@@ -17,7 +17,6 @@
 #include "resample.h"
 #include "zoo_list.h"
 
-#define DEFAULT_MOBILENET "build/mobilenet.dfw"
 #define MAX_WEIGHTS (256u << 20)
 #define MAX_CONDS 16 /* JPEG qualities in one run */
 
@@ -66,7 +65,8 @@ static void help(void) {
         "                  model's gradient scaled to mean |g| = 1 per image first, see `dadfi pgd --help`);\n"
         "                  --pgd-through-jpeg Q: attack through a differentiable JPEG at quality Q (augment.h), so\n"
         "                  that the perturbation survives re-encoding (compare with --jpeg Q)\n"
-        "  --mobilenet F   ImageNet MobileNet v1 for the Frechet and perceptual distances (default %s, made\n"
+        "  --mobilenet F   ImageNet MobileNet v1 for the Frechet and perceptual distances (default mobilenet.dfw\n"
+        "                  from $DADFI_HOME, else beside the executable (build/), share/dadfi/ or ./build/, made\n"
         "                  by `node tools/convert_mobilenet.mjs`; both skipped with a note when the default is\n"
         "                  absent)\n"
         "  --no-frechet    skip the Frechet distances (2 MobileNet runs per image, edit and model, and 2 per\n"
@@ -117,8 +117,7 @@ static void help(void) {
         "  |G(x) - x|) > 0.5.\n\n"
         "example:\n"
         "  dadfi eval --protector gen:weights/gen.dfw --models zoo/stargan.dfw,zoo/attgan.dfw \\\n"
-        "             --data ../shared/data/celeba_subset --n 200 --jpeg 85 --json gen-jpeg85.json --grid gen.png\n",
-        DEFAULT_MOBILENET);
+        "             --data ../shared/data/celeba_subset --n 200 --jpeg 85 --json gen-jpeg85.json --grid gen.png\n");
 }
 
 /* ------------------------------------------------------------------ data sets */
@@ -335,7 +334,7 @@ static int parse_qualities(eval_args *a, const char *list) {
 }
 
 static int parse_args(eval_args *a, int argc, char **argv) {
-    *a = (eval_args){.split = "test", .mobilenet = DEFAULT_MOBILENET, .size = 128, .edits = 1, .seed = 1,
+    *a = (eval_args){.split = "test", .mobilenet = cli_default_file(CLI_FILE_MOBILENET, NULL, 0), .size = 128, .edits = 1, .seed = 1,
                      .pgd_iters = 10, .grid_rows = 4, .eps = 0.05, .pgd_step = 0.01, .eot_samples = 4,
                      .gen_margin = 1.0};
     for (int i = 1; i < argc; i++) {

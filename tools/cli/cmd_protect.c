@@ -16,7 +16,6 @@
 #include "image.h"
 #include "resample.h"
 
-#define DEFAULT_WEIGHTS "weights/gen.dfw"
 #define DEFAULT_WORK_SIDE 1024
 #define DEFAULT_FACE_SIZE 128
 
@@ -38,13 +37,15 @@ static void help(void) {
         "     them first (e.g. `dwebp photo.webp -o photo.png`, Debian package webp); the web page reads WebP.\n"
         "OUT  a .png (lossless) or .jpg file; for a directory use --out-dir.\n\n"
         "options:\n"
-        "  --weights F     Gen weight file (default %s, relative to the current directory)\n"
+        "  --weights F     Gen weight file (default: gen.dfw from $DADFI_HOME, else the build tree's weights/, the\n"
+        "                  installed share/dadfi/, or ./weights/; see \"files\" below)\n"
         "  --eps E         L-infinity budget on the [-1, 1] pixel scale (default 0.05 = 6.4/255; range 0..0.5)\n"
         "  --format F      png (default, lossless) or jpg; with --out-dir the output is IN's name + -protected.F;\n"
         "                  with OUT, the format follows OUT's extension unless --format is given\n"
         "  --quality Q     JPEG quality 1..100 (default 95); recompression weakens the protection\n"
-        "  --detector F    the face detector's weights (default " CLI_DEFAULT_DETECTOR ", relative to the current\n"
-        "                  directory); MediaPipe's BlazeFace models, not part of the project: make them with\n"
+        "  --detector F    the face detector's weights (default: blazeface.dfw, looked for like gen.dfw: beside the\n"
+        "                  executable in a build tree, share/dadfi/, ./build/); MediaPipe's BlazeFace models, not part\n"
+        "                  of the project: make them with\n"
         "                    node tools/convert_blazeface.mjs   (needs ../shared/models/human-models)\n"
         "  --face-size N   each face square is shrunk to N x N pixels for Gen, the size deepfake models take faces\n"
         "                  at (default %d; a multiple of 8 in 32..1024)\n"
@@ -78,13 +79,17 @@ static void help(void) {
         "include the recompression) with IN. --out-dir also prints the skipped outputs and a summary line\n"
         "(\"protect: 2 written, 1 skipped, 0 failed in 1.9 s\").\n"
         "exit status: 0 when every input was written or skipped, 1 when one failed, 2 for a usage error.\n\n"
+        "files: the default weights are found without the checkout as the current directory: with DADFI_HOME set,\n"
+        "only there ($DADFI_HOME/gen.dfw, blazeface.dfw); else beside the executable as a build tree has them\n"
+        "(build/dadfi: ../weights/gen.dfw, build/blazeface.dfw), as `cmake --install` puts them (PREFIX/bin/dadfi:\n"
+        "PREFIX/share/dadfi/), and last ./weights/gen.dfw and ./build/blazeface.dfw.\n\n"
         "examples:\n"
         "  dadfi protect selfie.jpg selfie-protected.png\n"
         "  dadfi protect --eps 0.03 --out-dir protected/ photos/*.jpg\n"
         "  dadfi protect --json - -q selfie.jpg selfie-protected.png   # JSON on stdout\n"
         "  dadfi protect --face 620,540,700 group.jpg group-protected.png   # one square, placed by hand\n"
         "  dadfi protect --no-detect face-crop.png face-crop-protected.png   # already a face crop\n",
-        DEFAULT_WEIGHTS, DEFAULT_FACE_SIZE, GF_MAX_FACES, DEFAULT_WORK_SIDE);
+        DEFAULT_FACE_SIZE, GF_MAX_FACES, DEFAULT_WORK_SIDE);
 }
 
 static int exists(const char *path) {
@@ -325,13 +330,15 @@ static int parse_square(const char *s, gf_square *q) {
 
 /* The detector: *m = NULL when the default weights are missing (photos are then protected whole, with a note);
  * an error for a named file that cannot be read, or a file that is not a detector. */
-static int load_detector(const char *path, int named, int require_face, int quiet, blazeface **m) {
+static int load_detector(const char *path, int named, int require_face, int quiet, const char *where,
+                         blazeface **m) {
     *m = NULL;
     if (!named && !exists(path) && !require_face) {
         if (!quiet)
-            fprintf(stderr, "dadfi protect: note: no face detector (%s not found): whole photos are protected; make "
-                            "it with `node tools/convert_blazeface.mjs` (needs ../shared/models/human-models), or "
-                            "give --detector F, or --no-detect for face crops\n", path);
+            fprintf(stderr, "dadfi protect: note: no face detector (blazeface.dfw not found in %s): whole photos are "
+                            "protected; make it with `node tools/convert_blazeface.mjs` (needs "
+                            "../shared/models/human-models), or give --detector F, or --no-detect for face crops\n",
+                    where);
         return EXIT_OK;
     }
     uint8_t *buf = NULL;
@@ -353,8 +360,11 @@ static int load_detector(const char *path, int named, int require_face, int quie
 
 /* ------------------------------------------------------------------ the command */
 int cmd_protect(int argc, char **argv) {
-    const char *weights = DEFAULT_WEIGHTS, *out_dir = NULL, *format = NULL, *json = NULL;
-    const char *detector = CLI_DEFAULT_DETECTOR;
+    char gen_where[3 * 4200], det_where[3 * 4200];
+    const char *default_weights = cli_default_file(CLI_FILE_GEN, gen_where, sizeof gen_where);
+    const char *default_detector = cli_default_file(CLI_FILE_DETECTOR, det_where, sizeof det_where);
+    const char *weights = default_weights, *out_dir = NULL, *format = NULL, *json = NULL;
+    const char *detector = default_detector;
     double eps = 0.05;
     long quality = 95, work_side = DEFAULT_WORK_SIDE, face_size = DEFAULT_FACE_SIZE;
     int force = 0, quiet = 0, npos = 0, detector_named = 0, face_size_named = 0, no_detect = 0, require_face = 0;
@@ -445,7 +455,7 @@ int cmd_protect(int argc, char **argv) {
 #undef USAGE
     int json_stdout = json && !strcmp(json, "-"), lines = !quiet && !json_stdout;
     blazeface *det = NULL;
-    if (!no_detect && !ngiven && load_detector(detector, detector_named, require_face, quiet, &det) != EXIT_OK) {
+    if (!no_detect && !ngiven && load_detector(detector, detector_named, require_face, quiet, det_where, &det) != EXIT_OK) {
         free(pos);
         return EXIT_RUNTIME;
     }
@@ -455,9 +465,10 @@ int cmd_protect(int argc, char **argv) {
     gen_model *g = NULL;
     if (df_read_file(weights, 64u << 20, &wbuf, &wlen) != DF_OK) { /* the message names the file */
         fprintf(stderr, "dadfi protect: %s\n", df_errmsg());
-        if (!exists(weights) && !strcmp(weights, DEFAULT_WEIGHTS))
-            fprintf(stderr, "dadfi protect: the default weights are looked for in the current directory: run from "
-                            "the dadfi checkout or pass --weights FILE\n");
+        if (!exists(weights) && weights == default_weights)
+            fprintf(stderr, "dadfi protect: the default Gen weights were looked for in %s: set DADFI_HOME to the "
+                            "folder that holds gen.dfw, install dadfi (cmake --install), or pass --weights FILE\n",
+                    gen_where);
         blazeface_free(det);
         free(pos);
         return EXIT_RUNTIME;
