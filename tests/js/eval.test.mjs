@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildDir } from './deps.mjs';
+import { buildDir, sharedDir } from './deps.mjs';
 import { decodePNG } from './png.mjs';
 
 const exe = join(buildDir, 'dadfi');
@@ -129,6 +129,35 @@ test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
         '--json', join(dir, 'bad.json'), '--attack', 'shift=2');
       assert.notEqual(bad.status, 0);
       assert.match(bad.stderr, /attack|shift/);
+    });
+
+    await t.test('--photo-scale and --detector: whole photos enlarged, Gen placed by detection', async () => {
+      const none = evalRun('none', ['--attack', 'jitter', '--photo-scale', '2']);
+      for (const m of models) assert.equal(none.models[m].l2, 0, 'the enlarged photo alone disrupts nothing');
+      const g1 = evalRun(`gen:${join(dir, 'gen.dfw')}`, ['--attack', 'jitter']);
+      const g2 = evalRun(`gen:${join(dir, 'gen.dfw')}`, ['--attack', 'jitter', '--photo-scale', '2']);
+      assert.ok(g2.protection.psnr > 25 && g2.protection.psnr < 60, `psnr ${g2.protection.psnr}`);
+      assert.notEqual(g2.protection.psnr, g1.protection.psnr, 'the enlarged photo is another photo');
+      const base = ['eval', '--models', modelArg, '--data', join(dir, 'celeba'), '--size', '32', '--json', join(dir, 'e.json')];
+      assert.equal(run(...base, '--protector', 'none', '--photo-scale', '2').status, 2, '--photo-scale needs --attack');
+      assert.equal(run(...base, '--protector', 'none', '--attack', 'jitter', '--photo-scale', '9').status, 2);
+      const noGen = run(...base, '--protector', 'none', '--attack', 'jitter', '--detector', 'x.dfw');
+      assert.equal(noGen.status, 2);
+      assert.match(noGen.stderr, /--detector .*needs --protector gen:FILE/);
+      const missing = run(...base, '--protector', `gen:${join(dir, 'gen.dfw')}`, '--attack', 'jitter', '--detector', join(dir, 'nothere.dfw'));
+      assert.equal(missing.status, 1);
+      assert.match(missing.stderr, /nothere\.dfw/);
+      const detJson = join(sharedDir, 'models', 'human-models', 'blazeface.json');
+      if (existsSync(detJson)) { // the fixtures' faces are drawn, not photographed: the fallback is counted
+        const { convertBlazeface } = await import('../../tools/convert_blazeface.mjs');
+        writeFileSync(join(dir, 'det.dfw'), convertBlazeface(detJson));
+        const out = join(dir, 'det.json');
+        const r = run('eval', '--protector', `gen:${join(dir, 'gen.dfw')}`, '--models', modelArg, '--data', join(dir, 'celeba'),
+          '--size', '32', '--n', '2', '--no-frechet', '--no-perceptual', '--attack', 'jitter', '--detector', join(dir, 'det.dfw'), '--json', out);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /--detector: faces found in \d of 2 photos/);
+        assert.ok(JSON.parse(readFileSync(out, 'utf8')).protection.psnr > 20);
+      }
     });
 
     await t.test('perceptual distance: 0 for none, > 0 for noise, on crops and whole photos; --no-perceptual',

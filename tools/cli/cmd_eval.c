@@ -87,6 +87,12 @@ static void help(void) {
         "                  protected photo alike.  SPEC: a preset (lab, jitter, bilinear, bicubic, area,\n"
         "                  triangle-aa, bicubic-aa, jpeg95, jpeg90, jpeg85, jpeg75, downsize, full, train) or\n"
         "                  key=value pairs, e.g. shift=0.04,scale=0.08,rot=5,kernel=bicubic-aa,jpeg=75-95\n"
+        "  --photo-scale K with --attack: enlarge each photo K times first (1..8, antialiased bicubic; 4: a\n"
+        "                  phone-sized face of ~700 pixels), the reference square with it\n"
+        "  --detector F    with --attack and a Gen: protect as `dadfi protect` does with this BlazeFace .dfw\n"
+        "                  (faces detected, each face's square from the detection, independent of the attacker's\n"
+        "                  reference square; no face found: the whole photo); stderr says in how many photos\n"
+        "                  faces were found\n"
         "  --gen-margin M  with --attack: Gen protects the square of M times the face square's side around it, as\n"
         "                  `dadfi protect` does (gen_faces.h: at the models' scale, the outer 5 %% feathered), nothing\n"
         "                  outside it (default 1: the face square; measured best: larger squares lose success and\n"
@@ -316,7 +322,8 @@ typedef struct {
     const char *attack[MAX_CONDS], *eot_spec;
     int nattack;
     long eot_samples;
-    double gen_margin;
+    double gen_margin, photo_scale;
+    const char *detector;
 } eval_args;
 
 /* "Q1,Q2,..." with Q in 0..100 (0: no JPEG) -> a->jpeg; returns nonzero if malformed. */
@@ -336,7 +343,7 @@ static int parse_qualities(eval_args *a, const char *list) {
 static int parse_args(eval_args *a, int argc, char **argv) {
     *a = (eval_args){.split = "test", .mobilenet = cli_default_file(CLI_FILE_MOBILENET, NULL, 0), .size = 128, .edits = 1, .seed = 1,
                      .pgd_iters = 10, .grid_rows = 4, .eps = 0.05, .pgd_step = 0.01, .eot_samples = 4,
-                     .gen_margin = 1.0};
+                     .gen_margin = 1.0, .photo_scale = 1.0};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -373,6 +380,8 @@ static int parse_args(eval_args *a, int argc, char **argv) {
         DBL("--resize", resize, 0.05, 1.0);
         DBL("--pgd-step", pgd_step, 0.0, 1.0);
         DBL("--gen-margin", gen_margin, 0.0, 4.0);
+        DBL("--photo-scale", photo_scale, 1.0, 8.0);
+        STR("--detector", detector);
         else if (!strcmp(o, "--mobilenet") && v) a->mobilenet = argv[++i], a->mobilenet_given = 1;
         else if (!strcmp(o, "--no-frechet")) a->no_frechet = 1;
         else if (!strcmp(o, "--no-perceptual")) a->no_perceptual = 1;
@@ -389,6 +398,10 @@ static int parse_args(eval_args *a, int argc, char **argv) {
     if (a->size % 32) return cli_usage_error("eval", "--size must be a multiple of 32");
     if (a->gen_margin > 0 && a->gen_margin < 1)
         return cli_usage_error("eval", "--gen-margin is 0 (the whole photo) or at least 1 (the face square's side)");
+    if ((a->photo_scale != 1.0 || a->detector) && !a->nattack)
+        return cli_usage_error("eval", "--photo-scale and --detector work on whole photos: they need --attack");
+    if (a->detector && strncmp(a->protector, "gen:", 4))
+        return cli_usage_error("eval", "--detector places Gen's face squares: it needs --protector gen:FILE");
     if (a->nattack && (a->njpeg || a->resize > 0))
         return cli_usage_error("eval", "--attack replaces --jpeg and --resize (put jpeg=Q in the attack spec)");
     if (a->nattack > 1 && !strstr(a->json, "{a}"))
@@ -424,6 +437,8 @@ typedef struct {
     uint8_t *rgb, *rgb_adv;
     int eot;          /* protector eot-pgd */
     atk_spec eot_spec; /* ... through this distribution */
+    blazeface *det;    /* --detector: Gen's squares from detected faces (gf_protect_photo) */
+    int photos_faces, photos_whole; /* with det: photos where faces were found / protected whole */
 } eval_run;
 
 static void run_free(eval_run *r) {
@@ -435,6 +450,7 @@ static void run_free(eval_run *r) {
     free(r->delta);
     if (r->pgd) pgd_ctx_free(r->pgd);
     mobilenet_free(r->mn);
+    blazeface_free(r->det);
     attrcls_free(r->cls);
     free(r->x_full);
     free(r->x_adv);
@@ -834,6 +850,15 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
     if ((s = zoo_list_load(&r->models, a->models, NULL)) || (s = data_open(&r->data, a->data, partition)) ||
         (s = setup_protector(r, a)) || (s = load_mobilenet(r, a)) || (s = load_classifier(r, a)))
         return s;
+    if (a->detector) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if ((s = load_file(a->detector, &buf, &len)) || (s = blazeface_load(&r->det, buf, len))) {
+            free(buf);
+            return df_fail(s, "%s: %s", a->detector, df_errmsg());
+        }
+        free(buf);
+    }
     const char *names[EVAL_MAX_MODELS];
     for (int i = 0; i < r->models.n; i++) names[i] = r->models.name[i];
     for (int c = 0; c < nc; c++) {
@@ -855,6 +880,18 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
         int i = (int)((long long)j * r->data.n / n);
         df_image img;
         if ((s = df_image_load(&img, r->data.path[i])) != DF_OK) return df_fail(s, "%s: %s", r->data.path[i], df_errmsg());
+        if (a->photo_scale != 1.0) { /* a larger photo of the same face (e.g. 4x: a phone-sized face) */
+            int UW = (int)lround(img.w * a->photo_scale), UH = (int)lround(img.h * a->photo_scale);
+            uint8_t *up = malloc((size_t)UW * UH * 3);
+            if (!up) s = df_fail(DF_ERR_NOMEM, "out of memory");
+            else if ((s = rs_resize_u8(up, UW, UH, img.rgb, img.w, img.h, 3, 3, RS_BICUBIC_AA))) free(up);
+            if (s) {
+                df_image_free(&img);
+                return s;
+            }
+            free(img.rgb);
+            img.rgb = up, img.w = UW, img.h = UH;
+        }
         int W = img.w, H = img.h, side = W < H ? W : H;
         double cx = W / 2.0, cy = H / 2.0, f = (double)S / side;
         int w = (int)lround(W * f), h = (int)lround(H * f);
@@ -876,7 +913,20 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
             else s = estimate_attrs(r, src, r->x, r->data.male[i]);
             ntrg = eval_targets(trg, src, j, (int)a->edits);
         }
-        if (!s && r->prot.kind == EVAL_GEN && a->gen_margin > 0) {
+        if (!s && r->prot.kind == EVAL_GEN && r->det) {
+            /* dadfi protect itself (gf_protect_photo): squares from the detected faces, independent of the
+             * attacker's reference square; no face found: the whole photo */
+            double tp = cli_now();
+            gf_photo_opts po = gf_photo_default_opts();
+            gf_photo_result pr;
+            po.eps = r->prot.eps, po.face_size = S;
+            s = gf_protect_photo(r->prot.gen, r->det, rgb_adv, img.rgb, W, H, 3, &po, &pr, NULL, NULL);
+            ms = (cli_now() - tp) * 1000.0;
+            if (!s) {
+                r->photos_faces += pr.nsq > 0, r->photos_whole += pr.nsq == 0;
+                df_rgb8_to_planar(xaf, rgb_adv, W, H, 3);
+            }
+        } else if (!s && r->prot.kind == EVAL_GEN && a->gen_margin > 0) {
             /* the product's path (gen_faces.h): Gen on the face square at the models' scale */
             double tp = cli_now();
             gf_square q = {cx, cy, side * a->gen_margin};
@@ -929,6 +979,9 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
         }
     }
     if (!a->quiet) cli_progress_done();
+    if (r->det && !a->quiet)
+        fprintf(stderr, "eval: --detector: faces found in %d of %d photos (the others protected whole)\n",
+                r->photos_faces, r->photos_faces + r->photos_whole);
     for (int c = 0; c < nc; c++) {
         eval_info info = {a->protector, a->eps, 0, 0, a->data, r->data.attr ? a->split : "all", (int)a->edits, canon[c]};
         char *json = NULL, *path = attack_json_path(a->json, a->attack[c]);
