@@ -86,7 +86,7 @@ df_status gf_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W, 
         if (s) break;
         for (size_t k = 0; k < ns; k++) ds[k] = xa[k] - xs[k];
         /* back onto the square's pixels: output pixel centre (x, y) of the region -> (rx0 + x - sx0) * f */
-        int OW = x1 - x0, OH = y1 - y0, kern = RS_TRIANGLE_AA;
+        int OW = x1 - x0, OH = y1 - y0, kern = GF_UP_KERNEL;
         rs_affine map = rs_rect_map((x0 - sx0) * f, (y0 - sy0) * f, OW * f, OH * f, OW, OH);
         free(reg);
         reg = malloc((size_t)3 * OW * OH * sizeof(float));

@@ -4,7 +4,10 @@
  * on the whole photo at its own resolution lands at the wrong scale and is lost in that shrink; so for each face
  * square (centre cx, cy and side in photo pixels, e.g. the CelebA convention around a detected face):
  *   the square is resampled to S x S (area average), Gen makes its delta there, clipped to eps; the delta is
- *   resampled back onto the square's pixels in the photo (antialiased triangle: bilinear when enlarging);
+ *   resampled back onto the square's pixels in the photo with GF_UP_KERNEL (Catmull-Rom bicubic: measured on 60
+ *   CelebA test photos through the attacker's jittered crop, it keeps 33 / 0 / 47 % of the zoo's edits broken at
+ *   37.4 dB where bilinear kept 25 / 0 / 32 % at 37.9 dB: a smoothing kernel removes the delta's fine structure
+ *   that the attacker's resampling must carry to the model);
  *   overlapping squares blend: each square's delta is weighted by w = min(1, distance to its border /
  *   (feather * side)) and the sum divided by max(sum of w, 1), so there are no seams and |delta| <= eps;
  *   the result is clipped to eps at full resolution and rounded; pixels outside every square are unchanged.
@@ -18,6 +21,7 @@
 
 #include "blazeface.h"
 #include "gen.h"
+#include "resample.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,6 +29,7 @@ extern "C" {
 
 #define GF_MAX_FACES 64
 #define GF_FEATHER 0.05f /* default: the outer 5 % of a square's side fade out */
+#define GF_UP_KERNEL RS_BICUBIC_AA /* Gen's delta back to the photo (resample.h) */
 
 typedef struct {
     double cx, cy, side; /* in photo pixels (pixel k covers [k, k + 1)) */
