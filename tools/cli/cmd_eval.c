@@ -937,7 +937,7 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
             double tp = cli_now();
             s = rs_resize_planar(xw, h, w, xf, 3, H, W, RS_AREA);
             if (!s) s = attack_delta(r, a, dw, xw, h, w, cx * f, cy * f, src, trg, ntrg, j);
-            if (!s) s = rs_resize_planar(df, H, W, dw, 3, h, w, RS_TRIANGLE_AA); /* bilinear upsampling */
+            if (!s) s = rs_resize_planar(df, H, W, dw, 3, h, w, GF_UP_KERNEL); /* as the face path delivers Gen's delta */
             eval_protector *p = &r->prot;
             for (size_t k = 0; !s && k < nf; k++) {
                 float d = df[k];
