@@ -119,13 +119,20 @@ static void protect_progress(void *ctx, float done) { (void)ctx, dfapi_report(1,
 
 /* Protect rgba [h, w, 4] in place (alpha kept) with gen_protect_rgb8, the native CLI's code path.
  * work_side: working resolution (0 = full resolution, else 64..16384; the page uses 1024 like the CLI). */
-EMSCRIPTEN_KEEPALIVE int dfapi_protect(gen_model *g, uint8_t *rgba, int w, int h, float eps, int work_side) {
-    if (!g) return ret(df_fail(DF_ERR_ARG, "protect: no Gen model loaded"));
+/* The arguments both protect calls share: a Gen, the pixels, eps and the working side. */
+static df_status check_protect(const gen_model *g, const uint8_t *rgba, int w, int h, float eps, int work_side) {
+    if (!g) return df_fail(DF_ERR_ARG, "protect: no Gen model loaded");
     df_status s = check_image(rgba, w, h);
-    if (s != DF_OK) return ret(s);
-    if (!(eps > 0.0f && eps <= 0.5f)) return ret(df_fail(DF_ERR_ARG, "protect: eps must be in (0, 0.5], got %g", eps));
+    if (s != DF_OK) return s;
+    if (!(eps > 0.0f && eps <= 0.5f)) return df_fail(DF_ERR_ARG, "protect: eps must be in (0, 0.5], got %g", eps);
     if (work_side != 0 && (work_side < 64 || work_side > DFAPI_MAX_SIDE))
-        return ret(df_fail(DF_ERR_ARG, "protect: work_side must be 0 or in 64..%d, got %d", DFAPI_MAX_SIDE, work_side));
+        return df_fail(DF_ERR_ARG, "protect: work_side must be 0 or in 64..%d, got %d", DFAPI_MAX_SIDE, work_side);
+    return DF_OK;
+}
+
+EMSCRIPTEN_KEEPALIVE int dfapi_protect(gen_model *g, uint8_t *rgba, int w, int h, float eps, int work_side) {
+    df_status s = check_protect(g, rgba, w, h, eps, work_side);
+    if (s != DF_OK) return ret(s);
     return ret(gen_protect_rgb8(g, rgba, rgba, w, h, 4, eps, work_side, protect_progress, NULL));
 }
 
@@ -148,13 +155,9 @@ EMSCRIPTEN_KEEPALIVE int dfapi_max_faces(void) { return GF_MAX_FACES; }
  * 4 no face), squares protected, whole photo protected (0/1), then cx, cy, side of each square in photo pixels. */
 EMSCRIPTEN_KEEPALIVE int dfapi_protect_photo(gen_model *g, blazeface *det, uint8_t *rgba, int w, int h, float eps,
                                              int face_size, int work_side, int no_detect, double *info) {
-    if (!g) return ret(df_fail(DF_ERR_ARG, "protect: no Gen model loaded"));
-    if (!info) return ret(df_fail(DF_ERR_ARG, "protect: NULL result buffer"));
-    df_status s = check_image(rgba, w, h);
+    df_status s = check_protect(g, rgba, w, h, eps, work_side);
     if (s != DF_OK) return ret(s);
-    if (!(eps > 0.0f && eps <= 0.5f)) return ret(df_fail(DF_ERR_ARG, "protect: eps must be in (0, 0.5], got %g", eps));
-    if (work_side != 0 && (work_side < 64 || work_side > DFAPI_MAX_SIDE))
-        return ret(df_fail(DF_ERR_ARG, "protect: work_side must be 0 or in 64..%d, got %d", DFAPI_MAX_SIDE, work_side));
+    if (!info) return ret(df_fail(DF_ERR_ARG, "protect: NULL result buffer"));
     if (face_size < 32 || face_size > 1024 || face_size % 8)
         return ret(df_fail(DF_ERR_ARG, "protect: face_size must be a multiple of 8 in 32..1024, got %d", face_size));
     gf_photo_opts o = gf_photo_default_opts();
