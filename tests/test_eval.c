@@ -4,7 +4,9 @@
 #include <ctype.h>
 
 #include "check.h"
+#include "dfw.h"
 #include "eval.h"
+#include "graph.h"
 
 #define S 32
 #define N (3 * S * S)
@@ -293,6 +295,99 @@ static void test_accumulate_and_json(zoo_model *const *models) {
     free(x), free(xa), free(y0), free(y1), free(yc), free(ya);
 }
 
+/* A graph .dfw (graph.h) of one node: tanh (3 -> 3 channels, engine range, RGB), or with conv1 a 1x1 convolution
+ * to `cout` channels; side G. */
+static df_status tiny_graph(graph_model **g, int G, int conv1, int cout) {
+    dfw_writer w;
+    dfw_writer_init(&w);
+    float row[GRAPH_ROW] = {0}, wt[3 * 8] = {0}, b[8] = {0};
+    row[1] = 0, row[2] = -1;
+    if (conv1) {
+        row[0] = GRAPH_CONV, row[3] = 3, row[4] = (float)cout, row[5] = row[6] = 1, row[7] = 1, row[10] = 1;
+        for (int i = 0; i < 3 * cout; i++) wt[i] = 0.1f * (float)(i + 1);
+    } else {
+        row[0] = GRAPH_TANH;
+    }
+    int dims[2] = {1, GRAPH_ROW}, wd[4] = {cout, 3, 1, 1}, bd[1] = {cout};
+    df_status s = dfw_writer_meta(&w, "arch", GRAPH_ARCH);
+    if (!s) s = dfw_writer_meta_int(&w, "graph_version", GRAPH_VERSION);
+    if (!s) s = dfw_writer_meta_int(&w, "in_channels", 3);
+    if (!s) s = dfw_writer_meta_int(&w, "out_channels", conv1 ? cout : 3);
+    if (!s) s = dfw_writer_meta(&w, "channel_order", "rgb");
+    if (!s) s = dfw_writer_meta_float(&w, "in_min", -1);
+    if (!s) s = dfw_writer_meta_float(&w, "in_max", 1);
+    if (!s) s = dfw_writer_meta_float(&w, "out_min", -1);
+    if (!s) s = dfw_writer_meta_float(&w, "out_max", 1);
+    if (!s) s = dfw_writer_meta_int(&w, "size_multiple", 1);
+    if (!s) s = dfw_writer_meta_int(&w, "size", G);
+    if (!s) s = dfw_writer_tensor(&w, "graph.nodes", 2, dims, row);
+    if (!s && conv1) s = dfw_writer_tensor(&w, "n0.w", 4, wd, wt);
+    if (!s && conv1) s = dfw_writer_tensor(&w, "n0.b", 1, bd, b);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (!s) s = dfw_writer_finish(&w, &buf, &len);
+    dfw_writer_free(&w);
+    if (!s) s = graph_load(g, buf, len);
+    free(buf);
+    return s;
+}
+
+/* Imported targets: each at its own side, metrics of tanh(x) computed here directly, the JSON names them. */
+static void test_imported(zoo_model *const *models) {
+    const int G = 2 * S;
+    const size_t NG = 3 * (size_t)G * G;
+    graph_model *g = NULL, *gray = NULL;
+    CHECK(tiny_graph(&g, G, 0, 3) == DF_OK, "tiny graph: %s", df_errmsg());
+    CHECK(tiny_graph(&gray, G, 1, 1) == DF_OK, "tiny 3 -> 1 graph: %s", df_errmsg());
+    if (!g || !gray) {
+        graph_free(g), graph_free(gray);
+        return;
+    }
+    const char *names[2] = {"model-a", "model-b"};
+    eval_acc a;
+    CHECK(eval_init(&a, models, names, 2, S, NULL) == DF_OK, "eval_init: %s", df_errmsg());
+    CHECK(eval_add_graph(&a, gray, "gray") != DF_OK, "a model with one output channel is refused");
+    CHECK(eval_add_graph(&a, g, "cartoon") == DF_OK, "eval_add_graph: %s", df_errmsg());
+    CHECK(a.nmodels == 3 && a.nzoo == 2 && a.m[2].size == G, "targets: %d, zoo %d", a.nmodels, a.nzoo);
+    float *x = malloc(NG * sizeof(float)), *xa = malloc(NG * sizeof(float)), *y0 = malloc(NG * sizeof(float)),
+          *y1 = malloc(NG * sizeof(float));
+    double l2m = 0, dmask = 0;
+    long succ = 0;
+    for (int img = 0; img < 3; img++) {
+        face(x, G, 40 + img);
+        for (size_t i = 0; i < NG; i++) xa[i] = x[i] + (img == 2 ? 0.0f : img == 1 ? 0.04f : (i % 2 ? 0.6f : -0.6f));
+        CHECK(eval_measure_graph(&a, 2, x, xa, NULL) == DF_OK, "measure graph: %s", df_errmsg());
+        for (size_t i = 0; i < NG; i++) y0[i] = tanhf(x[i]), y1[i] = tanhf(xa[i]);
+        df_disruption d;
+        df_disruption_measure(&d, y1, y0, x, G, G);
+        l2m += d.l2_mask, dmask += d.d_mask, succ += d.success;
+    }
+    CHECK(eval_measure_graph(&a, 1, x, xa, NULL) != DF_OK, "a zoo index is refused by eval_measure_graph");
+    CHECK(a.m[2].n == 3 && a.m[0].n == 0, "pairs: imported %ld, zoo %ld", a.m[2].n, a.m[0].n);
+    char *json = NULL;
+    eval_info info = {"noise", 0.05, 0, 0, "d", "test", 1, "jitter"};
+    CHECK(eval_json(&a, &info, &json) == DF_OK && json && json_valid(json), "json with an imported model");
+    if (json) {
+        const char *key = "\"cartoon\": {\"arch\": \"" GRAPH_ARCH "\"";
+        CHECK(strstr(json, key), "imported model named with its arch:\n%s", json);
+        CHECK_NEAR(json_num(json, key, "size"), G, 0, "its side");
+        CHECK_NEAR(json_num(json, key, "l2_mask"), l2m / 3, 1e-5 * (1 + l2m / 3), "mean l2_mask");
+        CHECK_NEAR(json_num(json, key, "d_mask"), dmask / 3, 1e-5 * (1 + dmask / 3), "mean d_mask");
+        CHECK_NEAR(json_num(json, key, "success_rate"), succ / 3.0, 1e-6, "success rate");
+        CHECK(succ >= 1 && succ <= 2, "the fixture has a broken and an untouched pair (%ld)", succ);
+        free(json);
+    }
+    eval_free(&a);
+    /* imported models alone (no zoo model) */
+    CHECK(eval_init(&a, NULL, NULL, 0, S, NULL) == DF_OK && eval_add_graph(&a, g, NULL) == DF_OK,
+          "imported models alone: %s", df_errmsg());
+    face(x, G, 50);
+    CHECK(eval_measure_graph(&a, 0, x, x, NULL) == DF_OK && a.m[0].n == 1 && a.m[0].success == 0, "unchanged: no success");
+    eval_free(&a);
+    graph_free(g), graph_free(gray);
+    free(x), free(xa), free(y0), free(y1);
+}
+
 int main(void) {
     df_set_threads(1);
     zoo_model *models[2] = {tiny_model(ZOO_STARGAN, 1), tiny_model(ZOO_ATTGAN, 2)};
@@ -301,6 +396,7 @@ int main(void) {
         test_targets();
         test_protectors(models);
         test_accumulate_and_json(models);
+        test_imported(models);
     }
     zoo_free(models[0]);
     zoo_free(models[1]);

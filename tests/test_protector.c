@@ -608,8 +608,9 @@ static void test_objective_gradient(void) {
     faces(x, src, B, 31);
     const char *names[] = {"Ide_x",  "Ide_y",      "direct",      "feature",     "energy",
                            "hinge",  "all (ours)", "all (paper)", "direct (log)", "direct through the attacker's crops",
-                           "direct through the photo path (upsampled, then cropped)"};
-    for (int variant = 0; variant < 11; variant++) {
+                           "direct through the photo path (upsampled, then cropped)",
+                           "direct through the photo path, bicubic upsampling"};
+    for (int variant = 0; variant < 12; variant++) {
         prot_opts o = tiny_opts(variant == 5 || variant == 7 ? PROT_PAPER : PROT_OURS);
         int only = variant < 6 || variant >= 8;
         if (o.recipe == PROT_OURS) {
@@ -627,7 +628,8 @@ static void test_objective_gradient(void) {
             if (variant >= 9) { /* EOT: a fresh crop per image (shift, scale, rotation, any kernel) after the transforms */
                 o.w_direct = 10.0f, o.p_warp = 1.0f, o.aug_start = 0, o.aug_ramp = 0;
             }
-            if (variant == 10) o.p_photo = 1.0f, o.photo_up = 2.5f; /* ... from a frame upsampled by 1..2.5 */
+            if (variant >= 10) o.p_photo = 1.0f, o.photo_up = 2.5f; /* ... from a frame upsampled by 1..2.5 */
+            if (variant == 11) o.photo_kernel = RS_BICUBIC_AA;    /* ... as gen_faces.h delivers the delta */
         }
         prot_trainer *t;
         CHECK(prot_create(&t, &o, models, 3, B, 5) == DF_OK, "create: %s", df_errmsg());
@@ -635,12 +637,14 @@ static void test_objective_gradient(void) {
         for (int i = 0; i < 3; i++) prot_universal_update(t, i, x, src, 0, NULL);
         prot_losses L;
         CHECK(prot_gen_objective(t, x, src, 2, &L) == DF_OK, "objective: %s", df_errmsg());
-        float active[11] = {L.g_idex, L.g_idey, L.direct, L.feat, L.energy, L.hinge, 1, 1, L.direct, L.direct, L.direct};
+        float active[12] = {L.g_idex, L.g_idey, L.direct, L.feat, L.energy, L.hinge, 1, 1, L.direct, L.direct, L.direct,
+                            L.direct};
         if (only) CHECK(active[variant] > 0, "%s: term inactive", names[variant]);
         if (variant >= 9) { /* the crops (the upsampling) change what the models see: without them it differs */
             prot_opts o2 = o;
             if (variant == 9) o2.p_warp = 0;
-            else o2.p_photo = 0;
+            else if (variant == 10) o2.p_photo = 0;
+            else o2.photo_kernel = RS_BILINEAR; /* the kernel is used: bicubic and bilinear differ */
             prot_trainer *t2;
             prot_losses L2;
             CHECK(prot_create(&t2, &o2, models, 3, B, 5) == DF_OK, "create: %s", df_errmsg());

@@ -28,6 +28,7 @@
 #define DF_ATTACK_H
 
 #include "df.h"
+#include "image.h"
 #include "resample.h"
 
 #ifdef __cplusplus
@@ -59,6 +60,20 @@ void atk_format(const atk_spec *s, char *buf, size_t len);
 void atk_draw(atk_sample *o, const atk_spec *s, df_rng *rng);
 /* The attacker's crop of the square (cx, cy, side) as the affine map of resample.h onto S x S. */
 rs_affine atk_map(const atk_sample *o, double cx, double cy, double side, int S);
+
+/* The site's part of the real pipeline alone (downsize, JPEG of sample o) on an 8-bit RGB photo (W x H,
+ * interleaved): the photo as the attacker receives it, p->rgb (p->w x p->h; the input itself when nothing
+ * applies), p->scale its size over the input's (downsize).  Native only; atk_site_photo_free after success. */
+typedef struct {
+    const uint8_t *rgb;
+    int w, h;
+    double scale;
+    uint8_t *small; /* owned buffers */
+    df_image dec;
+} atk_site_photo;
+df_status atk_real_site_rgb8(atk_site_photo *p, const uint8_t *rgb, int W, int H, const atk_spec *spec,
+                             const atk_sample *o);
+void atk_site_photo_free(atk_site_photo *p);
 
 /* Real pipeline on an 8-bit RGB photo (W x H, interleaved, 3 channels) whose reference face square is
  * (cx, cy, side) in its pixels: site (downsize, JPEG) then the attacker's crop and resize -> out [3, S, S] in

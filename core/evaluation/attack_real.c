@@ -6,14 +6,12 @@
 #include "attack.h"
 #include "image.h"
 
-df_status atk_real_rgb8(float *out, int S, const uint8_t *rgb, int W, int H, double cx, double cy, double side,
-                        const atk_spec *spec, const atk_sample *o) {
-    if (!out || !rgb || !spec || !o || S < 8 || S > 4096 || W < 1 || H < 1 || (double)W * H > 100e6 ||
-        !(side >= 1) || !isfinite(cx) || !isfinite(cy) || !isfinite(side))
+df_status atk_real_site_rgb8(atk_site_photo *p, const uint8_t *rgb, int W, int H, const atk_spec *spec,
+                             const atk_sample *o) {
+    if (!p || !rgb || !spec || !o || W < 1 || H < 1 || (double)W * H > 100e6)
         return df_fail(DF_ERR_ARG, "attack: bad arguments");
-    const uint8_t *px = rgb;
-    uint8_t *small = NULL;
-    df_image dec = {0};
+    memset(p, 0, sizeof *p);
+    p->rgb = rgb, p->w = W, p->h = H, p->scale = 1.0;
     df_status s = DF_OK;
     /* site: downsize the long side */
     int L = W > H ? W : H;
@@ -21,21 +19,42 @@ df_status atk_real_rgb8(float *out, int S, const uint8_t *rgb, int W, int H, dou
         double f = (double)spec->downsize / L;
         int w = (int)lround(W * f), h = (int)lround(H * f);
         w = w < 1 ? 1 : w, h = h < 1 ? 1 : h;
-        if (!(small = malloc((size_t)w * h * 3))) return df_fail(DF_ERR_NOMEM, "attack: out of memory");
-        s = rs_resize_u8(small, w, h, rgb, W, H, 3, 3, RS_TRIANGLE_AA);
-        cx *= (double)w / W, cy *= (double)h / H, side *= f;
-        W = w, H = h, px = small;
+        if (!(p->small = malloc((size_t)w * h * 3))) return df_fail(DF_ERR_NOMEM, "attack: out of memory");
+        s = rs_resize_u8(p->small, w, h, rgb, W, H, 3, 3, RS_TRIANGLE_AA);
+        p->w = w, p->h = h, p->rgb = p->small, p->scale = f;
     }
     /* site: re-encode */
     if (!s && o->jpeg > 0) {
         uint8_t *enc = NULL;
         size_t elen = 0;
-        s = df_image_encode(px, W, H, DF_FMT_JPEG, o->jpeg, &enc, &elen);
-        if (!s) s = df_image_decode(&dec, enc, elen);
+        s = df_image_encode(p->rgb, p->w, p->h, DF_FMT_JPEG, o->jpeg, &enc, &elen);
+        if (!s) s = df_image_decode(&p->dec, enc, elen);
         free(enc);
-        if (!s && (dec.w != W || dec.h != H)) s = df_fail(DF_ERR_FORMAT, "attack: JPEG round trip changed the size");
-        if (!s) px = dec.rgb;
+        if (!s && (p->dec.w != p->w || p->dec.h != p->h))
+            s = df_fail(DF_ERR_FORMAT, "attack: JPEG round trip changed the size");
+        if (!s) p->rgb = p->dec.rgb;
     }
+    if (s) atk_site_photo_free(p);
+    return s;
+}
+
+void atk_site_photo_free(atk_site_photo *p) {
+    if (!p) return;
+    df_image_free(&p->dec);
+    free(p->small);
+    memset(p, 0, sizeof *p);
+}
+
+df_status atk_real_rgb8(float *out, int S, const uint8_t *rgb, int W, int H, double cx, double cy, double side,
+                        const atk_spec *spec, const atk_sample *o) {
+    if (!out || !rgb || !spec || !o || S < 8 || S > 4096 || W < 1 || H < 1 || (double)W * H > 100e6 ||
+        !(side >= 1) || !isfinite(cx) || !isfinite(cy) || !isfinite(side))
+        return df_fail(DF_ERR_ARG, "attack: bad arguments");
+    atk_site_photo site;
+    df_status s = atk_real_site_rgb8(&site, rgb, W, H, spec, o);
+    if (s) return s;
+    cx *= (double)site.w / W, cy *= (double)site.h / H, side *= site.scale, W = site.w, H = site.h;
+    const uint8_t *px = site.rgb;
     /* attacker: crop and resize */
     if (!s) {
         double side2 = side * (1.0 + o->ds), x0 = cx + o->dx * side - side2 / 2, y0 = cy + o->dy * side - side2 / 2;
@@ -60,7 +79,6 @@ df_status atk_real_rgb8(float *out, int S, const uint8_t *rgb, int W, int H, dou
             free(planes);
         }
     }
-    df_image_free(&dec);
-    free(small);
+    atk_site_photo_free(&site);
     return s;
 }

@@ -100,8 +100,8 @@ df_status eval_init(eval_acc *a, zoo_model *const *models, const char *const *na
     if (!a) return df_fail(DF_ERR_ARG, "eval: NULL accumulator");
     memset(a, 0, sizeof *a);
     a->frechet_x = NAN;
-    if (nmodels < 1 || nmodels > EVAL_MAX_MODELS || S < 1)
-        return df_fail(DF_ERR_ARG, "eval: need 1..%d models (got %d)", EVAL_MAX_MODELS, nmodels);
+    if (nmodels < 0 || nmodels > EVAL_MAX_MODELS || S < 1 || (nmodels && !models))
+        return df_fail(DF_ERR_ARG, "eval: need 0..%d models (got %d)", EVAL_MAX_MODELS, nmodels);
     for (int i = 0; i < nmodels; i++) {
         if (!models[i]) return df_fail(DF_ERR_ARG, "eval: model %d is NULL", i);
         if (zoo_get_config(models[i])->size != S)
@@ -109,14 +109,41 @@ df_status eval_init(eval_acc *a, zoo_model *const *models, const char *const *na
                            zoo_get_config(models[i])->size, S);
     }
     a->S = S;
-    a->nmodels = nmodels;
+    a->nmodels = a->nzoo = nmodels;
     a->mn = mn;
     for (int i = 0; i < nmodels; i++) {
         a->m[i].model = models[i];
+        a->m[i].size = S;
         a->m[i].frechet = NAN;
         snprintf(a->m[i].name, sizeof a->m[i].name, "%s", names && names[i] ? names[i] : zoo_family_arch(zoo_get_config(models[i])->family));
     }
     if (!(a->y = malloc(2 * 3 * (size_t)S * S * sizeof(float)))) return df_fail(DF_ERR_NOMEM, "eval: out of memory");
+    return DF_OK;
+}
+
+df_status eval_add_graph(eval_acc *a, graph_model *g, const char *name) {
+    if (!a || !a->y || !g) return df_fail(DF_ERR_ARG, "eval: NULL accumulator or model");
+    if (a->nmodels >= EVAL_MAX_MODELS) return df_fail(DF_ERR_ARG, "eval: at most %d models", EVAL_MAX_MODELS);
+    if (a->nfeat_x || a->nimages) return df_fail(DF_ERR_ARG, "eval: models are added before the first measurement");
+    const graph_info *gi = graph_get_info(g);
+    int G = gi->size, OH = 0, OW = 0;
+    const char *nm = name && name[0] ? name : gi->name[0] ? gi->name : GRAPH_ARCH;
+    if (gi->in_channels != 3 || gi->out_channels != 3)
+        return df_fail(DF_ERR_UNSUPPORTED, "eval: %s maps %d to %d channels, not an RGB image to an RGB image", nm,
+                       gi->in_channels, gi->out_channels);
+    if (G < 1 || graph_output_size(g, G, G, &OH, &OW) || OH != G || OW != G)
+        return df_fail(DF_ERR_UNSUPPORTED, "eval: %s does not map a %d x %d image to one of the same size", nm, G, G);
+    int Gmax = G;
+    for (int i = a->nzoo; i < a->nmodels; i++) Gmax = a->m[i].size > Gmax ? a->m[i].size : Gmax;
+    float *yg = realloc(a->yg, 2 * 3 * (size_t)Gmax * Gmax * sizeof(float));
+    if (!yg) return df_fail(DF_ERR_NOMEM, "eval: out of memory");
+    a->yg = yg;
+    eval_model_acc *m = &a->m[a->nmodels++];
+    memset(m, 0, sizeof *m);
+    m->graph = g;
+    m->size = G;
+    m->frechet = NAN;
+    snprintf(m->name, sizeof m->name, "%s", nm);
     return DF_OK;
 }
 
@@ -129,6 +156,7 @@ void eval_free(eval_acc *a) {
     free(a->feat_x);
     free(a->feat_xadv);
     free(a->y);
+    free(a->yg);
     memset(a, 0, sizeof *a);
 }
 
@@ -157,46 +185,67 @@ static df_status grow2(float **p, float **q, long *cap, long rows, int D) {
     return DF_OK;
 }
 
+/* One (clean, protected) output pair of model m, outputs yc / ya of the input xc [3, S, S]. */
+static df_status accumulate(eval_acc *a, eval_model_acc *m, const float *yc, const float *ya, const float *xc, int S,
+                            const int *groups) {
+    int D = a->mn && !a->no_frechet ? mobilenet_feature_dim(a->mn) : 0;
+    df_disruption d;
+    df_disruption_measure(&d, ya, yc, xc, S, S);
+    m->d_pix += d.d_pix;
+    m->d_pix_rms += d.d_pix_rms;
+    m->d_mask += d.d_mask;
+    m->d_mask_rms += d.d_mask_rms;
+    m->l2 += d.l2;
+    m->l2_mask += d.l2_mask;
+    m->success += d.success;
+    m->empty_masks += d.mask_pixels == 0;
+    for (int k = 0; groups && k < a->ngroup_kinds; k++)
+        if (groups[k] >= 0 && groups[k] < a->ngroup_values[k]) {
+            m->group_n[k][groups[k]]++;
+            m->group_success[k][groups[k]] += d.success;
+        }
+    if (D) {
+        df_status s;
+        if ((s = grow2(&m->feat_clean, &m->feat_adv, &m->cap, m->n, D)) != DF_OK ||
+            (s = mobilenet_features_image(a->mn, m->feat_clean + (size_t)m->n * D, yc, S, S)) != DF_OK ||
+            (s = mobilenet_features_image(a->mn, m->feat_adv + (size_t)m->n * D, ya, S, S)) != DF_OK)
+            return s;
+    }
+    m->n++;
+    return DF_OK;
+}
+
 df_status eval_measure(eval_acc *a, const float *xc, const float *xac, const float *src, const float *trg, int ntrg,
                        const int *groups, float *y_clean, float *y_adv) {
     if (!a || !a->y || !xc || !xac || !src || !trg || ntrg < 1) return df_fail(DF_ERR_ARG, "eval: bad measure arguments");
-    int S = a->S, D = a->mn && !a->no_frechet ? mobilenet_feature_dim(a->mn) : 0;
+    int S = a->S;
     size_t n = 3 * (size_t)S * S;
     float *yc = a->y, *ya = a->y + n;
-    for (int i = 0; i < a->nmodels; i++) {
+    for (int i = 0; i < a->nzoo; i++) {
         eval_model_acc *m = &a->m[i];
         for (int t = 0; t < ntrg; t++) {
             const float *tr = trg + (size_t)t * ZOO_NATTR;
             df_status s = zoo_edit(m->model, yc, xc, src, tr, 1);
             if (!s) s = zoo_edit(m->model, ya, xac, src, tr, 1);
+            if (!s) s = accumulate(a, m, yc, ya, xc, S, groups);
             if (s) return s;
-            df_disruption d;
-            df_disruption_measure(&d, ya, yc, xc, S, S);
-            m->d_pix += d.d_pix;
-            m->d_pix_rms += d.d_pix_rms;
-            m->d_mask += d.d_mask;
-            m->d_mask_rms += d.d_mask_rms;
-            m->l2 += d.l2;
-            m->l2_mask += d.l2_mask;
-            m->success += d.success;
-            m->empty_masks += d.mask_pixels == 0;
-            for (int k = 0; groups && k < a->ngroup_kinds; k++)
-                if (groups[k] >= 0 && groups[k] < a->ngroup_values[k]) {
-                    m->group_n[k][groups[k]]++;
-                    m->group_success[k][groups[k]] += d.success;
-                }
-            if (D) {
-                if ((s = grow2(&m->feat_clean, &m->feat_adv, &m->cap, m->n, D)) != DF_OK ||
-                    (s = mobilenet_features_image(a->mn, m->feat_clean + (size_t)m->n * D, yc, S, S)) != DF_OK ||
-                    (s = mobilenet_features_image(a->mn, m->feat_adv + (size_t)m->n * D, ya, S, S)) != DF_OK)
-                    return s;
-            }
-            m->n++;
             if (t == 0 && y_clean) memcpy(y_clean + (size_t)i * n, yc, n * sizeof(float));
             if (t == 0 && y_adv) memcpy(y_adv + (size_t)i * n, ya, n * sizeof(float));
         }
     }
     return DF_OK;
+}
+
+df_status eval_measure_graph(eval_acc *a, int i, const float *xc, const float *xac, const int *groups) {
+    if (!a || !a->yg || !xc || !xac || i < a->nzoo || i >= a->nmodels || !a->m[i].graph)
+        return df_fail(DF_ERR_ARG, "eval: bad imported-model measure arguments");
+    eval_model_acc *m = &a->m[i];
+    int G = m->size;
+    float *yc = a->yg, *ya = a->yg + 3 * (size_t)G * G;
+    df_status s = graph_forward(m->graph, yc, xc, 1, G, G, 0);
+    if (!s) s = graph_forward(m->graph, ya, xac, 1, G, G, 0);
+    if (!s) s = accumulate(a, m, yc, ya, xc, G, groups);
+    return s;
 }
 
 df_status eval_add_protection(eval_acc *a, const float *x_full, const float *x_adv_full, int F, double ms,
@@ -341,8 +390,8 @@ df_status eval_json(const eval_acc *a, const eval_info *info, char **out) {
         put(&b, "%s\n    ", i ? "," : "");
         put_str(&b, m->name);
         put(&b, ": {\"arch\": ");
-        put_str(&b, zoo_family_arch(zoo_get_config(m->model)->family));
-        put(&b, ", \"pairs\": %ld, \"d_pix\": ", m->n);
+        put_str(&b, m->model ? zoo_family_arch(zoo_get_config(m->model)->family) : GRAPH_ARCH);
+        put(&b, ", \"size\": %d, \"pairs\": %ld, \"d_pix\": ", m->size, m->n);
         put_num(&b, ratio(m->d_pix, m->n));
         put(&b, ", \"d_pix_rms\": ");
         put_num(&b, ratio(m->d_pix_rms, m->n));

@@ -1,4 +1,5 @@
-/* Evaluation of protectors against zoo models (design notes "Metrics"; `dadfi eval` drives it).
+/* Evaluation of protectors against zoo models and imported models (graph.h) (design notes "Metrics"; `dadfi
+ * eval` drives it).
  *
  * Per image: the upload x_full [3, F, F] is protected (eval_protect), the caller applies the condition a
  * deepfake pipeline would (8-bit rounding, JPEG re-encoding, resizing to the models' size S) to the clean and
@@ -7,6 +8,9 @@
  * x_full (PSNR, SSIM, L-inf and, with a MobileNet, the LPIPS-style perceptual distance mobilenet_perceptual).
  * eval_finish computes the Frechet distances (MobileNet features of every G(x_adv) against every G(x), and of
  * x_adv against x) and eval_json writes the result (schema in tools/cli/cmd_eval.c's --help).
+ * Imported image-to-image models (eval_add_graph: e.g. CartoonGAN) take no attributes and run at their own input
+ * side: the caller hands each its own view of the clean and the protected photo (eval_measure_graph), one pair per
+ * image; the same metrics, with the mask of where the clean output differs from the input.
  * No file I/O here: the command reads images and applies the JPEG codec.
  */
 #ifndef DF_EVAL_H
@@ -16,6 +20,7 @@
 #include "gen.h"
 #include "metrics.h"
 #include "mobilenet.h"
+#include "graph.h"
 #include "pgd.h"
 #include "zoo.h"
 
@@ -61,7 +66,9 @@ int eval_targets(float *trg, const float *src, int index, int nedits);
 /* ------------------------------------------------------------------ accumulation */
 typedef struct {
     char name[64];
-    zoo_model *model;                 /* borrowed */
+    zoo_model *model;                 /* borrowed (a zoo model), or NULL and ... */
+    graph_model *graph;               /* ... an imported model (borrowed) */
+    int size;                         /* the side of the model's input (zoo: S) */
     long n, success;                  /* measured (image, edit) pairs */
     long cap;                         /* feature rows allocated */
     double d_pix, d_pix_rms, d_mask, d_mask_rms, l2, l2_mask; /* sums */
@@ -74,7 +81,8 @@ typedef struct {
 
 typedef struct {
     int S;                            /* the models' input size */
-    int nmodels;
+    int nmodels;                      /* zoo models first (eval_init), then imported ones (eval_add_graph) */
+    int nzoo;
     eval_model_acc m[EVAL_MAX_MODELS];
     mobilenet *mn;                    /* borrowed; NULL: no Frechet or perceptual distances */
     int no_frechet, no_perceptual;    /* set after eval_init to skip either use of mn (both 0 by default) */
@@ -92,16 +100,24 @@ typedef struct {
     int ngroup_values[EVAL_MAX_GROUP_KINDS];
     char group_value[EVAL_MAX_GROUP_KINDS][EVAL_MAX_GROUP_VALUES][32];
     float *y;                         /* scratch: [2, 3, S, S] */
+    float *yg;                        /* scratch: [2, 3, G, G], G the largest imported model's side */
 } eval_acc;
 
-/* models[i] named names[i] (copied; at most 63 bytes), all of input size S. */
+/* models[i] named names[i] (copied; at most 63 bytes), all of input size S.  nmodels may be 0 when imported
+ * models follow (eval_add_graph); eval_measure needs at least one model of either kind. */
 df_status eval_init(eval_acc *a, zoo_model *const *models, const char *const *names, int nmodels, int S,
                     mobilenet *mn);
 void eval_free(eval_acc *a);
+/* One more target: the imported model g (borrowed) named name, at its input side (graph_get_info(g)->size); it
+ * must map a 3-channel image to one of the same size.  After eval_init, before the first measurement. */
+df_status eval_add_graph(eval_acc *a, graph_model *g, const char *name);
+/* Run imported target i (index into a->m, >= a->nzoo) on its own view of the clean and the protected photo,
+ * xc and xac [3, size, size], and accumulate one pair.  groups as for eval_measure. */
+df_status eval_measure_graph(eval_acc *a, int i, const float *xc, const float *xac, const int *groups);
 /* Declare a group kind with its value names (before the first eval_measure); returns its index or -1. */
 int eval_add_group_kind(eval_acc *a, const char *kind, const char *const *values, int nvalues);
 
-/* Run every model on the conditioned clean face xc and protected face xac ([3, S, S]) for the edits src [5] ->
+/* Run every zoo model on the conditioned clean face xc and protected face xac ([3, S, S]) for the edits src [5] ->
  * trg [ntrg, 5] and accumulate.  groups [ngroup_kinds] (NULL, or -1 entries: unknown).  If y_clean / y_adv are
  * non-NULL they receive [nmodels, 3, S, S]: every model's output for the first edit (for image grids). */
 df_status eval_measure(eval_acc *a, const float *xc, const float *xac, const float *src, const float *trg, int ntrg,

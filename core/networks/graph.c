@@ -269,6 +269,15 @@ static df_status parse_nodes(graph_model *g, const dfw_file *f, const float *row
     return s;
 }
 
+int graph_is_graph_file(const uint8_t *buf, size_t len) {
+    dfw_file f;
+    if (!buf || dfw_parse(&f, buf, len)) return 0;
+    char arch[64];
+    int is = !dfw_meta_get(&f, "arch", arch, sizeof arch) && !strcmp(arch, GRAPH_ARCH);
+    dfw_free(&f);
+    return is;
+}
+
 df_status graph_load(graph_model **out, const uint8_t *buf, size_t len) {
     if (!out) return df_fail(DF_ERR_ARG, "graph_load: NULL output");
     *out = NULL;

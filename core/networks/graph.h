@@ -66,6 +66,8 @@ typedef struct {
 
 typedef struct graph_model graph_model; /* opaque: nodes, weights, activation arena */
 
+/* 1 if buf is a .dfw whose meta "arch" is GRAPH_ARCH (an imported model; graph_load still checks the rest). */
+int graph_is_graph_file(const uint8_t *buf, size_t len);
 /* Parse a graph weight file from memory (buf is not kept). */
 df_status graph_load(graph_model **g, const uint8_t *buf, size_t len);
 void graph_free(graph_model *g);

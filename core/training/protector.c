@@ -108,7 +108,7 @@ static const opt_field FIELDS[] = {
     OF(eps_ramp, 'l'),    OF(adv_iters, 'i'),    OF(adv_step, 'f'),    OF(adv_momentum, 'f'),  OF(aug_start, 'l'),
     OF(aug_ramp, 'l'),    OF(direct_log, 'i'),   OF(gen_chroma, 'i'),  OF(p_warp, 'f'),     OF(warp_shift, 'f'),
     OF(warp_scale, 'f'),  OF(warp_rot, 'f'),     OF(warp_kernel, 'i'), OF(gen_smooth, 'i'),  OF(p_photo, 'f'),
-    OF(photo_up, 'f'),
+    OF(photo_up, 'f'),    OF(photo_kernel, 'i'),
 };
 #define NFIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
 
@@ -171,8 +171,10 @@ static df_status check_opts(const prot_opts *o) {
         o->warp_kernel < ATK_ANY_KERNEL || o->warp_kernel >= RS_NKERNELS)
         return df_fail(DF_ERR_ARG, "protector: p_warp in [0, 1], warp_shift and warp_scale in [0, 0.5], warp_rot in "
                                    "[0, 45], warp_kernel -1..%d", RS_NKERNELS - 1);
-    if (!(o->p_photo >= 0 && o->p_photo <= 1) || !(o->photo_up >= 1 && o->photo_up <= 4))
-        return df_fail(DF_ERR_ARG, "protector: p_photo in [0, 1], photo_up in [1, 4]");
+    if (!(o->p_photo >= 0 && o->p_photo <= 1) || !(o->photo_up >= 1 && o->photo_up <= 4) || o->photo_kernel < 0 ||
+        o->photo_kernel >= RS_NKERNELS)
+        return df_fail(DF_ERR_ARG, "protector: p_photo in [0, 1], photo_up in [1, 4], photo_kernel 0..%d",
+                       RS_NKERNELS - 1);
     if (!(o->out_scale > 0 && o->out_scale <= 2)) return df_fail(DF_ERR_ARG, "protector: out_scale in (0, 2]");
     if (!(o->lr_g >= 0) || !(o->lr_d >= 0) || !(o->mu >= 0)) return df_fail(DF_ERR_ARG, "protector: lr, mu >= 0");
     if (o->pgd_iters < 0 || !(o->pgd_step >= 0) || !(o->pgd_momentum >= 0) || o->adv_iters < 0 ||
@@ -541,7 +543,7 @@ static df_status draw_augs(prot_trainer *t, long step, df_rng *rng) {
         if (t->Su == t->S) t->Su = 0;
         for (int b = 0; b < t->B && t->Su; b++) {
             t->umap[b] = rs_square_map(t->S / 2.0, t->S / 2.0, t->S, 0, t->Su);
-            t->ukern[b] = RS_BILINEAR;
+            t->ukern[b] = t->o.photo_kernel;
         }
     }
     if (t->warp) draw_warps(t, t->B, ramp * o->p_warp, t->Su ? t->Su : t->S, rng);

@@ -94,9 +94,12 @@ typedef struct {
     int warp_kernel;
     /* The photo path (with p_warp > 0): a protected photo carries Gen's delta made at the models' scale and
      * upsampled to the photo's resolution, and the attacker crops and shrinks from there.  With probability
-     * p_photo per step the models' inputs are first upsampled (bilinear) by u ~ U(1, photo_up) and the crops
-     * taken from that frame, so Gen learns patterns that survive the up- and downsampling.  (0, 2) */
+     * p_photo per step the models' inputs are first upsampled by u ~ U(1, photo_up) with photo_kernel (a
+     * resample.h kernel: 0 bilinear, the default; 4 = GF_UP_KERNEL, the Catmull-Rom bicubic that
+     * gen_faces.h delivers Gen's delta with) and the crops taken from that frame, so Gen learns patterns
+     * that survive the up- and downsampling.  (0, 2, 0) */
     float p_photo, photo_up;
+    int photo_kernel;
     float eps_start;     /* eps schedule: eps_t goes linearly from eps_start to eps ... (= eps: off) */
     long eps_ramp;       /* ... over this many steps */
 } prot_opts;

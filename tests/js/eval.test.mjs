@@ -21,7 +21,7 @@ const num = (v) => typeof v === 'number' && Number.isFinite(v);
 const numOrNull = (v) => v === null || num(v);
 
 // The schema in `dadfi eval --help`; throws on the first mismatch.
-function checkSchema(j, models, { groups = [] } = {}) {
+function checkSchema(j, models, { groups = [], imported = [] } = {}) {
   assert.deepEqual(Object.keys(j), ['protector', 'eps', 'n', 'condition', 'data', 'protection', 'models', 'groups']);
   assert.equal(typeof j.protector, 'string');
   assert.ok(num(j.eps) && Number.isInteger(j.n) && j.n > 0);
@@ -32,21 +32,23 @@ function checkSchema(j, models, { groups = [] } = {}) {
   assert.deepEqual(Object.keys(j.protection), ['psnr', 'psnr_images', 'ssim', 'linf', 'linf_mean', 'ms_per_image',
     'perceptual', 'frechet']);
   for (const [k, v] of Object.entries(j.protection)) assert.ok(numOrNull(v), `protection.${k}`);
-  assert.deepEqual(Object.keys(j.models), models);
-  for (const m of models) {
+  assert.deepEqual(Object.keys(j.models), [...models, ...imported]);
+  for (const m of [...models, ...imported]) {
     const r = j.models[m];
-    assert.deepEqual(Object.keys(r), ['arch', 'pairs', 'd_pix', 'd_pix_rms', 'd_mask', 'd_mask_rms', 'l2', 'l2_mask',
-      'success_rate', 'empty_masks', 'frechet']);
-    assert.match(r.arch, /^zoo-(stargan|attgan|style)$/);
+    assert.deepEqual(Object.keys(r), ['arch', 'size', 'pairs', 'd_pix', 'd_pix_rms', 'd_mask', 'd_mask_rms', 'l2',
+      'l2_mask', 'success_rate', 'empty_masks', 'frechet']);
+    if (models.includes(m)) assert.match(r.arch, /^zoo-(stargan|attgan|style)$/);
+    else assert.equal(r.arch, 'dadfi-graph');
+    assert.ok(Number.isInteger(r.size) && r.size > 0);
     for (const k of ['d_pix', 'd_pix_rms', 'd_mask', 'd_mask_rms', 'l2', 'l2_mask', 'success_rate']) assert.ok(num(r[k]) && r[k] >= 0, `${m}.${k}`);
     assert.ok(r.success_rate <= 1 && numOrNull(r.frechet));
-    assert.equal(r.pairs, j.n * j.data.edits);
+    assert.equal(r.pairs, models.includes(m) ? j.n * j.data.edits : j.n); // imported models: one output per photo
   }
   assert.deepEqual(Object.keys(j.groups), groups);
   for (const g of groups)
     for (const [value, e] of Object.entries(j.groups[g])) {
       assert.ok(Number.isInteger(e.pairs), `${g}.${value}.pairs`);
-      assert.deepEqual(Object.keys(e.success_rate), models);
+      assert.deepEqual(Object.keys(e.success_rate), [...models, ...imported]);
       for (const v of Object.values(e.success_rate)) assert.ok(e.pairs ? num(v) : v === null);
     }
 }
@@ -131,6 +133,36 @@ test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
       assert.match(bad.stderr, /attack|shift/);
     });
 
+    await t.test('imported models: measured through --attack at their own side, next to the zoo; refused elsewhere', () => {
+      const cartoon = join(dir, 'cartoon.dfw');
+      const withCartoon = (protector, extra) => {
+        const out = join(dir, `out-${++runs}.json`);
+        const r = run('eval', '--protector', protector, '--models', `${modelArg},${cartoon}`, '--data', join(dir, 'celeba'),
+          '--size', '32', '--n', '2', '--no-frechet', '--no-perceptual', '--json', out, ...extra);
+        return { r, j: r.status === 0 ? JSON.parse(readFileSync(out, 'utf8')) : null };
+      };
+      const none = withCartoon('none', ['--attack', 'jitter', '--edits', '2']);
+      assert.equal(none.r.status, 0, none.r.stderr);
+      checkSchema(none.j, models, { groups: ['gender'], imported: ['cartoon'] });
+      assert.equal(none.j.models.cartoon.size, 64);
+      assert.equal(none.j.models.cartoon.l2, 0, 'the pipeline alone changes nothing for the imported model either');
+      assert.ok(none.j.models.cartoon.empty_masks < 2, 'the imported model edits the photo (its mask is not empty)');
+      const noise = withCartoon('noise', ['--attack', 'jitter', '--eps', '0.1']);
+      assert.equal(noise.r.status, 0, noise.r.stderr);
+      assert.ok(noise.j.models.cartoon.l2 > 0, 'noise reaches the imported model through its own crop');
+      assert.match(noise.r.stderr, / cartoon \d+(\.\d)?%/, 'the summary names it');
+      const lab = withCartoon('none', []);
+      assert.equal(lab.r.status, 1);
+      assert.match(lab.r.stderr, /cartoon is an imported model.*--attack/);
+      const onlyCartoon = spawnSync(exe, ['eval', '--protector', 'pgd', '--models', cartoon, '--data', join(dir, 'celeba'),
+        '--size', '32', '--n', '1', '--json', join(dir, 'p.json'), '--attack', 'jitter'], { encoding: 'utf8' });
+      assert.equal(onlyCartoon.status, 1);
+      assert.match(onlyCartoon.stderr, /attacks zoo models.*imported models are measured, not attacked/);
+      const train = spawnSync(exe, ['train-universal', '--models', cartoon, '--out', join(dir, 'u.dfw')], { encoding: 'utf8' });
+      assert.notEqual(train.status, 0);
+      assert.match(train.stderr, /cartoon\.dfw is an imported model/);
+    });
+
     await t.test('--photo-scale and --detector: whole photos enlarged, Gen placed by detection', async () => {
       const none = evalRun('none', ['--attack', 'jitter', '--photo-scale', '2']);
       for (const m of models) assert.equal(none.models[m].l2, 0, 'the enlarged photo alone disrupts nothing');
@@ -140,6 +172,7 @@ test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
       assert.notEqual(g2.protection.psnr, g1.protection.psnr, 'the enlarged photo is another photo');
       const base = ['eval', '--models', modelArg, '--data', join(dir, 'celeba'), '--size', '32', '--json', join(dir, 'e.json')];
       assert.equal(run(...base, '--protector', 'none', '--photo-scale', '2').status, 2, '--photo-scale needs --attack');
+      assert.equal(run(...base, '--protector', 'none', '--attacker-detector', 'x.dfw').status, 2, '... and so does --attacker-detector');
       assert.equal(run(...base, '--protector', 'none', '--attack', 'jitter', '--photo-scale', '9').status, 2);
       const noGen = run(...base, '--protector', 'none', '--attack', 'jitter', '--detector', 'x.dfw');
       assert.equal(noGen.status, 2);
@@ -157,6 +190,15 @@ test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
         assert.equal(r.status, 0, r.stderr);
         assert.match(r.stderr, /--detector: faces found in \d of 2 photos/);
         assert.ok(JSON.parse(readFileSync(out, 'utf8')).protection.psnr > 20);
+        // the attacker's own detector on the photo it receives; the JSON says so
+        const r2 = run('eval', '--protector', 'none', '--models', modelArg, '--data', join(dir, 'celeba'), '--size', '32',
+          '--n', '2', '--no-frechet', '--no-perceptual', '--attack', 'jitter', '--attacker-detector', join(dir, 'det.dfw'),
+          '--json', out);
+        assert.equal(r2.status, 0, r2.stderr);
+        assert.match(r2.stderr, /--attacker-detector: the attacker found a face in \d of 2 \(photo, attack\) pairs/);
+        const j2 = JSON.parse(readFileSync(out, 'utf8'));
+        assert.match(j2.condition.attack, /,square=detector$/);
+        for (const m of models) assert.equal(j2.models[m].l2, 0, 'the clean photo takes the same crop');
       }
     });
 

@@ -1,7 +1,8 @@
 /* Test helper for tests/js/eval.test.mjs: tiny random networks and two tiny data sets for `dadfi eval`.
  *   eval_fixtures DIR
  * writes DIR/{stargan,attgan,style}.dfw (zoo models of input size 32), DIR/gen.dfw (width 4), DIR/universal.dfw
- * (tensor "delta" [3,32,32], +-0.05 pattern), DIR/celeba/ (labels.csv in the CelebA layout, 6 PNG faces 44x54
+ * (tensor "delta" [3,32,32], +-0.05 pattern), DIR/cartoon.dfw (an imported model, graph.h: input side 64, BGR in
+ * [0, 255], a 1x1 convolution mixing the channels, then tanh), DIR/celeba/ (labels.csv in the CelebA layout, 6 PNG faces 44x54
  * split over the partitions) and DIR/utk/ (labels.csv with age, gender, race; 4 PNG faces 40x40). */
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "dfw.h"
 #include "gen.h"
+#include "graph.h"
 #include "image.h"
 #include "zoo.h"
 
@@ -81,6 +83,23 @@ int main(int argc, char **argv) {
         return fail("universal");
     dfw_writer_free(&w);
     if (write_buf(dir, "universal.dfw", buf, len)) return 1;
+
+    /* an imported model: 1x1 convolution (channel mixing, bias), tanh */
+    float rows[2 * GRAPH_ROW] = {GRAPH_CONV, 0, -1, 3, 3, 1, 1, 1, 0, 0, 1, 0, GRAPH_TANH, 1, -1};
+    float cw[9] = {0.004f, -0.006f, 0.003f, 0.001f, 0.005f, -0.002f, -0.007f, 0.002f, 0.006f}, cb[3] = {-0.2f, 0.1f, 0.3f};
+    int rd[2] = {2, GRAPH_ROW}, wd[4] = {3, 3, 1, 1}, bd[1] = {3};
+    dfw_writer_init(&w);
+    if (dfw_writer_meta(&w, "arch", GRAPH_ARCH) || dfw_writer_meta_int(&w, "graph_version", GRAPH_VERSION) ||
+        dfw_writer_meta_int(&w, "in_channels", 3) || dfw_writer_meta_int(&w, "out_channels", 3) ||
+        dfw_writer_meta(&w, "channel_order", "bgr") || dfw_writer_meta_float(&w, "in_min", 0) ||
+        dfw_writer_meta_float(&w, "in_max", 255) || dfw_writer_meta_float(&w, "out_min", -1) ||
+        dfw_writer_meta_float(&w, "out_max", 1) || dfw_writer_meta_int(&w, "size_multiple", 4) ||
+        dfw_writer_meta_int(&w, "size", 64) || dfw_writer_meta(&w, "name", "cartoon") ||
+        dfw_writer_tensor(&w, "graph.nodes", 2, rd, rows) || dfw_writer_tensor(&w, "n0.w", 4, wd, cw) ||
+        dfw_writer_tensor(&w, "n0.b", 1, bd, cb) || dfw_writer_finish(&w, &buf, &len))
+        return fail("cartoon");
+    dfw_writer_free(&w);
+    if (write_buf(dir, "cartoon.dfw", buf, len)) return 1;
 
     /* CelebA layout: 6 faces, partitions 0, 1, 2, 2, 2, 2 */
     static const char *attrs[6] = {"1,0,0,1,1", "0,1,0,0,1", "0,0,1,1,0", "1,0,0,0,1", "0,1,0,1,1", "0,0,0,0,0"};

@@ -6,6 +6,7 @@
 #include "celeba.h"
 #include "cli.h"
 #include "deepfake_graph.h"
+#include "graph.h"
 #include "image.h"
 #include "zoo.h"
 
@@ -118,7 +119,7 @@ int cmd_deepfake(int argc, char **argv) {
     uint8_t *rgb = NULL;
     int rc = EXIT_OK;
     if (df_read_file(model, (size_t)1 << 30, &buf, &len)) return cli_runtime_error(CMD, NULL); /* names it */
-    if (deepfake_is_graph(buf, len)) { /* an imported model: no attributes */
+    if (graph_is_graph_file(buf, len)) { /* an imported model: no attributes */
         if (ntrg || nsrc || grid || have_seed) {
             free(buf);
             return cli_usage_error(CMD, "%s is an imported model: --attr, --src, --grid and --seed do not apply", model);

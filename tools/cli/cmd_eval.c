@@ -41,7 +41,10 @@ static void help(void) {
         "                  through the differentiable attacker pipeline, --eot-samples K draws per iteration\n"
         "                  (default 4) from --eot-spec (default: the first --attack): the bound for Gen\n\n"
         "options:\n"
-        "  --models LIST   comma-separated zoo weight files; a model's name is its file name without .dfw\n"
+        "  --models LIST   comma-separated zoo weight files; a model's name is its file name without .dfw.\n"
+        "                  With --attack also imported models (`tools/convert_tfjs_graph.mjs`, e.g. the\n"
+        "                  CartoonGANs): each sees the attacker's crop resampled to its own side (256), one\n"
+        "                  output per photo (no attributes); PGD protectors attack the zoo models only\n"
         "  --data DIR      DIR/labels.csv and DIR/images/: CelebA (columns file, partition, attributes; faces\n"
         "                  centre-cropped) or UTKFace (columns file, age, gender, race; source attributes estimated\n"
         "                  by --classifier or else the first model's discriminator head, Male from the label;\n"
@@ -93,6 +96,11 @@ static void help(void) {
         "                  (faces detected, each face's square from the detection, independent of the attacker's\n"
         "                  reference square; no face found: the whole photo); stderr says in how many photos\n"
         "                  faces were found\n"
+        "  --attacker-detector F  with --attack: the attacker finds the face itself with this BlazeFace .dfw\n"
+        "                  (e.g. build/blazeface-front.dfw, another model than the protector's) on the photo it\n"
+        "                  receives (after the site's downsize / JPEG), takes the CelebA-style square from its\n"
+        "                  detection (gen_faces.h) and jitters that; the clean photo gets the same crop; no face\n"
+        "                  found: the reference square (stderr counts both)\n"
         "  --gen-margin M  with --attack: Gen protects the square of M times the face square's side around it, as\n"
         "                  `dadfi protect` does (gen_faces.h: at the models' scale, the outer 5 %% feathered), nothing\n"
         "                  outside it (default 1: the face square; measured best: larger squares lose success and\n"
@@ -113,7 +121,8 @@ static void help(void) {
         "                  differences averaged over positions and the 5 layers, at the image's own size\n"
         "                  (mobilenet.h; 0 = identical; another face ~ 0.45), null without a MobileNet,\n"
         "                  \"frechet\": FD(MobileNet(x_adv), MobileNet(x)) on the models' view},\n"
-        "   \"models\": {NAME: {\"arch\": family, \"pairs\": count, \"d_pix\": Eq. 19, \"d_pix_rms\": d_pix / sqrt(3 S S),\n"
+        "   \"models\": {NAME: {\"arch\": family (or dadfi-graph), \"size\": input side, \"pairs\": count,\n"
+        "              \"d_pix\": Eq. 19, \"d_pix_rms\": d_pix / sqrt(3 S S),\n"
         "              \"d_mask\": Eq. 20, \"d_mask_rms\": over masked elements, \"l2\": mean squared difference,\n"
         "              \"l2_mask\": masked mean squared difference, \"success_rate\": share of pairs with\n"
         "              l2_mask > 0.05, \"empty_masks\": pairs whose clean edit changed nothing (failures),\n"
@@ -324,6 +333,7 @@ typedef struct {
     long eot_samples;
     double gen_margin, photo_scale;
     const char *detector;
+    const char *attacker_detector;
 } eval_args;
 
 /* "Q1,Q2,..." with Q in 0..100 (0: no JPEG) -> a->jpeg; returns nonzero if malformed. */
@@ -382,6 +392,7 @@ static int parse_args(eval_args *a, int argc, char **argv) {
         DBL("--gen-margin", gen_margin, 0.0, 4.0);
         DBL("--photo-scale", photo_scale, 1.0, 8.0);
         STR("--detector", detector);
+        STR("--attacker-detector", attacker_detector);
         else if (!strcmp(o, "--mobilenet") && v) a->mobilenet = argv[++i], a->mobilenet_given = 1;
         else if (!strcmp(o, "--no-frechet")) a->no_frechet = 1;
         else if (!strcmp(o, "--no-perceptual")) a->no_perceptual = 1;
@@ -398,8 +409,9 @@ static int parse_args(eval_args *a, int argc, char **argv) {
     if (a->size % 32) return cli_usage_error("eval", "--size must be a multiple of 32");
     if (a->gen_margin > 0 && a->gen_margin < 1)
         return cli_usage_error("eval", "--gen-margin is 0 (the whole photo) or at least 1 (the face square's side)");
-    if ((a->photo_scale != 1.0 || a->detector) && !a->nattack)
-        return cli_usage_error("eval", "--photo-scale and --detector work on whole photos: they need --attack");
+    if ((a->photo_scale != 1.0 || a->detector || a->attacker_detector) && !a->nattack)
+        return cli_usage_error("eval", "--photo-scale, --detector and --attacker-detector work on whole photos: they "
+                                       "need --attack");
     if (a->detector && strncmp(a->protector, "gen:", 4))
         return cli_usage_error("eval", "--detector places Gen's face squares: it needs --protector gen:FILE");
     if (a->nattack && (a->njpeg || a->resize > 0))
@@ -425,6 +437,7 @@ static int parse_args(eval_args *a, int argc, char **argv) {
 typedef struct {
     dataset data;
     zoo_list models, pgd_models;
+    graph_list graphs;   /* imported models among --models (--attack only) */
     eval_protector prot;
     gen_model *gen;
     float *delta;
@@ -438,6 +451,8 @@ typedef struct {
     int eot;          /* protector eot-pgd */
     atk_spec eot_spec; /* ... through this distribution */
     blazeface *det;    /* --detector: Gen's squares from detected faces (gf_protect_photo) */
+    blazeface *adet;   /* --attacker-detector: the attacker's own face square */
+    int atk_found, atk_missed; /* with adet: (photo, spec) pairs where the attacker found a face / did not */
     int photos_faces, photos_whole; /* with det: photos where faces were found / protected whole */
 } eval_run;
 
@@ -446,11 +461,13 @@ static void run_free(eval_run *r) {
     for (int c = 0; c < r->nacc; c++) eval_free(&r->acc[c]);
     zoo_list_free(&r->models);
     zoo_list_free(&r->pgd_models);
+    graph_list_free(&r->graphs);
     gen_free(r->gen);
     free(r->delta);
     if (r->pgd) pgd_ctx_free(r->pgd);
     mobilenet_free(r->mn);
     blazeface_free(r->det);
+    blazeface_free(r->adet);
     attrcls_free(r->cls);
     free(r->x_full);
     free(r->x_adv);
@@ -502,6 +519,9 @@ static df_status setup_protector(eval_run *r, const eval_args *a) {
             p->pgd_models = r->models.m;
             p->n_pgd_models = r->models.n;
         }
+        if (p->n_pgd_models == 0)
+            return df_fail(DF_ERR_ARG, "protector %s attacks zoo models (--models or --pgd-models): imported models "
+                                       "are measured, not attacked", a->protector);
         if ((s = pgd_ctx_create(&r->pgd)) != DF_OK) return s;
         p->pgd = r->pgd;
         p->pgd_opts = pgd_default_opts();
@@ -608,8 +628,9 @@ static void summary(const eval_run *r, const eval_args *a, const eval_acc *acc, 
             acc->psnr_finite ? acc->psnr / acc->psnr_finite : INFINITY, acc->ssim / n);
     if (acc->nperceptual) fprintf(stderr, ", perceptual %.4f", acc->perceptual / acc->nperceptual);
     fprintf(stderr, ", %.1f ms/image; success", acc->ms / n);
-    for (int m = 0; m < r->models.n; m++)
-        fprintf(stderr, " %s %.1f%%", r->models.name[m], 100.0 * acc->m[m].success / (acc->m[m].n ? acc->m[m].n : 1));
+    (void)r;
+    for (int m = 0; m < acc->nmodels; m++)
+        fprintf(stderr, " %s %.1f%%", acc->m[m].name, 100.0 * acc->m[m].success / (acc->m[m].n ? acc->m[m].n : 1));
     fprintf(stderr, " -> %s\n", path);
 }
 
@@ -628,7 +649,12 @@ static df_status run_eval(eval_run *r, const eval_args *a) {
     int S = (int)a->size, F = a->resize > 0 ? (int)lround(S / a->resize) : S, nc = a->njpeg ? a->njpeg : 1;
     int partition = !strcmp(a->split, "test") ? 2 : !strcmp(a->split, "val") ? 1 : !strcmp(a->split, "train") ? 0 : -1;
     df_status s;
-    if ((s = zoo_list_load(&r->models, a->models, NULL)) || (s = data_open(&r->data, a->data, partition)) ||
+    if ((s = model_list_load(&r->models, &r->graphs, a->models))) return s;
+    if (r->graphs.n)
+        return df_fail(DF_ERR_ARG, "%s is an imported model: those are measured through the attacker's pipeline (add "
+                                   "--attack lab for the protector's own crop, or --attack jitter)", r->graphs.name[0]);
+    if (r->models.n == 0) return df_fail(DF_ERR_ARG, "no zoo model in --models");
+    if ((s = data_open(&r->data, a->data, partition)) ||
         (s = setup_protector(r, a)) || (s = load_mobilenet(r, a)) || (s = load_classifier(r, a)))
         return s;
     const char *names[EVAL_MAX_MODELS];
@@ -836,6 +862,40 @@ static df_status attack_delta(eval_run *r, const eval_args *a, float *dw, const 
     return s;
 }
 
+static df_status load_detector(blazeface **det, const char *path) {
+    if (!path) return DF_OK;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    df_status s = load_file(path, &buf, &len);
+    if (!s && (s = blazeface_load(det, buf, len))) s = df_fail(s, "%s: %s", path, df_errmsg());
+    free(buf);
+    return s;
+}
+
+/* The attacker's face square on the photo it receives (rgb after the site's downsize and JPEG of draw o, in the
+ * original photo's pixels): its own detector's best face, else the reference square. */
+/* The attacker's face square on the photo it receives (rgb after the site's downsize and JPEG of draw o), in the
+ * original photo's pixels: its own detector's best face; none found: the reference square stays. */
+static df_status attacker_square(eval_run *r, const uint8_t *rgb, int W, int H, const atk_spec *spec,
+                                 const atk_sample *o, double *cx, double *cy, double *side) {
+    atk_site_photo site;
+    df_status s = atk_real_site_rgb8(&site, rgb, W, H, spec, o);
+    if (s) return s;
+    bf_face faces[GF_MAX_FACES];
+    int n = 0;
+    bf_opts bo = bf_default_opts();
+    s = blazeface_detect(r->adet, site.rgb, site.w, site.h, 3, &bo, faces, GF_MAX_FACES, &n);
+    if (!s && n > 0) {
+        gf_square q = gf_square_from_face(&faces[0]);
+        *cx = q.cx * W / site.w, *cy = q.cy * H / site.h, *side = q.side / site.scale;
+        r->atk_found++;
+    } else if (!s) {
+        r->atk_missed++;
+    }
+    atk_site_photo_free(&site);
+    return s;
+}
+
 static df_status run_attack_eval(eval_run *r, const eval_args *a) {
     int S = (int)a->size, nc = a->nattack;
     int partition = !strcmp(a->split, "test") ? 2 : !strcmp(a->split, "val") ? 1 : !strcmp(a->split, "train") ? 0 : -1;
@@ -844,35 +904,35 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
     for (int c = 0; c < nc; c++) {
         atk_parse(&specs[c], a->attack[c]); /* checked in parse_args */
         atk_format(&specs[c], canon[c], sizeof canon[c]);
+        if (a->attacker_detector) /* the square it jitters is its own detection */
+            snprintf(canon[c] + strlen(canon[c]), sizeof canon[c] - strlen(canon[c]), ",square=detector");
     }
     atk_parse(&r->eot_spec, a->eot_spec ? a->eot_spec : a->attack[0]);
     df_status s;
-    if ((s = zoo_list_load(&r->models, a->models, NULL)) || (s = data_open(&r->data, a->data, partition)) ||
+    if ((s = model_list_load(&r->models, &r->graphs, a->models)) || (s = data_open(&r->data, a->data, partition)) ||
         (s = setup_protector(r, a)) || (s = load_mobilenet(r, a)) || (s = load_classifier(r, a)))
         return s;
-    if (a->detector) {
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        if ((s = load_file(a->detector, &buf, &len)) || (s = blazeface_load(&r->det, buf, len))) {
-            free(buf);
-            return df_fail(s, "%s: %s", a->detector, df_errmsg());
-        }
-        free(buf);
-    }
+    if ((s = load_detector(&r->det, a->detector)) || (s = load_detector(&r->adet, a->attacker_detector))) return s;
     const char *names[EVAL_MAX_MODELS];
     for (int i = 0; i < r->models.n; i++) names[i] = r->models.name[i];
     for (int c = 0; c < nc; c++) {
         if ((s = eval_init(&r->acc[c], r->models.m, names, r->models.n, S, r->mn))) return s;
+        r->nacc = c + 1;
+        for (int g = 0; g < r->graphs.n; g++)
+            if ((s = eval_add_graph(&r->acc[c], r->graphs.g[g], r->graphs.name[g]))) return s;
         r->acc[c].no_frechet = a->no_frechet;
         r->acc[c].no_perceptual = a->no_perceptual;
-        r->nacc = c + 1;
         if (r->data.ngroups >= 1 && eval_add_group_kind(&r->acc[c], "gender", gender_names, 2) < 0) return DF_ERR_ARG;
         if (r->data.ngroups >= 2 && eval_add_group_kind(&r->acc[c], "race", race_names, 5) < 0) return DF_ERR_ARG;
     }
-    int n = a->n > 0 && a->n < r->data.n ? (int)a->n : r->data.n, nm = r->models.n;
-    size_t ns = 3 * (size_t)S * S;
-    r->xc = malloc(ns * sizeof(float));
-    r->xac = malloc(ns * sizeof(float));
+    int n = a->n > 0 && a->n < r->data.n ? (int)a->n : r->data.n, nm = r->acc[0].nmodels;
+    size_t ns = 3 * (size_t)S * S, ng = 0; /* ng: the largest imported model's view */
+    for (int g = 0; g < r->graphs.n; g++) {
+        size_t G = (size_t)graph_get_info(r->graphs.g[g])->size;
+        ng = 3 * G * G > ng ? 3 * G * G : ng;
+    }
+    r->xc = malloc((ns > ng ? ns : ng) * sizeof(float));
+    r->xac = malloc((ns > ng ? ns : ng) * sizeof(float));
     r->x = malloc(ns * sizeof(float));
     if (!r->xc || !r->xac || !r->x) return df_fail(DF_ERR_NOMEM, "out of memory");
     double t0 = cli_now();
@@ -908,7 +968,7 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
             /* the models' view of the reference square, for attributes that are estimated */
             s = rs_crop_u8_planar(r->x, S, S, img.rgb, W, H, 3, cx - side / 2.0, cy - side / 2.0, side, side, RS_TRIANGLE_AA);
         }
-        if (!s) {
+        if (!s && r->models.n) { /* edits for the zoo models (imported models take no attributes) */
             if (r->data.attr) memcpy(src, r->data.attr + (size_t)i * ZOO_NATTR, sizeof src);
             else s = estimate_attrs(r, src, r->x, r->data.male[i]);
             ntrg = eval_targets(trg, src, j, (int)a->edits);
@@ -960,10 +1020,19 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
             df_rng_seed(&rng, (uint64_t)a->seed * 2654435761u + (uint64_t)j * 40503u + (uint64_t)c * 977u);
             atk_sample o;
             atk_draw(&o, &specs[c], &rng);
-            s = atk_real_rgb8(r->xc, S, img.rgb, W, H, cx, cy, side, &specs[c], &o);
-            if (!s) s = atk_real_rgb8(r->xac, S, rgb_adv, W, H, cx, cy, side, &specs[c], &o);
+            double acx = cx, acy = cy, aside = side; /* the attacker's square before its jitter */
+            if (r->adet) s = attacker_square(r, rgb_adv, W, H, &specs[c], &o, &acx, &acy, &aside);
+            if (!s) s = atk_real_rgb8(r->xc, S, img.rgb, W, H, acx, acy, aside, &specs[c], &o);
+            if (!s) s = atk_real_rgb8(r->xac, S, rgb_adv, W, H, acx, acy, aside, &specs[c], &o);
             if (!s) s = eval_add_protection_hw(&r->acc[c], xf, xaf, H, W, ms, r->xc, r->xac);
-            if (!s) s = eval_measure(&r->acc[c], r->xc, r->xac, src, trg, ntrg, groups, NULL, NULL);
+            if (!s && r->models.n) s = eval_measure(&r->acc[c], r->xc, r->xac, src, trg, ntrg, groups, NULL, NULL);
+            /* imported models: the same draw (crop, site), resampled to each model's own side */
+            for (int g = 0; !s && g < r->graphs.n; g++) {
+                int gi = r->models.n + g, G = r->acc[c].m[gi].size;
+                s = atk_real_rgb8(r->xc, G, img.rgb, W, H, acx, acy, aside, &specs[c], &o);
+                if (!s) s = atk_real_rgb8(r->xac, G, rgb_adv, W, H, acx, acy, aside, &specs[c], &o);
+                if (!s) s = eval_measure_graph(&r->acc[c], gi, r->xc, r->xac, groups);
+            }
         }
         free(xf), free(xaf), free(df), free(xw), free(dw), free(rgb_adv);
         df_image_free(&img);
@@ -972,7 +1041,7 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
             double el = cli_now() - t0;
             char succ[256] = "";
             for (int m = 0, off = 0; m < nm && off < 200; m++)
-                off += snprintf(succ + off, sizeof succ - off, " %s %.0f%%", r->models.name[m],
+                off += snprintf(succ + off, sizeof succ - off, " %s %.0f%%", r->acc[0].m[m].name,
                                 100.0 * r->acc[0].m[m].success / (r->acc[0].m[m].n ? r->acc[0].m[m].n : 1));
             cli_progress("eval %s: %d/%d  %.2f s/image  ETA %.0f s  success (%s):%s", a->protector, j + 1, n,
                          el / (j + 1), el / (j + 1) * (n - j - 1), a->attack[0], succ);
@@ -982,6 +1051,9 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
     if (r->det && !a->quiet)
         fprintf(stderr, "eval: --detector: faces found in %d of %d photos (the others protected whole)\n",
                 r->photos_faces, r->photos_faces + r->photos_whole);
+    if (r->adet && !a->quiet)
+        fprintf(stderr, "eval: --attacker-detector: the attacker found a face in %d of %d (photo, attack) pairs (the "
+                        "others: the reference square)\n", r->atk_found, r->atk_found + r->atk_missed);
     for (int c = 0; c < nc; c++) {
         eval_info info = {a->protector, a->eps, 0, 0, a->data, r->data.attr ? a->split : "all", (int)a->edits, canon[c]};
         char *json = NULL, *path = attack_json_path(a->json, a->attack[c]);

@@ -11,15 +11,6 @@
 #include "graph.h"
 #include "image.h"
 
-int deepfake_is_graph(const uint8_t *buf, size_t len) {
-    dfw_file f;
-    if (dfw_parse(&f, buf, len)) return 0;
-    char arch[64];
-    int is = !dfw_meta_get(&f, "arch", arch, sizeof arch) && !strcmp(arch, GRAPH_ARCH);
-    dfw_free(&f);
-    return is;
-}
-
 int deepfake_graph(const char *cmd, const char *model, const uint8_t *buf, size_t len, const char *in,
                    const char *out, int crop, long size, int quality) {
     df_image_format fmt;

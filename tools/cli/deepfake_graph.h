@@ -5,8 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Is buf a .dfw whose meta arch is an imported graph? */
-int deepfake_is_graph(const uint8_t *buf, size_t len);
 /* Run the graph in buf on the photo `in`, write `out`; size 0: the model's own side.  Returns an exit code. */
 int deepfake_graph(const char *cmd, const char *model, const uint8_t *buf, size_t len, const char *in,
                    const char *out, int crop, long size, int quality);

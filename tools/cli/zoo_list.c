@@ -13,32 +13,59 @@ void zoo_list_free(zoo_list *l) {
     l->n = 0;
 }
 
-df_status zoo_list_load(zoo_list *l, const char *csv, int *S) {
+void graph_list_free(graph_list *g) {
+    for (int i = 0; g && i < g->n; i++) graph_free(g->g[i]);
+    if (g) g->n = 0;
+}
+
+/* The file name without directory and .dfw, "#2", ... appended for a name already taken in names[0..n). */
+static void model_name(char *out, const char *f, char (*names)[64], int n) {
+    const char *base = strrchr(f, '/');
+    base = base ? base + 1 : f;
+    size_t bl = strlen(base);
+    if (bl > 4 && !strcmp(base + bl - 4, ".dfw")) bl -= 4;
+    if (bl > 50) bl = 50;
+    snprintf(out, 64, "%.*s", (int)bl, base);
+    for (int j = 0, dup = 1; j < n; j++)
+        if (!strcmp(names[j], out)) snprintf(out + bl, 64 - bl, "#%d", ++dup);
+}
+
+df_status model_list_load(zoo_list *l, graph_list *g, const char *csv) {
     memset(l, 0, sizeof *l);
+    if (g) memset(g, 0, sizeof *g);
     char *copy = strdup(csv ? csv : ""), *save = NULL;
     if (!copy) return df_fail(DF_ERR_NOMEM, "out of memory");
+    char names[2 * ZOO_LIST_MAX][64]; /* every name so far, both kinds: one name space */
+    int nn = 0;
     df_status s = DF_OK;
     for (char *f = strtok_r(copy, ",", &save); f && !s; f = strtok_r(NULL, ",", &save)) {
-        if (l->n == ZOO_LIST_MAX) {
+        if (l->n + (g ? g->n : 0) == ZOO_LIST_MAX) {
             s = df_fail(DF_ERR_ARG, "at most %d models", ZOO_LIST_MAX);
             break;
         }
         uint8_t *buf = NULL;
         size_t len = 0;
+        int graph = 0;
         if ((s = df_read_file(f, MAX_WEIGHTS, &buf, &len)) == DF_OK) {
-            l->crc[l->n] = df_crc32(buf, len);
-            if ((s = zoo_load(&l->m[l->n], buf, len, 0)) != DF_OK) s = df_fail(s, "%s: %s", f, df_errmsg());
+            graph = graph_is_graph_file(buf, len);
+            if (graph && !g)
+                s = df_fail(DF_ERR_UNSUPPORTED, "%s is an imported model (%s): only dadfi eval and dadfi deepfake "
+                                                "take those here", f, GRAPH_ARCH);
+            else if (graph) {
+                if ((s = graph_load(&g->g[g->n], buf, len)) != DF_OK) s = df_fail(s, "%s: %s", f, df_errmsg());
+            } else {
+                l->crc[l->n] = df_crc32(buf, len);
+                if ((s = zoo_load(&l->m[l->n], buf, len, 0)) != DF_OK) s = df_fail(s, "%s: %s", f, df_errmsg());
+            }
         }
         free(buf);
         if (s) break;
-        const char *base = strrchr(f, '/');
-        base = base ? base + 1 : f;
-        size_t bl = strlen(base);
-        if (bl > 4 && !strcmp(base + bl - 4, ".dfw")) bl -= 4;
-        if (bl > 50) bl = 50;
-        snprintf(l->name[l->n], 64, "%.*s", (int)bl, base);
-        for (int j = 0, dup = 1; j < l->n; j++)
-            if (!strcmp(l->name[j], l->name[l->n])) snprintf(l->name[l->n] + bl, 64 - bl, "#%d", ++dup);
+        model_name(names[nn], f, names, nn);
+        if (graph) {
+            snprintf(g->name[g->n++], 64, "%.63s", names[nn++]);
+            continue;
+        }
+        snprintf(l->name[l->n], 64, "%.63s", names[nn++]);
         if (l->n > 0 && zoo_get_config(l->m[l->n])->size != zoo_get_config(l->m[0])->size)
             s = df_fail(DF_ERR_ARG, "%s takes %d x %d faces, %s %d x %d: one size for all models", f,
                         zoo_get_config(l->m[l->n])->size, zoo_get_config(l->m[l->n])->size, l->name[0],
@@ -46,9 +73,14 @@ df_status zoo_list_load(zoo_list *l, const char *csv, int *S) {
         l->n++;
     }
     free(copy);
-    if (!s && l->n == 0) s = df_fail(DF_ERR_ARG, "no model files given");
-    if (s) zoo_list_free(l);
-    else if (S) *S = zoo_get_config(l->m[0])->size;
+    if (!s && l->n + (g ? g->n : 0) == 0) s = df_fail(DF_ERR_ARG, "no model files given");
+    if (s) zoo_list_free(l), graph_list_free(g);
+    return s;
+}
+
+df_status zoo_list_load(zoo_list *l, const char *csv, int *S) {
+    df_status s = model_list_load(l, NULL, csv);
+    if (!s && S) *S = zoo_get_config(l->m[0])->size;
     return s;
 }
 
