@@ -25,6 +25,7 @@
 #include "blazeface.h"
 #include "gen.h"
 #include "gen_faces.h"
+#include "graph.h"
 #include "image.h"
 #include "metrics.h"
 #include "resample.h"
@@ -43,7 +44,8 @@
 static df_status last_status;
 static df_status ret(df_status s) { last_status = s; return s; }
 
-/* Progress to JavaScript: Module.onProgress(stage, fraction) if the caller set it (stage 1: Gen, 2: apply). */
+/* Progress to JavaScript: Module.onProgress(stage, fraction) if the caller set it (stage 1: Gen, 2: apply,
+ * 3: an imported model's preview). */
 EM_JS(void, dfapi_report, (int stage, double frac), {
     if (Module['onProgress']) Module['onProgress'](stage, frac);
 });
@@ -231,19 +233,43 @@ static void planar_to_rgba(uint8_t *rgba, const float *x, int S) {
     for (size_t i = 0; i < (size_t)S * S; i++) rgba[4 * i + 3] = 255;
 }
 
+/* The preview's results, the same for every kind of model: stats (l2_mask, mask pixels, success, d_mask_rms, PSNR
+ * of the crops) and out = the four S x S RGBA images (clean crop, protected crop, their edits). */
+static void preview_results(uint8_t *out, double *stats, const float *xc, const float *xa, const float *gc,
+                            const float *ga, int S) {
+    df_disruption d;
+    df_disruption_measure(&d, ga, gc, xc, S, S);
+    stats[0] = d.l2_mask, stats[1] = (double)d.mask_pixels, stats[2] = d.success, stats[3] = d.d_mask_rms;
+    stats[4] = df_psnr(xa, xc, (size_t)3 * S * S);
+    size_t img = (size_t)S * S * 4;
+    planar_to_rgba(out, xc, S), planar_to_rgba(out + img, xa, S);
+    planar_to_rgba(out + 2 * img, gc, S), planar_to_rgba(out + 3 * img, ga, S);
+}
+
+/* The preview's shared checks: both photos, the outputs, the crop (clamped into the photo: *x0, *y0, *side). */
+static df_status check_preview(const uint8_t *orig, const uint8_t *prot, int w, int h, int cx, int cy, int *side,
+                               const uint8_t *out, const double *stats, int *x0, int *y0) {
+    df_status s = check_image(orig, w, h);
+    if (s == DF_OK) s = check_image(prot, w, h);
+    if (s != DF_OK) return s;
+    if (!out || !stats) return df_fail(DF_ERR_ARG, "preview: NULL output");
+    if (*side < 8) return df_fail(DF_ERR_ARG, "preview: crop side %d too small", *side);
+    if (*side > w) *side = w;
+    if (*side > h) *side = h;
+    long long lx = (long long)cx - *side / 2, ly = (long long)cy - *side / 2; /* any int centre, no overflow */
+    *x0 = lx < 0 ? 0 : lx > w - *side ? w - *side : (int)lx;
+    *y0 = ly < 0 ? 0 : ly > h - *side ? h - *side : (int)ly;
+    return DF_OK;
+}
+
 EMSCRIPTEN_KEEPALIVE int dfapi_zoo_preview(zoo_adapter *z, const uint8_t *orig, const uint8_t *prot, int w, int h,
                                            int cx, int cy, int side, int attr, uint8_t *out, double *stats) {
     if (!z) return ret(df_fail(DF_ERR_UNSUPPORTED, "no deepfake model loaded"));
-    df_status s = check_image(orig, w, h);
-    if (s == DF_OK) s = check_image(prot, w, h);
+    int x0, y0;
+    df_status s = check_preview(orig, prot, w, h, cx, cy, &side, out, stats, &x0, &y0);
     if (s != DF_OK) return ret(s);
-    if (!out || !stats) return ret(df_fail(DF_ERR_ARG, "preview: NULL output"));
     if (attr < 0 || attr > 4) return ret(df_fail(DF_ERR_ARG, "preview: attribute index %d out of 0..4", attr));
     int S = zoo_adapter_size(z);
-    if (side < 8) return ret(df_fail(DF_ERR_ARG, "preview: crop side %d too small", side));
-    if (side > w) side = w;
-    if (side > h) side = h;
-    int x0 = clampi(cx - side / 2, 0, w - side), y0 = clampi(cy - side / 2, 0, h - side);
     size_t n = (size_t)3 * S * S;
     float *buf = malloc(sizeof(float) * 4 * n);
     if (!buf) return ret(df_fail(DF_ERR_NOMEM, "out of memory (preview)"));
@@ -251,15 +277,86 @@ EMSCRIPTEN_KEEPALIVE int dfapi_zoo_preview(zoo_adapter *z, const uint8_t *orig, 
     s = crop_resize(xc, S, orig, w, h, x0, y0, side);
     if (s == DF_OK) s = crop_resize(xa, S, prot, w, h, x0, y0, side);
     if (s == DF_OK) s = zoo_adapter_edit(z, gc, ga, xc, xa, attr);
-    if (s == DF_OK) {
-        df_disruption d;
-        df_disruption_measure(&d, ga, gc, xc, S, S);
-        stats[0] = d.l2_mask, stats[1] = (double)d.mask_pixels, stats[2] = d.success, stats[3] = d.d_mask_rms;
-        stats[4] = df_psnr(xa, xc, n);
-        size_t img = (size_t)S * S * 4;
-        planar_to_rgba(out, xc, S), planar_to_rgba(out + img, xa, S);
-        planar_to_rgba(out + 2 * img, gc, S), planar_to_rgba(out + 3 * img, ga, S);
+    if (s == DF_OK) preview_results(out, stats, xc, xa, gc, ga, S);
+    free(buf);
+    return ret(s);
+}
+
+/* ------------------------------------------------------------------ imported models (deepfake preview)
+ * Real-world image-to-image models converted from TensorFlow.js (tools/convert_tfjs_graph.mjs; e.g. the CartoonGAN
+ * generators, core/networks/graph.h).  The preview is dfapi_zoo_preview's with the graph as the edit: the square
+ * crop resized to the model's own size S (meta "size"), graph_forward on the clean and on the protected crop, the
+ * same stats and the same four S x S RGBA images.  A CartoonGAN at 256 is ~100 GFLOP per pass (seconds in wasm):
+ * progress goes to Module.onProgress(3, fraction) over both passes. */
+#define DFAPI_GRAPH_MAX_SIZE 1024
+
+/* What the preview needs of a graph: 3 channels in and out, a size in 8..DFAPI_GRAPH_MAX_SIZE that the graph
+ * takes, and an output of that size. */
+static df_status check_graph_for_preview(graph_model *g) {
+    const graph_info *in = graph_get_info(g);
+    if (in->in_channels != 3 || in->out_channels != 3)
+        return df_fail(DF_ERR_UNSUPPORTED, "imported model: the preview needs 3 input and 3 output channels (%d, %d)",
+                       in->in_channels, in->out_channels);
+    if (in->size < 8 || in->size > DFAPI_GRAPH_MAX_SIZE)
+        return df_fail(DF_ERR_UNSUPPORTED, "imported model: size %d outside the preview's 8..%d", in->size,
+                       DFAPI_GRAPH_MAX_SIZE);
+    int oh = 0, ow = 0;
+    df_status s = graph_output_size(g, in->size, in->size, &oh, &ow);
+    if (s != DF_OK) return s;
+    if (oh != in->size || ow != in->size)
+        return df_fail(DF_ERR_UNSUPPORTED, "imported model: its output (%d x %d) is not the size of its input (%d)", ow,
+                       oh, in->size);
+    return DF_OK;
+}
+
+EMSCRIPTEN_KEEPALIVE graph_model *dfapi_graph_load(const uint8_t *buf, size_t len) {
+    if (!buf || len == 0) {
+        ret(df_fail(DF_ERR_FORMAT, "imported model: empty buffer"));
+        return NULL;
     }
+    graph_model *g = NULL;
+    if (ret(graph_load(&g, buf, len)) != DF_OK) return NULL;
+    df_status s = check_graph_for_preview(g);
+    if (s != DF_OK) {
+        graph_free(g);
+        ret(s);
+        return NULL;
+    }
+    return g;
+}
+EMSCRIPTEN_KEEPALIVE void dfapi_graph_free(graph_model *g) { if (g) graph_free(g); }
+EMSCRIPTEN_KEEPALIVE int dfapi_graph_size(const graph_model *g) { return g ? graph_get_info(g)->size : 0; }
+/* FLOPs of one pass at the model's size (progress estimates). */
+EMSCRIPTEN_KEEPALIVE double dfapi_graph_flops(const graph_model *g) {
+    return g ? graph_flops(g, graph_get_info(g)->size, graph_get_info(g)->size) : 0.0;
+}
+
+typedef struct {
+    float base; /* 0 for the clean crop's pass, 0.5 for the protected crop's */
+} graph_progress_ctx;
+static void graph_progress(void *ctx, float done) { dfapi_report(3, ((graph_progress_ctx *)ctx)->base + 0.5 * done); }
+
+EMSCRIPTEN_KEEPALIVE int dfapi_graph_preview(graph_model *g, const uint8_t *orig, const uint8_t *prot, int w, int h,
+                                             int cx, int cy, int side, uint8_t *out, double *stats) {
+    if (!g) return ret(df_fail(DF_ERR_UNSUPPORTED, "no imported model loaded"));
+    int x0, y0;
+    df_status s = check_preview(orig, prot, w, h, cx, cy, &side, out, stats, &x0, &y0);
+    if (s != DF_OK) return ret(s);
+    if ((s = check_graph_for_preview(g)) != DF_OK) return ret(s);
+    int S = graph_get_info(g)->size;
+    size_t n = (size_t)3 * S * S;
+    float *buf = malloc(sizeof(float) * 4 * n);
+    if (!buf) return ret(df_fail(DF_ERR_NOMEM, "out of memory (preview)"));
+    float *xc = buf, *xa = buf + n, *gc = buf + 2 * n, *ga = buf + 3 * n;
+    graph_progress_ctx pc = {0.0f};
+    graph_set_progress(g, graph_progress, &pc);
+    s = crop_resize(xc, S, orig, w, h, x0, y0, side);
+    if (s == DF_OK) s = crop_resize(xa, S, prot, w, h, x0, y0, side);
+    if (s == DF_OK) s = graph_forward(g, gc, xc, 1, S, S, 0);
+    pc.base = 0.5f;
+    if (s == DF_OK) s = graph_forward(g, ga, xa, 1, S, S, 0);
+    graph_set_progress(g, NULL, NULL);
+    if (s == DF_OK) preview_results(out, stats, xc, xa, gc, ga, S);
     free(buf);
     return ret(s);
 }

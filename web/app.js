@@ -11,6 +11,7 @@ const ui = {
   cropCanvas: $('crop-canvas'), square: $('crop-square'), attr: $('attr'), runPreview: $('run-preview'),
   previewResult: $('preview-result'), previewNote: $('preview-note'), version: $('version'), notice: $('notice'),
   siteJpeg: $('site-jpeg'), siteQuality: $('site-quality'), previewModels: $('preview-models'),
+  previewLive: $('preview-live'), importedNote: $('imported-note'),
 };
 
 const MESSAGES = {
@@ -235,9 +236,22 @@ ui.square.addEventListener('pointerdown', e => {
 
 function clearPreview() {
   for (let i = 0; i < 4; i++) { const c = $(`pv${i}`); c.getContext('2d').clearRect(0, 0, c.width, c.height); }
+  $('pv2').nextElementSibling.textContent = 'deepfake of the original';
+  $('pv3').nextElementSibling.textContent = 'deepfake of the protected';
   ui.previewModels.textContent = '';
   ui.previewResult.textContent = '';
+  ui.previewLive.textContent = '';
 }
+
+// One model's line of the preview's result.
+function resultLine(m) {
+  const li = document.createElement('li'), strong = document.createElement('span');
+  strong.className = m.success ? 'good' : 'bad';
+  strong.textContent = m.success ? 'Protection succeeded' : 'Protection did not break this edit';
+  li.append(`${m.model}: `, strong, `: L2_mask = ${m.l2Mask.toFixed(3)} (succeeds above 0.05; ${m.maskPixels} edited pixels).`);
+  return li;
+}
+const modelCount = () => protector.info.zoo.length + (protector.info.imported || []).length;
 
 function figure(bmp, caption) {
   const f = document.createElement('figure'), c = document.createElement('canvas'), fc = document.createElement('figcaption');
@@ -247,39 +261,54 @@ function figure(bmp, caption) {
   return f;
 }
 
+// Every model's result is shown as soon as the worker has it (the zoo's in well under a second; each imported model
+// takes seconds, with its progress in the status line); the summary and the per-model lines come at the end.
 async function runPreview() {
   if (!current || busy) return;
   const { width: w, height: h } = current;
   busy = true;
   ui.runPreview.disabled = true;
   const jpeg = ui.siteJpeg.checked, q = Math.min(100, Math.max(50, Number(ui.siteQuality.value) || 90));
-  ui.previewResult.textContent = `Running the deepfake models${jpeg ? ` on JPEG ${q} uploads` : ''}…`;
+  clearPreview();
+  const slow = (protector.info.imported || []).length ? ' (imported models take several seconds each)' : '';
+  ui.previewResult.textContent = `Running the deepfake models${jpeg ? ` on JPEG ${q} uploads` : ''}${slow}…`;
+  const list = document.createElement('ul');
+  ui.previewLive.append(list);
+  let shown = 0;
+  // The first model's four images on top; each further model adds its two edits.
+  const onResult = m => {
+    if (shown === 0) {
+      m.images.forEach((b, i) => drawBitmap($(`pv${i}`), b));
+      $('pv2').nextElementSibling.textContent = `${m.model}: deepfake of the original`;
+      $('pv3').nextElementSibling.textContent = `${m.model}: deepfake of the protected`;
+    }
+    else ui.previewModels.append(figure(m.images[2], `${m.model}: deepfake of the original`), figure(m.images[3], `${m.model}: deepfake of the protected`));
+    list.append(resultLine(m));
+    for (const b of m.images) b.close();
+    shown++;
+  };
+  const onProgress = p => {
+    ui.previewResult.textContent = p.loading ? `Loading ${p.model} (an imported model)…` : `Running ${p.model}… ${Math.round(100 * p.fraction)} %`;
+  };
   try {
     const side = square.side * Math.min(w, h);
-    const r = await protector.preview({ cx: square.cx * w, cy: square.cy * h, side, attr: Number(ui.attr.value), jpegQuality: jpeg ? q / 100 : null });
-    // The first model's four images on top; each further model adds its two edits.
-    const first = r.results[0];
-    first.images.forEach((b, i) => drawBitmap($(`pv${i}`), b));
-    ui.previewModels.textContent = '';
-    ui.previewResult.textContent = '';
-    const list = document.createElement('ul');
-    for (const [k, m] of r.results.entries()) {
-      if (k > 0) ui.previewModels.append(figure(m.images[2], `${m.model}: deepfake of the original`), figure(m.images[3], `${m.model}: deepfake of the protected`));
-      const li = document.createElement('li'), strong = document.createElement('span');
-      strong.className = m.success ? 'good' : 'bad';
-      strong.textContent = m.success ? 'Protection succeeded' : 'Protection did not break this edit';
-      li.append(`${m.model}: `, strong, `: L2_mask = ${m.l2Mask.toFixed(3)} (succeeds above 0.05; ${m.maskPixels} edited pixels).`);
+    const r = await protector.preview({ cx: square.cx * w, cy: square.cy * h, side, attr: Number(ui.attr.value), jpegQuality: jpeg ? q / 100 : null, onResult, onProgress });
+    for (const err of r.errors) {
+      const li = document.createElement('li');
+      li.textContent = `${err.model}: could not run (${err.message}).`;
       list.append(li);
-      for (const b of m.images) b.close();
     }
     const broken = r.results.filter(m => m.success).length;
+    ui.previewResult.textContent = '';
     ui.previewResult.append(`${broken} of ${r.results.length} deepfake models broken${r.jpegQuality ? ` after the site's JPEG ${Math.round(r.jpegQuality * 100)}` : ''}` +
       `${faceSquare ? '' : ' (no face was found, so the face square is a guess: move it onto the face)'}.`, list);
   } catch (e) {
     ui.previewResult.textContent = e.code === 'no-model' ? 'No deepfake model available: this site has no zoo weights, so the preview cannot run.' : `Preview failed: ${e.message}`;
+    if (shown) ui.previewResult.append(list); // what finished before the failure
   } finally {
+    ui.previewLive.textContent = '';
     busy = false;
-    ui.runPreview.disabled = !protector.info.zoo.length;
+    ui.runPreview.disabled = !modelCount();
   }
 }
 ui.runPreview.addEventListener('click', runPreview);
@@ -290,10 +319,21 @@ ui.runPreview.addEventListener('click', runPreview);
     protector = await createProtector();
     const i = protector.info;
     ui.version.textContent = `${i.version} · Gen width ${i.gen.width} · ${i.detector ? 'face detector BlazeFace' : 'no face detector'}`;
-    if (!i.zoo.length) {
+    const imported = i.imported || [];
+    if (!modelCount()) {
       ui.runPreview.disabled = true;
       $('preview-ui').hidden = true;
       ui.previewNote.textContent = 'No deepfake model available: the preview needs zoo weights, which this site does not provide.';
+    } else if (!i.zoo.length) { // imported models only: they restyle the whole crop, there is no attribute to pick
+      ui.attr.hidden = true;
+      document.querySelector('label[for="attr"]').hidden = true;
+    }
+    if (imported.length) {
+      ui.importedNote.textContent = `Also run: ${imported.join(', ')}: imported real-world models (such as the CartoonGAN ` +
+        'photo-to-anime generators, converted from TensorFlow.js). Nobody trained the protector against them, so they show how it fares ' +
+        'against a deepfake model it has never seen. They restyle the whole square (the edit choice applies to the other ' +
+        'models only) and can take several seconds each.';
+      ui.importedNote.hidden = false;
     }
     if (protector.manifest && protector.manifest.gen === 'gen-demo.dfw') {
       ui.notice.textContent = 'These are untrained demonstration weights: the page works, but photos are not really protected. Train Gen (dadfi train-gen) and rebuild.';

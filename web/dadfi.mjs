@@ -8,7 +8,9 @@
 // Options of createProtector: weightsUrl (Gen .dfw; default: the one lib/manifest.json names), moduleUrl
 // (dadfi-wasm.mjs; default lib/ next to this file), workerUrl, workSide (working resolution of large photos,
 // default 1024), detectorUrl (BlazeFace .dfw: each face is protected at the scale deepfake models see it;
-// default: the manifest's; null: whole photos only), zooUrls (deepfake models for preview(); default: the manifest's).
+// default: the manifest's; null: whole photos only), zooUrls (deepfake models for preview(); default: the manifest's),
+// importedUrls (imported real-world models for preview(), e.g. CartoonGAN converted by tools/convert_tfjs_graph.mjs;
+// default: the manifest's "imported", none if it has none).
 // Without a detector, or when no face is found, the whole photo is protected at its own scale, which a deepfake
 // model's crop of a face weakens: the result's stats.faces says which happened.
 // Errors are DadfiError-like objects {name:'DadfiError', code, message}; codes: 'not-an-image', 'too-large',
@@ -44,15 +46,15 @@ export class Protector {
   #pending = new Map();
   #nextId = 1;
 
-  constructor({ weightsUrl, moduleUrl, workerUrl, workSide = 1024, detectorUrl, zooUrls } = {}) {
+  constructor({ weightsUrl, moduleUrl, workerUrl, workSide = 1024, detectorUrl, zooUrls, importedUrls } = {}) {
     const lib = new URL('./lib/', import.meta.url);
     this.workSide = workSide;
     this.#worker = new Worker(workerUrl || new URL('./worker.mjs', import.meta.url), { type: 'module' });
     this.#worker.onmessage = ev => this.#onMessage(ev.data);
     this.#worker.onerror = ev => this.#failAll(new DadfiError(`worker failed to start: ${ev.message || 'error'}`, 'internal'));
     this.ready = (async () => {
-      let manifest = { gen: null, detector: null, zoo: [] };
-      if (!weightsUrl || !zooUrls || detectorUrl === undefined) {
+      let manifest = { gen: null, detector: null, zoo: [], imported: [] };
+      if (!weightsUrl || !zooUrls || !importedUrls || detectorUrl === undefined) {
         try {
           const r = await fetch(new URL('manifest.json', lib));
           if (r.ok) manifest = await r.json();
@@ -65,6 +67,7 @@ export class Protector {
       this.info = await this.#request({
         type: 'init', moduleUrl: String(moduleUrl ? new URL(moduleUrl, baseURI()) : new URL('dadfi-wasm.mjs', lib)),
         genUrl: String(gen), detectorUrl: det ? String(det) : null, zooUrls: (zooUrls || manifest.zoo || []).map(u => String(new URL(u, zooUrls ? baseURI() : lib))),
+        importedUrls: (importedUrls || manifest.imported || []).map(u => String(new URL(u, importedUrls ? baseURI() : lib))),
       });
       return this;
     })();
@@ -138,13 +141,27 @@ export class Protector {
   }
 
   /**
-   * Deepfake preview of the last photo with every deepfake model the site serves: {cx, cy, side} square in photo
-   * pixels, attr 0..4, jpegQuality (0..1, optional): the site re-encodes both photos as JPEG first.  Resolves to
-   * {results: [{model, size, images: [original crop, protected crop, edit of the original, edit of the
-   * protected] (ImageBitmaps), l2Mask, maskPixels, success, dMaskRms, psnr}], jpegQuality}.
+   * Deepfake preview of the last photo with every deepfake model the site serves (the zoo, then the imported
+   * real-world models, which take seconds each): {cx, cy, side} square in photo pixels, attr 0..4 (zoo edits),
+   * jpegQuality (0..1, optional): the site re-encodes both photos as JPEG first.  Resolves to {results: [{model,
+   * imported, size, images: [original crop, protected crop, edit of the original, edit of the protected]
+   * (ImageBitmaps), l2Mask, maskPixels, success, dMaskRms, psnr}], errors: [{model, message}], jpegQuality}.
+   * onResult(result): each result as soon as it is ready (the zoo's do not wait for the imported models);
+   * onProgress({model, fraction, loading}): an imported model loading or running.
    */
-  preview({ cx, cy, side, attr = 1, jpegQuality = null }) {
-    return this.#request({ type: 'preview', cx, cy, side, attr, jpegQuality });
+  async preview({ cx, cy, side, attr = 1, jpegQuality = null, onResult, onProgress } = {}) {
+    const results = [], errors = [];
+    const r = await this.#request({ type: 'preview', cx, cy, side, attr, jpegQuality }, m => {
+      if (m.stage === 'preview-result') {
+        results.push(m.result);
+        if (onResult) onResult(m.result);
+      } else if (m.stage === 'preview-error') {
+        errors.push({ model: m.model, message: m.message });
+      } else if (m.stage === 'preview' && onProgress) {
+        onProgress({ model: m.model, fraction: m.fraction, loading: !!m.loading });
+      }
+    });
+    return { results, errors, jpegQuality: r.jpegQuality };
   }
 
   close() {

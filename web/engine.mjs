@@ -111,7 +111,8 @@ export class Engine {
 
   freeModel(h) {
     if (!h || !h.ptr || this.dead) return;
-    const free = { zoo: this.M._dfapi_zoo_free, detector: this.M._dfapi_detector_free }[h.kind] || this.M._dfapi_gen_free;
+    const free = { zoo: this.M._dfapi_zoo_free, detector: this.M._dfapi_detector_free, graph: this.M._dfapi_graph_free }[h.kind] ||
+      this.M._dfapi_gen_free;
     free(h.ptr);
     h.ptr = 0;
   }
@@ -231,20 +232,57 @@ export class Engine {
    */
   zooPreview(z, orig, prot, width, height, { cx, cy, side, attr = 1 }) {
     if (!z || !z.ptr) throw new DadfiError('preview: no deepfake model loaded', 'unsupported', STATUS.UNSUPPORTED);
-    const n = width * height * 4, S = z.size, img = S * S * 4;
-    if (orig.length !== n || prot.length !== n) throw new DadfiError('preview: pixel buffers do not match the size', 'bad-argument', STATUS.ARG);
+    return this.#preview(z.size, orig, prot, width, height, null,
+      (po, pp, pout, pst) => this.M._dfapi_zoo_preview(z.ptr, po, pp, width, height, Math.round(cx), Math.round(cy),
+        Math.round(side), attr, pout, pst));
+  }
+
+  /**
+   * An imported model (a .dfw written by tools/convert_tfjs_graph.mjs, e.g. CartoonGAN) -> handle {ptr, size,
+   * flops, kind: 'graph'} (size: the model's own side, flops: one pass at that size); freed by freeModel.  A file
+   * that is not an imported image-to-image model throws a DadfiError ('bad-format' or 'unsupported').
+   */
+  graphLoad(bytes) {
+    if (!(bytes instanceof Uint8Array)) throw new DadfiError('imported model: bytes must be a Uint8Array', 'bad-argument', STATUS.ARG);
+    return this.#call('imported model', () => this.#withBytes(bytes, 'imported model', (p, n) => {
+      const ptr = this.M._dfapi_graph_load(p, n);
+      if (!ptr) throw this.#fail('imported model');
+      return { ptr, size: this.M._dfapi_graph_size(ptr), flops: this.M._dfapi_graph_flops(ptr), kind: 'graph' };
+    }));
+  }
+
+  /**
+   * zooPreview with an imported model: the square (centre cx, cy; side) of both photos resized to the model's size,
+   * the model run on each.  Same result as zooPreview.  onProgress(fraction) during the two passes (seconds for a
+   * CartoonGAN at 256 pixels).
+   */
+  graphPreview(g, orig, prot, width, height, cx, cy, side, { onProgress } = {}) {
+    if (!g || !g.ptr || g.kind !== 'graph') throw new DadfiError('preview: no imported model loaded', 'unsupported', STATUS.UNSUPPORTED);
+    for (const [k, v] of Object.entries({ cx, cy, side }))
+      if (!Number.isFinite(v)) throw new DadfiError(`preview: ${k} must be a number, got ${v}`, 'bad-argument', STATUS.ARG);
+    return this.#preview(g.size, orig, prot, width, height, onProgress,
+      (po, pp, pout, pst) => this.M._dfapi_graph_preview(g.ptr, po, pp, width, height, Math.round(cx), Math.round(cy),
+        Math.round(side), pout, pst));
+  }
+
+  // The previews' shared part: copy both photos in, run(po, pp, pout, pstats), read the four S x S images and stats.
+  #preview(S, orig, prot, width, height, onProgress, run) {
+    this.#checkPixels('preview', orig, width, height);
+    const n = width * height * 4, img = S * S * 4;
+    if (!prot || prot.length !== n) throw new DadfiError('preview: pixel buffers do not match the size', 'bad-argument', STATUS.ARG);
     return this.#call('preview', () => {
       const p = this.#malloc(2 * n + 4 * img + 64, 'preview');
       try {
         const po = p, pp = p + n, pout = p + 2 * n, pst = (pout + 4 * img + 7) & ~7;
         this.M.HEAPU8.set(orig, po);
         this.M.HEAPU8.set(prot, pp);
-        if (this.M._dfapi_zoo_preview(z.ptr, po, pp, width, height, Math.round(cx), Math.round(cy),
-          Math.round(side), attr, pout, pst) !== 0) throw this.#fail('preview');
+        this.M.onProgress = onProgress ? (stage, f) => onProgress(f) : null;
+        if (run(po, pp, pout, pst) !== 0) throw this.#fail('preview');
         const st = this.M.HEAPF64.slice(pst >> 3, (pst >> 3) + 5);
         const images = [0, 1, 2, 3].map(i => new Uint8ClampedArray(this.M.HEAPU8.slice(pout + i * img, pout + (i + 1) * img)));
         return { size: S, images, l2Mask: st[0], maskPixels: st[1], success: st[2] !== 0, dMaskRms: st[3], psnr: st[4] };
       } finally {
+        this.M.onProgress = null;
         this.M._free(p);
       }
     });

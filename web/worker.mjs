@@ -1,18 +1,24 @@
 // The protector's Web Worker: decodes the photo (EXIF orientation applied), runs the wasm engine, encodes the
 // result, and keeps the last original / protected pixels for the page's views and deepfake preview.
 // Protocol (postMessage; every request has an id, every answer echoes it):
-//   {type:'init', moduleUrl, genUrl, detectorUrl?, zooUrls}
-//        -> {type:'ready', version, gen:{url, width, recipe}, detector:{url} | null, detectorError?, zoo:[names]}
+//   {type:'init', moduleUrl, genUrl, detectorUrl?, zooUrls, importedUrls?}
+//        -> {type:'ready', version, gen:{url, width, recipe}, detector:{url} | null, detectorError?, zoo:[names],
+//            imported:[names]}
 //   {type:'protect', blob, eps, workSide, format, quality, views}
 //        -> {type:'progress', stage:'decode'|'protect'|'encode', fraction, etaMs?}*  (etaMs: Gen time estimate)
 //        -> {type:'progress', stage:'views', views:{original, protected, perturbation} (ImageBitmaps), width,
 //            height, stats}  (with views: true, before the encoding has finished)
 //        -> {type:'result', blob, width, height, stats}  (stats.faces: {detection, wholePhoto, squares:[{cx,cy,side}]})
 //   {type:'encode', format, quality}                     -> {type:'result', blob}       (the last result again)
-//   {type:'preview', cx, cy, side, attr, jpegQuality?}  -> {type:'preview', results:[{model, size, images:[4 ImageBitmaps],
-//                                                          l2Mask, maskPixels, success, dMaskRms, psnr}], jpegQuality}
-//        every zoo model at once; jpegQuality (0..1): the site re-encodes the original and the protected photo as
-//        JPEG first, as an upload would be (the deepfake model gets the decoded JPEG)
+//   {type:'preview', cx, cy, side, attr, jpegQuality?}
+//        -> {type:'progress', stage:'preview-result', result:{model, imported, size, images:[4 ImageBitmaps], l2Mask,
+//            maskPixels, success, dMaskRms, psnr}}*   (each model's result as soon as it is ready: the zoo's first)
+//        -> {type:'progress', stage:'preview', model, fraction}*   (an imported model loading / running: seconds)
+//        -> {type:'progress', stage:'preview-error', model, message}  (an imported model that could not run)
+//        -> {type:'preview', count, jpegQuality}   (count results were sent; dadfi.mjs collects them)
+//        every model at once: the zoo (attribute attr), then each imported real-world model (e.g. CartoonGAN; it
+//        restyles the whole crop, attr does not apply), loaded on first use; jpegQuality (0..1): the site re-encodes
+//        the original and the protected photo as JPEG first, as an upload would be (the model gets the decoded JPEG)
 //   any failure                                          -> {type:'error', code, message}
 import { loadEngine, DadfiError, LIMITS, compareRGBA } from './engine.mjs';
 
@@ -21,6 +27,7 @@ const VIEW_SIDE = 2048; // views sent to the page are at most this large (displa
 
 let cfg = null;         // the init message
 let engine = null, gen = null, detector = null, zoos = null;
+let imported = new Map(); // url -> loaded imported model handle (loaded on first use, kept)
 let detectorError = null; // why the detector could not be loaded (the page says so; whole photos are protected)
 let protectMs = 300;      // the last face-path protection time (progress estimate)
 let flopsPerMs = 8e6;   // Gen speed estimate for the progress bar (8 GFLOP/s), updated after each run
@@ -40,7 +47,7 @@ async function fetchBytes(url, what) {
 // (Re)start the engine and load Gen; after a trap the module is replaced transparently.
 async function ensureEngine() {
   if (engine && !engine.dead) return;
-  engine = null, gen = null, detector = null, zoos = null;
+  engine = null, gen = null, detector = null, zoos = null, imported = new Map();
   const e = await loadEngine({ moduleUrl: cfg.moduleUrl });
   if (!cfg.genBytes) cfg.genBytes = await fetchBytes(cfg.genUrl, 'Gen weights');
   gen = e.loadGen(cfg.genBytes);
@@ -77,6 +84,16 @@ async function ensureZoos() {
     }
   }
   return zoos;
+}
+
+// An imported model's label: "hosoda (imported, 256 px)" for lib/imported-hosoda.dfw.
+const importedName = url => String(url).split('/').pop().replace(/\.dfw$/, '').replace(/^imported-/, '');
+
+// An imported model, fetched and loaded on first use (tens of MB each); the bytes are not kept.
+async function ensureImported(url) {
+  await ensureEngine();
+  if (!imported.has(url)) imported.set(url, engine.graphLoad(await fetchBytes(url, 'imported model')));
+  return imported.get(url);
 }
 
 async function decode(blob) {
@@ -175,24 +192,49 @@ async function siteJpeg(pixels, width, height, q) {
   return ctx.getImageData(0, 0, width, height).data;
 }
 
-async function preview(msg) {
+// Every served model on the square: the zoo's results first, then each imported model's (seconds each), every
+// result sent as soon as it is ready (progress 'preview-result') so that a slow model delays no other.
+async function preview(msg, progress) {
   if (!last) throw new DadfiError('Protect a photo first.', 'bad-argument');
   const zs = await ensureZoos();
-  if (!zs.length) throw new DadfiError('No deepfake model available: the preview needs zoo weights (weights/zoo/*.dfw).', 'no-model');
+  const importedUrls = cfg.importedUrls || [];
+  if (!zs.length && !importedUrls.length)
+    throw new DadfiError('No deepfake model available: the preview needs zoo weights (weights/zoo/*.dfw) or imported models.', 'no-model');
   let { orig, prot } = last;
   const q = msg.jpegQuality;
   if (q != null) {
     if (!(q > 0 && q <= 1)) throw new DadfiError(`preview: JPEG quality must be in (0, 1], got ${q}`, 'bad-argument');
     [orig, prot] = await Promise.all([siteJpeg(orig, last.width, last.height, q), siteJpeg(prot, last.width, last.height, q)]);
   }
-  const results = [], transfer = [];
+  let count = 0;
+  const send = async (r, model, isImported) => {
+    const images = await Promise.all(r.images.map(px => createImageBitmap(new ImageData(px, r.size, r.size))));
+    progress('preview-result', 1, { result: { ...r, images, model, imported: isImported } }, images);
+    count++;
+  };
   for (const z of zs) {
     const r = engine.zooPreview(z, orig, prot, last.width, last.height, msg);
-    const images = await Promise.all(r.images.map(px => createImageBitmap(new ImageData(px, r.size, r.size))));
-    results.push({ ...r, images, model: z.url.split('/').pop().replace(/\.dfw$/, '').replace(/^zoo-/, '') });
-    transfer.push(...images);
+    await send(r, z.url.split('/').pop().replace(/\.dfw$/, '').replace(/^zoo-/, ''), false);
   }
-  return [{ type: 'preview', results, jpegQuality: q ?? null }, transfer];
+  for (const url of importedUrls) {
+    const name = importedName(url);
+    progress('preview', 0, { model: name, loading: true });
+    let r, g;
+    try {
+      g = await ensureImported(url);
+      const label = `${name} (imported, ${g.size} px)`;
+      let shown = 0;
+      progress('preview', 0, { model: label });
+      r = engine.graphPreview(g, orig, prot, last.width, last.height, msg.cx, msg.cy, msg.side, {
+        onProgress: f => { if (f - shown >= 0.02 || f === 1) { shown = f; progress('preview', f, { model: label }); } },
+      });
+      await send(r, label, true);
+    } catch (e) {
+      if (!engine || engine.dead) throw e; // a trap: the whole request fails (the next one gets a fresh module)
+      progress('preview-error', 1, { model: name, message: String(e && e.message || e) });
+    }
+  }
+  return [{ type: 'preview', count, jpegQuality: q ?? null }, []];
 }
 
 async function init(msg) {
@@ -203,6 +245,7 @@ async function init(msg) {
     gen: { url: String(cfg.genUrl), width: gen.width, recipe: engine.dfwMeta(cfg.genBytes, 'recipe') },
     detector: detector ? { url: String(cfg.detectorUrl) } : null, detectorError,
     zoo: engine.zooAvailable ? (cfg.zooUrls || []).map(u => String(u).split('/').pop()) : [],
+    imported: (cfg.importedUrls || []).map(importedName),
   }, []];
 }
 
@@ -220,7 +263,7 @@ self.onmessage = ev => {
       else if (msg.type === 'encode') {
         if (!last) throw new DadfiError('Nothing to encode yet.', 'bad-argument');
         r = [{ type: 'result', blob: await encode(last.prot, last.width, last.height, msg.format, msg.quality), width: last.width, height: last.height }, []];
-      } else if (msg.type === 'preview') r = await preview(msg);
+      } else if (msg.type === 'preview') r = await preview(msg, progress);
       else throw new DadfiError(`worker: unknown request '${msg.type}'`, 'internal');
       self.postMessage({ ...r[0], id }, r[1]);
     } catch (e) {

@@ -53,6 +53,8 @@ struct graph_model {
     int *buf_of, *gbuf_of;/* value -> buffer (planning scratch; gbuf_of -1: no gradient) */
     float **fb, **gb;     /* buffer -> arena view (planning scratch) */
     int fwd_keep_valid;   /* a keep-forward ran at the planned size */
+    void (*progress)(void *ctx, float done); /* graph_set_progress */
+    void *progress_ctx;
 };
 
 /* ------------------------------------------------------------------ small ops (padding) */
@@ -438,6 +440,16 @@ df_status graph_output_size(const graph_model *g, int H, int W, int *OH, int *OW
     return s;
 }
 
+/* Multiply-adds x 2 of node i for one image, from the shapes in v (0 for the ops that are not convolutions). */
+static double node_flops(const graph_model *g, const gvalue *v, int i) {
+    const gnode *nd = &g->nodes[i];
+    if (nd->op == GRAPH_CONV)
+        return 2.0 * v[i + 1].H * v[i + 1].W * nd->cv.cout * nd->cv.cin * nd->cv.kh * nd->cv.kw;
+    if (nd->op == GRAPH_CONVT)
+        return 2.0 * v[nd->in0].H * v[nd->in0].W * nd->ct.cout * nd->ct.cin * nd->ct.k * nd->ct.k;
+    return 0;
+}
+
 double graph_flops(const graph_model *g, int H, int W) {
     gvalue *v = malloc(sizeof *v * (size_t)(g->n + 1));
     if (!v || shapes(g, v, 1, H, W)) {
@@ -445,15 +457,13 @@ double graph_flops(const graph_model *g, int H, int W) {
         return -1;
     }
     double fl = 0;
-    for (int i = 0; i < g->n; i++) {
-        const gnode *nd = &g->nodes[i];
-        if (nd->op == GRAPH_CONV)
-            fl += 2.0 * v[i + 1].H * v[i + 1].W * nd->cv.cout * nd->cv.cin * nd->cv.kh * nd->cv.kw;
-        else if (nd->op == GRAPH_CONVT)
-            fl += 2.0 * v[nd->in0].H * v[nd->in0].W * nd->ct.cout * nd->ct.cin * nd->ct.k * nd->ct.k;
-    }
+    for (int i = 0; i < g->n; i++) fl += node_flops(g, v, i);
     free(v);
     return fl;
+}
+
+void graph_set_progress(graph_model *g, void (*fn)(void *ctx, float done), void *ctx) {
+    if (g) g->progress = fn, g->progress_ctx = ctx;
 }
 
 /* ------------------------------------------------------------------ planning
@@ -580,6 +590,9 @@ df_status graph_forward(graph_model *g, float *y, const float *x, int B, int H, 
             float *dst = v[0].data + ((size_t)bb * in->in_channels + c) * hw;
             for (size_t i = 0; i < hw; i++) dst[i] = a * src[i] + b0;
         }
+    double fl_total = 0, fl_done = 0;
+    if (g->progress)
+        for (int i = 0; i < g->n; i++) fl_total += node_flops(g, v, i);
     for (int i = 0; i < g->n; i++) {
         gnode *nd = &g->nodes[i];
         const gvalue *p = &v[nd->in0];
@@ -607,6 +620,10 @@ df_status graph_forward(graph_model *g, float *y, const float *x, int B, int H, 
         case GRAPH_ADD:
             df_add_forward(o->data, p->data, v[nd->in1].data, p->n);
             break;
+        }
+        if (g->progress && (nd->op == GRAPH_CONV || nd->op == GRAPH_CONVT) && fl_total > 0) {
+            fl_done += node_flops(g, v, i);
+            g->progress(g->progress_ctx, (float)(fl_done / fl_total));
         }
     }
     const gvalue *out = &v[g->n];

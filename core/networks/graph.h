@@ -81,6 +81,9 @@ double graph_flops(const graph_model *g, int H, int W);
  * x is mapped to the model's channel order and range on the way in, the output back on the way out.
  * keep != 0 keeps every activation for graph_backward (more memory). */
 df_status graph_forward(graph_model *g, float *y, const float *x, int B, int H, int W, int keep);
+/* Progress of graph_forward (long passes: a CartoonGAN at 256 x 256 is ~100 GFLOP): fn(ctx, done) after each
+ * convolution, done in (0, 1] the share of the pass's convolution FLOPs finished; fn NULL turns it off. */
+void graph_set_progress(graph_model *g, void (*fn)(void *ctx, float done), void *ctx);
 /* dx [B, in_channels, H, W] += d(sum dy . y)/dx for the last graph_forward (which must have used keep != 0). */
 df_status graph_backward(graph_model *g, float *dx, const float *dy);
 

@@ -2,7 +2,8 @@
 // served from 127.0.0.1 by tests/js/server.mjs with the module of DF_WASM_DIR and weights made by the native
 // CLI.  Checks: protect a photo through the page and download it (PNG and JPEG), EXIF orientation, error
 // messages after which the page still works, keyboard use, the example upload form (the server receives an
-// image of the same size, within eps of the original and not identical), and no request outside the origin.
+// image of the same size, within eps of the original and not identical), the deepfake preview (the zoo and a tiny
+// imported model), and no request outside the origin.
 // Screenshots go to tests/js/artifacts/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,8 @@ import { join } from 'node:path';
 import { buildDir, sourceDir, sharedDir, require } from './deps.mjs';
 import { encodePNG, decodePNG, testPicture } from './png.mjs';
 import { startServer } from './server.mjs';
+import { OP, ROW } from '../../tools/convert_tfjs_graph.mjs';
+import { writeDfw } from '../../tools/convert_mobilenet.mjs';
 
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const wasmDir = process.env.DF_WASM_DIR;
@@ -63,11 +66,26 @@ test('browser: page and upload form in Chromium', { skip, timeout: 600000 }, asy
       detector = join(dir, 'blazeface.dfw');
       writeFileSync(detector, convertBlazeface(detJson));
     }
+    // An imported model beside the zoo: a tiny graph (conv 3x3 + tanh at 32 pixels, milliseconds) stands in for the
+    // CartoonGAN generators, which take seconds each in wasm (their output is checked in wasm_graph.test.mjs).
+    // Without the zoo the manifest names none, and the page must say that no model is available.
+    const imported = zoo ? ['tiny'] : [];
+    if (zoo) {
+      const rows = new Float32Array(2 * ROW);
+      rows.set([OP.CONV, 0, -1, 3, 3, 3, 3, 1, 1, 0, 0], 0);
+      rows.set([OP.TANH, 1, -1], ROW);
+      writeFileSync(join(dir, 'imported-tiny.dfw'), writeDfw({ arch: 'dadfi-graph', graph_version: 1, in_channels: 3,
+        out_channels: 3, channel_order: 'rgb', in_min: -1, in_max: 1, out_min: -1, out_max: 1, size_multiple: 1, size: 32 }, [
+        { name: 'graph.nodes', dims: [2, ROW], data: rows },
+        { name: 'n0.w', dims: [3, 3, 3, 3], data: Float32Array.from({ length: 81 }, (_, i) => (i % 13 === 0 ? 0.8 : 0.02 * ((i % 7) - 3))) },
+      ]));
+    }
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ module: 'dadfi-wasm.mjs', gen: 'gen.dfw',
-      detector: detector ? 'blazeface.dfw' : null, zoo: zoos.map(n => `zoo-${n}.dfw`) }));
+      detector: detector ? 'blazeface.dfw' : null, zoo: zoos.map(n => `zoo-${n}.dfw`), imported: imported.map(n => `imported-${n}.dfw`) }));
     const mounts = { '/lib/gen.dfw': weights, '/lib/manifest.json': join(dir, 'manifest.json'), '/lib/': wasmDir };
     for (const n of zoos) mounts[`/lib/zoo-${n}.dfw`] = join(sourceDir, 'weights', 'zoo', `${n}.dfw`);
     if (detector) mounts['/lib/blazeface.dfw'] = detector;
+    for (const n of imported) mounts[`/lib/imported-${n}.dfw`] = join(dir, `imported-${n}.dfw`);
     server = await startServer({ root: join(sourceDir, 'web'), mounts });
     const origin = server.url;
 
@@ -161,10 +179,17 @@ test('browser: page and upload form in Chromium', { skip, timeout: 600000 }, asy
       await page.click('#run-preview');
       await page.waitForFunction(() => /L2_mask/.test(document.getElementById('preview-result').textContent), null, { timeout: 120000 });
       const said = await page.textContent('#preview-result');
-      assert.match(said, new RegExp(`\\d of ${zoos.length} deepfake models broken`));
-      for (const n of zoos) assert.match(said, new RegExp(`${n}: Protection (succeeded|did not break this edit): L2_mask = \\d\\.\\d{3}`));
+      const n = zoos.length + imported.length;
+      assert.match(said, new RegExp(`\\d of ${n} deepfake models broken`));
+      for (const m of zoos) assert.match(said, new RegExp(`${m}: Protection (succeeded|did not break this edit): L2_mask = \\d\\.\\d{3}`));
+      for (const m of imported) assert.match(said, new RegExp(`${m} \\(imported, 32 px\\): Protection (succeeded|did not break this edit): L2_mask = \\d\\.\\d{3}`));
       for (let i = 0; i < 4; i++) assert.equal(await page.evaluate(k => document.getElementById(`pv${k}`).width, i), 128);
-      assert.equal(await page.locator('#preview-models canvas').count(), 2 * (zoos.length - 1), 'each further model adds its two edits');
+      assert.equal(await page.locator('#preview-models canvas').count(), 2 * (n - 1), 'each further model adds its two edits');
+      if (imported.length) {
+        assert.match(await page.textContent('#imported-note'), /tiny: imported real-world models/);
+        assert.equal(await page.evaluate(() => [...document.querySelectorAll('#preview-models canvas')].at(-1).width), 32,
+          'the imported model\'s edits at its size');
+      }
       await page.screenshot({ path: join(artifacts, 'page-preview.png'), fullPage: true });
     });
 
