@@ -1,6 +1,6 @@
 // The protector page (web/index.html): pick / drop / paste a photo, protect it in a Web Worker, compare,
 // download, and run the deepfake preview.  Plain ES module, no framework.
-import { createProtector } from './dadfi.mjs';
+import { createProtector, protectedName } from './dadfi.mjs';
 
 const $ = id => document.getElementById(id);
 const ui = {
@@ -23,7 +23,13 @@ const MESSAGES = {
 let protector = null;
 let current = null;   // {file, width, height}
 let resultUrl = null;
-let busy = false;
+let busy = false;         // protecting or running the preview (one at a time)
+let protecting = false;
+// The file to download is encoded after the result is shown (a 12 MP PNG takes about a second): the download
+// link works at once, and a click before the file is ready waits for it.
+let encodeGen = 0;        // counts encodings; only the latest one's file is offered
+let fileReady = false;    // the download link holds the current result's file
+let clickPending = false; // the download link was clicked before the file was ready
 let square = { cx: 0.5, cy: 0.5, side: 0.5 }; // relative to the photo (side: fraction of the shorter side)
 let faceSquare = null; // the first protected face's square (relative, like square), or null
 
@@ -74,23 +80,29 @@ function drawBitmap(canvas, bmp) {
   canvas.height = bmp.height;
   canvas.getContext('2d').drawImage(bmp, 0, 0);
 }
+function drawImageData(canvas, img) {
+  canvas.width = img.width;
+  canvas.height = img.height;
+  canvas.getContext('2d').putImageData(img, 0, 0);
+}
 
 async function protect(file) {
   if (!protector || busy) return;
-  busy = true;
+  busy = protecting = true;
   clearError();
   ui.choose.disabled = true;
   try {
     const showViews = v => {
       current = { file, width: v.width, height: v.height };
-      drawBitmap(ui.before, v.views.original);
-      drawBitmap(ui.after, v.views.protected);
-      drawBitmap(ui.pert, v.views.perturbation);
-      drawBitmap(ui.cropCanvas, v.views.protected);
-      for (const b of Object.values(v.views)) b.close();
+      drawImageData(ui.before, v.views.original);
+      drawImageData(ui.after, v.views.protected);
+      drawImageData(ui.pert, v.views.perturbation);
+      drawBitmap(ui.cropCanvas, ui.after);
+      encodeGen++; // the previous photo's file, if still being encoded, is not offered
+      fileReady = clickPending = false;
       ui.download.setAttribute('aria-disabled', 'true');
       ui.download.removeAttribute('href');
-      ui.download.textContent = 'Encoding…';
+      ui.download.textContent = 'Preparing the file…';
       ui.result.hidden = false;
       ui.preview.hidden = false;
       const sq = v.stats && v.stats.faces && v.stats.faces.squares[0];
@@ -100,8 +112,8 @@ async function protect(file) {
       placeSquare();
       clearPreview();
     };
-    const r = await protector.protectDetailed(file, { eps: Number(ui.eps.value), format: format(), quality: Number(ui.quality.value) / 100, onProgress, onViews: showViews });
-    setDownload(r.file);
+    const r = await protector.protectDetailed(file, { eps: Number(ui.eps.value), format: format(), quality: Number(ui.quality.value) / 100, onProgress, onViews: showViews, encode: false });
+    encodeFile();
     const s = r.stats;
     ui.stats.dataset.json = JSON.stringify(s); // timings and wasm memory, for tools/bench/web_bench.mjs
     ui.stats.textContent = `${r.width} × ${r.height} pixels · largest change ${s.linf}/255 · PSNR ${s.psnr.toFixed(1)} dB · ` +
@@ -112,19 +124,49 @@ async function protect(file) {
     showError(e);
   } finally {
     if (anim) cancelAnimationFrame(anim), anim = null;
-    busy = false;
+    busy = protecting = false;
     ui.choose.disabled = false;
   }
 }
 
-function setDownload(file) {
-  if (resultUrl) URL.revokeObjectURL(resultUrl);
-  resultUrl = URL.createObjectURL(file);
-  ui.download.href = resultUrl;
+// Encode the current result in the chosen format in the worker; meanwhile the link already names the file and
+// a click on it waits (clickPending) until the file is there.
+function encodeFile() {
+  const gen = ++encodeGen, fmt = format(), name = protectedName(current.file.name, fmt), t0 = performance.now();
+  fileReady = false;
+  if (resultUrl) URL.revokeObjectURL(resultUrl), resultUrl = null;
+  ui.download.href = '#';
   ui.download.removeAttribute('aria-disabled');
-  ui.download.download = file.name;
-  ui.download.textContent = `Download ${file.name} (${(file.size / 1048576).toFixed(1)} MB)`;
+  ui.download.download = name;
+  ui.download.textContent = clickPending ? `Preparing ${name}…` : `Download ${name}`;
+  delete ui.download.dataset.encodeMs;
+  protector.encodeLast(current.file.name, { format: fmt, quality: Number(ui.quality.value) / 100 }).then(f => {
+    if (gen !== encodeGen) return;
+    resultUrl = URL.createObjectURL(f);
+    ui.download.href = resultUrl;
+    ui.download.textContent = `Download ${f.name} (${(f.size / 1048576).toFixed(1)} MB)`;
+    ui.download.dataset.encodeMs = (performance.now() - t0).toFixed(0); // for tools/bench/web_bench.mjs
+    fileReady = true;
+    if (clickPending) {
+      clickPending = false;
+      ui.download.click(); // the click the user made while the file was being encoded
+    }
+  }, e => {
+    if (gen !== encodeGen) return;
+    clickPending = false;
+    ui.download.setAttribute('aria-disabled', 'true');
+    ui.download.removeAttribute('href');
+    ui.download.textContent = 'Download';
+    showError(e);
+  });
 }
+ui.download.addEventListener('click', e => {
+  if (fileReady && resultUrl) return; // the browser downloads the file
+  e.preventDefault();
+  if (ui.download.getAttribute('href') !== '#') return; // nothing protected yet, or encoding failed
+  clickPending = true;
+  ui.download.textContent = `Preparing ${ui.download.download}…`;
+});
 
 function pick(file) {
   if (!file) return;
@@ -154,12 +196,8 @@ async function reencode() {
   const jpeg = format() === 'jpeg';
   ui.quality.disabled = !jpeg;
   ui.jpegWarning.hidden = !jpeg;
-  if (!current || busy) return;
-  try {
-    setDownload(await protector.encodeLast(current.file.name, { format: format(), quality: Number(ui.quality.value) / 100 }));
-  } catch (e) {
-    showError(e);
-  }
+  if (!current || protecting) return; // a protection running now encodes in the new format when it ends
+  encodeFile();
 }
 
 // ------------------------------------------------------------------ before/after slider and views

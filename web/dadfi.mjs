@@ -114,28 +114,35 @@ export class Protector {
   }
 
   /**
-   * protect() plus {width, height, stats: {linf, psnr, ms, heapBytes, faces: {detection: 'detected' | 'no_face' |
-   * 'no_detector' | 'off', wholePhoto, squares: [{cx, cy, side}] (photo pixels), detectorError}}}.
-   * onViews({views, width, height, stats}): display-size ImageBitmaps {original, protected, perturbation
-   * (amplified)}, called before the file is encoded.  noDetect: protect the whole photo (pre-cropped faces).
+   * protect() plus {width, height, stats: {linf, psnr, changedPixels, ms, heapBytes, faces: {detection: 'detected' |
+   * 'no_face' | 'no_detector' | 'off', wholePhoto, squares: [{cx, cy, side}] (photo pixels), detectorError}}}.
+   * onViews({views, width, height, stats}): display-size views {width, height, original, protected, perturbation
+   * (amplified)} as ImageData (the photo shrunk by a whole factor to at most 2048 pixels), called before the file
+   * is encoded.  noDetect: protect the whole photo (pre-cropped faces).  encode: false resolves without a file
+   * (file null) as soon as the photo is protected; encodeLast() then makes it (a 12 MP PNG takes about a second).
    */
-  async protectDetailed(fileOrBlob, { eps = 0.05, format = 'png', quality = 0.92, noDetect = false, onProgress, onViews } = {}) {
+  async protectDetailed(fileOrBlob, { eps = 0.05, format = 'png', quality = 0.92, noDetect = false, encode = true, onProgress, onViews } = {}) {
     await this.ready;
     format = format === 'jpeg' || format === 'jpg' ? 'jpeg' : 'png';
     if (!(eps > 0 && eps <= 0.5)) throw new DadfiError(`eps must be in (0, 0.5], got ${eps}`, 'bad-argument');
-    const r = await this.#request({ type: 'protect', blob: fileOrBlob, eps, workSide: this.workSide, noDetect, format, quality, views: !!onViews },
+    const r = await this.#request({ type: 'protect', blob: fileOrBlob, eps, workSide: this.workSide, noDetect, format, quality, views: !!onViews, encode: encode !== false },
       m => {
-        if (m.stage === 'views') onViews(m);
-        else if (onProgress) onProgress(Protector.#overall(m), m.stage, m);
+        if (m.stage === 'views') {
+          const v = m.views, img = px => new ImageData(px, v.width, v.height);
+          onViews({ ...m, views: { width: v.width, height: v.height, original: img(v.original), protected: img(v.protected), perturbation: img(v.perturbation) } });
+        } else if (onProgress) onProgress(Protector.#overall(m), m.stage, m);
       });
     if (onProgress) onProgress(1, 'done');
     const name = protectedName(fileOrBlob && fileOrBlob.name, format);
-    return { ...r, file: new File([r.blob], name, { type: r.blob.type }) };
+    return { ...r, file: r.blob ? new File([r.blob], name, { type: r.blob.type }) : null };
   }
 
-  /** Encode the last protected photo again in another format (no new protection). */
+  /**
+   * Encode the last protected photo (again, or for the first time after protectDetailed with encode: false) as
+   * "<name>-protected.png|jpg"; no new protection.  The file's pixels are the protected pixels (PNG).
+   */
   async encodeLast(name, { format = 'png', quality = 0.92 } = {}) {
-    format = format === 'jpeg' ? 'jpeg' : 'png';
+    format = format === 'jpeg' || format === 'jpg' ? 'jpeg' : 'png';
     const r = await this.#request({ type: 'encode', format, quality });
     return new File([r.blob], protectedName(name, format), { type: r.blob.type });
   }

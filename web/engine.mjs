@@ -288,16 +288,3 @@ export class Engine {
     });
   }
 }
-
-/** Largest |a - b| over the RGB channels of two RGBA buffers, and the PSNR (0..255 scale) over RGB. */
-export function compareRGBA(a, b) {
-  let linf = 0, se = 0;
-  for (let i = 0; i < a.length; i += 4)
-    for (let c = 0; c < 3; c++) {
-      const d = a[i + c] - b[i + c];
-      se += d * d;
-      if (d > linf) linf = d; else if (-d > linf) linf = -d;
-    }
-  const mse = se / (a.length / 4 * 3);
-  return { linf, psnr: mse === 0 ? Infinity : 10 * Math.log10(255 * 255 / mse) };
-}

@@ -4,12 +4,14 @@
 //   {type:'init', moduleUrl, genUrl, detectorUrl?, zooUrls, importedUrls?}
 //        -> {type:'ready', version, gen:{url, width, recipe}, detector:{url} | null, detectorError?, zoo:[names],
 //            imported:[names]}
-//   {type:'protect', blob, eps, workSide, format, quality, views}
+//   {type:'protect', blob, eps, workSide, format, quality, views, encode}
 //        -> {type:'progress', stage:'decode'|'protect'|'encode', fraction, etaMs?}*  (etaMs: Gen time estimate)
-//        -> {type:'progress', stage:'views', views:{original, protected, perturbation} (ImageBitmaps), width,
-//            height, stats}  (with views: true, before the encoding has finished)
-//        -> {type:'result', blob, width, height, stats}  (stats.faces: {detection, wholePhoto, squares:[{cx,cy,side}]})
-//   {type:'encode', format, quality}                     -> {type:'result', blob}       (the last result again)
+//        -> {type:'progress', stage:'views', views:{width, height, original, protected, perturbation} (RGBA
+//            Uint8ClampedArrays, their buffers transferred; views.mjs), width, height, stats}  (with views: true,
+//            before the file is encoded)
+//        -> {type:'result', blob, width, height, stats}  (stats.faces: {detection, wholePhoto, squares:[{cx,cy,side}]};
+//            with encode: false no file is made (blob null): an 'encode' request makes it when it is needed)
+//   {type:'encode', format, quality}                     -> {type:'result', blob, width, height, ms}  (the last result)
 //   {type:'preview', cx, cy, side, attr, jpegQuality?}
 //        -> {type:'progress', stage:'preview-result', result:{model, imported, size, images:[4 ImageBitmaps], l2Mask,
 //            maskPixels, success, dMaskRms, psnr}}*   (each model's result as soon as it is ready: the zoo's first)
@@ -20,10 +22,11 @@
 //        restyles the whole crop, attr does not apply), loaded on first use; jpegQuality (0..1): the site re-encodes
 //        the original and the protected photo as JPEG first, as an upload would be (the model gets the decoded JPEG)
 //   any failure                                          -> {type:'error', code, message}
-import { loadEngine, DadfiError, LIMITS, compareRGBA } from './engine.mjs';
+import { loadEngine, DadfiError, LIMITS } from './engine.mjs';
+import { diffRGBA, makeViews } from './views.mjs';
 
 const MAX_FILE_BYTES = 200 * 1024 * 1024;
-const VIEW_SIDE = 2048; // views sent to the page are at most this large (display only)
+const VIEW_SIDE = 2048; // views sent to the page: the photo shrunk by a whole factor to at most this (display only)
 
 let cfg = null;         // the init message
 let engine = null, gen = null, detector = null, zoos = null;
@@ -101,7 +104,9 @@ async function decode(blob) {
   if (blob.size > MAX_FILE_BYTES) throw new DadfiError(`The file is too large (${(blob.size / 1048576).toFixed(0)} MB; at most ${MAX_FILE_BYTES / 1048576} MB).`, 'too-large');
   let bmp;
   try {
-    bmp = await createImageBitmap(blob, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });
+    // Premultiplied (the default) decodes a 12 MP JPEG twice as fast as premultiplyAlpha 'none', and the pixels
+    // read back are the same: the canvas below stores premultiplied colour either way.
+    bmp = await createImageBitmap(blob, { imageOrientation: 'from-image' });
   } catch (e) {
     if (e instanceof TypeError) { // older browsers: no options (they apply EXIF orientation by default or not at all)
       try { bmp = await createImageBitmap(blob); } catch { bmp = null; }
@@ -126,28 +131,6 @@ async function encode(pixels, width, height, format, quality) {
   return c.convertToBlob(format === 'jpeg' ? { type, quality } : { type });
 }
 
-// Display-size views: the original, the protected photo, and the perturbation amplified so that +-eps spans
-// the full 0..255 range around mid-grey (computed from the display-size pair: resizing is linear).
-async function makeViews(orig, prot, width, height, eps) {
-  const s = Math.min(1, VIEW_SIDE / Math.max(width, height));
-  const w = Math.max(1, Math.round(width * s)), h = Math.max(1, Math.round(height * s));
-  const opts = s < 1 ? { resizeWidth: w, resizeHeight: h, resizeQuality: 'medium' } : {};
-  const [original, protectedView] = await Promise.all([orig, prot].map(px => createImageBitmap(new ImageData(px, width, height), opts)));
-  const ctx = new OffscreenCanvas(w, h).getContext('2d', { willReadFrequently: true });
-  ctx.drawImage(original, 0, 0);
-  const a = ctx.getImageData(0, 0, w, h).data;
-  ctx.drawImage(protectedView, 0, 0);
-  const b = ctx.getImageData(0, 0, w, h).data;
-  const k = 127 / Math.max(1, eps * 127.5), d = new Uint8ClampedArray(a.length);
-  for (let i = 0; i < a.length; i += 4) {
-    d[i] = 128 + k * (b[i] - a[i]);
-    d[i + 1] = 128 + k * (b[i + 1] - a[i + 1]);
-    d[i + 2] = 128 + k * (b[i + 2] - a[i + 2]);
-    d[i + 3] = 255;
-  }
-  return { original, protected: protectedView, perturbation: await createImageBitmap(new ImageData(d, w, h)) };
-}
-
 async function protect(msg, progress) {
   const t0 = performance.now();
   progress('decode', 0);
@@ -167,17 +150,22 @@ async function protect(msg, progress) {
   if (r.wholePhoto && !faces && t2 - t1 > 50) flopsPerMs = flops / (t2 - t1); // calibrates the next estimate
   if (faces) protectMs = t2 - t1;
   last = { width: img.width, height: img.height, orig: img.data, prot, eps: msg.eps };
-  const stats = compareRGBA(img.data, prot);
+  const d = diffRGBA(img.data, prot, img.width, img.height);
+  const stats = { linf: d.linf, psnr: d.psnr, changedPixels: d.changed };
   stats.faces = { detection: r.detection, wholePhoto: r.wholePhoto, squares: r.squares, detectorError };
-  if (msg.views) { // shown at once; the encoded file follows
-    const views = await makeViews(img.data, prot, img.width, img.height, msg.eps);
-    progress('views', 1, { views, width: img.width, height: img.height, stats }, [views.original, views.protected, views.perturbation]);
+  if (msg.views) { // shown at once; the encoded file follows (or is made when it is needed: encode false)
+    const v = makeViews(img.data, prot, img.width, img.height, msg.eps, d.box, VIEW_SIDE);
+    const views = { width: v.width, height: v.height, original: v.original, protected: v.protected, perturbation: v.perturbation };
+    progress('views', 1, { views, width: img.width, height: img.height, stats }, [v.original.buffer, v.protected.buffer, v.perturbation.buffer]);
   }
   const t3 = performance.now();
-  progress('encode', 0);
-  const blob = await encode(prot, img.width, img.height, msg.format, msg.quality);
+  let blob = null;
+  if (msg.encode !== false) {
+    progress('encode', 0);
+    blob = await encode(prot, img.width, img.height, msg.format, msg.quality);
+  }
   const t4 = performance.now();
-  stats.ms = { decode: t1 - t0, protect: t2 - t1, views: t3 - t2, encode: t4 - t3, total: t4 - t0 };
+  stats.ms = { decode: t1 - t0, protect: t2 - t1, views: t3 - t2, encode: blob ? t4 - t3 : null, total: t4 - t0 };
   stats.heapBytes = engine.heapBytes;
   return [{ type: 'result', blob, width: img.width, height: img.height, stats }, []];
 }
@@ -262,7 +250,8 @@ self.onmessage = ev => {
       else if (msg.type === 'protect') r = await protect(msg, progress);
       else if (msg.type === 'encode') {
         if (!last) throw new DadfiError('Nothing to encode yet.', 'bad-argument');
-        r = [{ type: 'result', blob: await encode(last.prot, last.width, last.height, msg.format, msg.quality), width: last.width, height: last.height }, []];
+        const t0 = performance.now(), blob = await encode(last.prot, last.width, last.height, msg.format, msg.quality);
+        r = [{ type: 'result', blob, width: last.width, height: last.height, ms: performance.now() - t0 }, []];
       } else if (msg.type === 'preview') r = await preview(msg, progress);
       else throw new DadfiError(`worker: unknown request '${msg.type}'`, 'internal');
       self.postMessage({ ...r[0], id }, r[1]);

@@ -1,6 +1,8 @@
 // The web page and the upload drop-in in Chromium (Debian's /usr/bin/chromium, driven by playwright-core),
 // served from 127.0.0.1 by tests/js/server.mjs with the module of DF_WASM_DIR and weights made by the native
-// CLI.  Checks: protect a photo through the page and download it (PNG and JPEG), EXIF orientation, error
+// CLI.  Checks: protect a photo through the page and download it (PNG and JPEG; the PNG holds exactly the
+// protected pixels the page measured, although it is encoded after the result is shown; a 16 MP result is usable
+// before its file is ready, and a click then waits for the file), EXIF orientation, error
 // messages after which the page still works, keyboard use, the example upload form (the server receives an
 // image of the same size, within eps of the original and not identical), the deepfake preview (the zoo and a tiny
 // imported model), and no request outside the origin.
@@ -31,12 +33,26 @@ const skip = !existsSync(chromiumPath) ? `no Chromium at ${chromiumPath} (apt-ge
 const EPS = 0.05, BOUND = EPS * 127.5 + 0.5; // largest allowed change of one 8-bit value
 
 function compare(out, pic) { // out: decoded PNG, pic: the RGB original
+  return diff(out, pic).linf;
+}
+
+// L-inf, PSNR (over RGB, as the page's stats) and the number of pixels that differ between two decoded images.
+function diff(out, pic) {
   assert.equal(out.width, pic.width);
   assert.equal(out.height, pic.height);
-  let max = 0;
-  for (let p = 0; p < pic.width * pic.height; p++)
-    for (let c = 0; c < 3; c++) max = Math.max(max, Math.abs(out.data[p * out.channels + c] - pic.data[p * pic.channels + c]));
-  return max;
+  let linf = 0, se = 0, changed = 0;
+  for (let p = 0; p < pic.width * pic.height; p++) {
+    let any = false;
+    for (let c = 0; c < 3; c++) {
+      const d = out.data[p * out.channels + c] - pic.data[p * pic.channels + c];
+      if (d) any = true;
+      se += d * d;
+      linf = Math.max(linf, Math.abs(d));
+    }
+    if (any) changed++;
+  }
+  const mse = se / (pic.width * pic.height * 3);
+  return { linf, psnr: mse === 0 ? Infinity : 10 * Math.log10(255 * 255 / mse), changed };
 }
 
 // A JPEG with an EXIF APP1 segment saying "rotate 90 degrees clockwise" (orientation 6), inserted after SOI.
@@ -131,6 +147,11 @@ test('browser: page and upload form in Chromium', { skip, timeout: 600000 }, asy
       const linf = compare(out, pic);
       assert.ok(linf > 0, 'the download equals the original');
       assert.ok(linf <= BOUND, `L-inf ${linf} > ${BOUND}`);
+      // the file (encoded after the result was shown) holds exactly the protected pixels the page measured
+      const stats = JSON.parse(await page.getAttribute('#stats', 'data-json'));
+      const dd = diff(out, pic);
+      assert.deepEqual({ linf: dd.linf, changed: dd.changed }, { linf: stats.linf, changed: stats.changedPixels }, 'the download vs the protected result');
+      assert.ok(Math.abs(dd.psnr - stats.psnr) < 1e-9, `PSNR of the download ${dd.psnr} vs the protected result ${stats.psnr}`);
       // the page's result is the native CLI's result (the wasm-vs-native tolerance of wasm.test.mjs)
       const d = compare(out, golden);
       assert.ok(d <= 1, `page vs native CLI: max difference ${d}`);
@@ -262,6 +283,19 @@ test('browser: page and upload form in Chromium', { skip, timeout: 600000 }, asy
       assert.match(await page.textContent('#stats'), /^4096 × 4096 pixels/);
       const stats = JSON.parse(await page.getAttribute('#stats', 'data-json'));
       assert.ok(stats.linf > 0 && stats.linf <= BOUND, `L-inf ${stats.linf}`);
+      // views: the photo shrunk by a whole factor (2: 2048 x 2048), the crop canvas the same
+      for (const id of ['view-before', 'view-after', 'view-pert', 'crop-canvas'])
+        assert.deepEqual(await page.evaluate(i => [document.getElementById(i).width, document.getElementById(i).height], id), [2048, 2048], id);
+      // the result is usable before its 16 MP PNG is encoded: a click then waits for the file and downloads it
+      assert.equal(await page.getAttribute('#download', 'href'), '#', 'the file was encoded before the result was shown');
+      const dlp = page.waitForEvent('download', { timeout: 120000 });
+      await page.click('#download');
+      assert.match(await page.textContent('#download'), /^(Preparing huge-photo-protected\.png…|Download huge-photo-protected\.png)/);
+      const dl = await dlp;
+      assert.equal(dl.suggestedFilename(), 'huge-photo-protected.png');
+      const out = decodePNG(readFileSync(await dl.path()));
+      assert.deepEqual([out.width, out.height], [4096, 4096]);
+      assert.match(await page.textContent('#download'), /^Download huge-photo-protected\.png \(\d+\.\d MB\)$/);
       await page.screenshot({ path: join(artifacts, 'page-16mp.png') });
     });
 

@@ -1,0 +1,121 @@
+// Display-size views of a protected photo, made in the worker (web/worker.mjs) from the full-size pixels:
+// the original, the protected photo and the perturbation amplified.  A 12 MP photo is shrunk by a whole factor
+// (box filter: every view pixel is the mean of its f x f block), and only the part of the photo that protection
+// changed (a face square, or the whole photo) is shrunk a second time, so that a face costs a face's worth of work.
+// Pure JavaScript on typed arrays; also run by tests/js/views.test.mjs in Node.
+
+/** The whole factor f by which a w x h photo is shrunk so that its longest side is at most maxSide. */
+export function viewFactor(width, height, maxSide = 2048) {
+  return Math.max(1, Math.ceil(Math.max(width, height) / maxSide));
+}
+
+/**
+ * Compare two RGBA buffers of one w x h photo over RGB: the largest |a - b| (linf), the PSNR (0..255 scale), the
+ * number of pixels that differ in any byte, and the smallest box holding them ({x0, y0, x1, y1}, x1 and y1
+ * exclusive; null if none).  Pixels are compared 4 bytes at a time, so a photo with one protected face costs
+ * little more than a pass over memory.
+ */
+export function diffRGBA(a, b, width, height) {
+  if (a.length !== b.length || a.length !== width * height * 4) throw new RangeError('diffRGBA: buffer sizes do not match');
+  const aligned = a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0;
+  const a32 = aligned ? new Uint32Array(a.buffer, a.byteOffset, a.length >> 2) : null;
+  const b32 = aligned ? new Uint32Array(b.buffer, b.byteOffset, b.length >> 2) : null;
+  let linf = 0, se = 0, changed = 0, x0 = width, y0 = height, x1 = 0, y1 = 0;
+  for (let y = 0, p = 0; y < height; y++) {
+    let rowChanged = false;
+    for (let x = 0; x < width; x++, p++) {
+      if (aligned ? a32[p] === b32[p] : a[4 * p] === b[4 * p] && a[4 * p + 1] === b[4 * p + 1] && a[4 * p + 2] === b[4 * p + 2] && a[4 * p + 3] === b[4 * p + 3]) continue;
+      const i = 4 * p, d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1], d2 = a[i + 2] - b[i + 2];
+      se += d0 * d0 + d1 * d1 + d2 * d2;
+      const m = Math.max(Math.abs(d0), Math.abs(d1), Math.abs(d2));
+      if (m > linf) linf = m;
+      changed++;
+      rowChanged = true;
+      if (x < x0) x0 = x;
+      if (x >= x1) x1 = x + 1;
+    }
+    if (rowChanged) {
+      if (y < y0) y0 = y;
+      y1 = y + 1;
+    }
+  }
+  const mse = se / (width * height * 3);
+  return { linf, psnr: mse === 0 ? Infinity : 10 * Math.log10(255 * 255 / mse), changed, box: changed ? { x0, y0, x1, y1 } : null };
+}
+
+// Where the bytes of a pixel's 32-bit word sit (R, G, B, A in memory): word bits 0-7 are byte B0 of the pixel.
+const LITTLE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const [B0, B1, B2, B3] = LITTLE ? [0, 1, 2, 3] : [3, 2, 1, 0];
+
+/**
+ * Shrink src (RGBA, w x h) by the whole factor f (1..16) into dst (RGBA, vw x vh with vw = ceil(w / f), vh =
+ * ceil(h / f)): each dst pixel is the rounded mean of its f x f block of src (smaller at the right and bottom
+ * edges).  Only dst pixels in the view-pixel box [vx0, vx1) x [vy0, vy1) are written (default: all).
+ */
+export function boxShrink(src, w, h, f, dst, vx0 = 0, vy0 = 0, vx1 = Math.ceil(w / f), vy1 = Math.ceil(h / f)) {
+  if (!(f >= 1 && f <= 16 && Number.isInteger(f))) throw new RangeError(`boxShrink: factor ${f} not in 1..16`);
+  if (src.length !== w * h * 4) throw new RangeError('boxShrink: the buffer does not match the size');
+  const vw = Math.ceil(w / f);
+  if (f === 1) { // a copy of the box
+    for (let vy = vy0; vy < vy1; vy++) dst.set(src.subarray(4 * (vy * w + vx0), 4 * (vy * w + vx1)), 4 * (vy * vw + vx0));
+    return dst;
+  }
+  if (src.byteOffset % 4) src = src.slice();
+  const s32 = new Uint32Array(src.buffer, src.byteOffset, w * h);
+  // Two 16-bit lanes per word (bytes 0 and 2, bytes 1 and 3): at most 16 x 16 x 255 = 65280 per lane, no carry.
+  const n = vx1 - vx0, lo = new Uint32Array(n), hi = new Uint32Array(n);
+  for (let vy = vy0; vy < vy1; vy++) {
+    const ya = vy * f, yb = Math.min(h, ya + f);
+    lo.fill(0);
+    hi.fill(0);
+    for (let y = ya; y < yb; y++) {
+      let p = y * w + vx0 * f;
+      for (let k = 0; k < n; k++) {
+        const xb = Math.min(f, w - (vx0 + k) * f);
+        let l = 0, u = 0;
+        for (let j = 0; j < xb; j++, p++) {
+          const v = s32[p];
+          l += v & 0x00ff00ff;
+          u += (v >>> 8) & 0x00ff00ff;
+        }
+        lo[k] += l;
+        hi[k] += u;
+      }
+    }
+    for (let k = 0, d = 4 * (vy * vw + vx0); k < n; k++, d += 4) {
+      const cnt = Math.min(f, w - (vx0 + k) * f) * (yb - ya), half = cnt >> 1, l = lo[k], u = hi[k];
+      dst[d + B0] = ((l & 0xffff) + half) / cnt | 0;
+      dst[d + B1] = ((u & 0xffff) + half) / cnt | 0;
+      dst[d + B2] = ((l >>> 16) + half) / cnt | 0;
+      dst[d + B3] = ((u >>> 16) + half) / cnt | 0;
+    }
+  }
+  return dst;
+}
+
+/**
+ * The three views of a protected photo: {width, height (of the views), factor, original, protected, perturbation}
+ * (RGBA Uint8ClampedArrays).  The original is shrunk whole; the protected view is the original's with the changed
+ * box (diffRGBA's box, in photo pixels, or null) shrunk again from prot; the perturbation is mid-grey where nothing
+ * changed and 128 + (protected - original) amplified so that +-eps spans 0..255 (from the shrunk pair: the
+ * shrinking is linear).  The views of a photo that changed everywhere equal those of shrinking both photos whole.
+ */
+export function makeViews(orig, prot, width, height, eps, box, maxSide = 2048) {
+  const f = viewFactor(width, height, maxSide), vw = Math.ceil(width / f), vh = Math.ceil(height / f);
+  const original = boxShrink(orig, width, height, f, new Uint8ClampedArray(vw * vh * 4));
+  const protectedView = new Uint8ClampedArray(original);
+  const perturbation = new Uint8ClampedArray(vw * vh * 4);
+  new Uint32Array(perturbation.buffer).fill(new Uint32Array(new Uint8Array([128, 128, 128, 255]).buffer)[0]);
+  if (box) {
+    const vx0 = Math.floor(box.x0 / f), vy0 = Math.floor(box.y0 / f), vx1 = Math.ceil(box.x1 / f), vy1 = Math.ceil(box.y1 / f);
+    boxShrink(prot, width, height, f, protectedView, vx0, vy0, vx1, vy1);
+    const k = 127 / Math.max(1, eps * 127.5);
+    for (let vy = vy0; vy < vy1; vy++)
+      for (let i = 4 * (vy * vw + vx0), e = 4 * (vy * vw + vx1); i < e; i += 4) {
+        perturbation[i] = 128 + k * (protectedView[i] - original[i]);
+        perturbation[i + 1] = 128 + k * (protectedView[i + 1] - original[i + 1]);
+        perturbation[i + 2] = 128 + k * (protectedView[i + 2] - original[i + 2]);
+      }
+  }
+  return { width: vw, height: vh, factor: f, original, protected: protectedView, perturbation };
+}
