@@ -290,23 +290,14 @@ EMSCRIPTEN_KEEPALIVE int dfapi_zoo_preview(zoo_adapter *z, const uint8_t *orig, 
  * progress goes to Module.onProgress(3, fraction) over both passes. */
 #define DFAPI_GRAPH_MAX_SIZE 1024
 
-/* What the preview needs of a graph: 3 channels in and out, a size in 8..DFAPI_GRAPH_MAX_SIZE that the graph
- * takes, and an output of that size. */
-static df_status check_graph_for_preview(graph_model *g) {
+/* What the preview needs of a graph: an image-to-image model (graph_check_image_model) of a size in
+ * 8..DFAPI_GRAPH_MAX_SIZE. */
+static df_status check_graph_for_preview(const graph_model *g) {
     const graph_info *in = graph_get_info(g);
-    if (in->in_channels != 3 || in->out_channels != 3)
-        return df_fail(DF_ERR_UNSUPPORTED, "imported model: the preview needs 3 input and 3 output channels (%d, %d)",
-                       in->in_channels, in->out_channels);
     if (in->size < 8 || in->size > DFAPI_GRAPH_MAX_SIZE)
         return df_fail(DF_ERR_UNSUPPORTED, "imported model: size %d outside the preview's 8..%d", in->size,
                        DFAPI_GRAPH_MAX_SIZE);
-    int oh = 0, ow = 0;
-    df_status s = graph_output_size(g, in->size, in->size, &oh, &ow);
-    if (s != DF_OK) return s;
-    if (oh != in->size || ow != in->size)
-        return df_fail(DF_ERR_UNSUPPORTED, "imported model: its output (%d x %d) is not the size of its input (%d)", ow,
-                       oh, in->size);
-    return DF_OK;
+    return graph_check_image_model(g);
 }
 
 EMSCRIPTEN_KEEPALIVE graph_model *dfapi_graph_load(const uint8_t *buf, size_t len) {

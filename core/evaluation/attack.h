@@ -74,6 +74,10 @@ typedef struct {
 df_status atk_real_site_rgb8(atk_site_photo *p, const uint8_t *rgb, int W, int H, const atk_spec *spec,
                              const atk_sample *o);
 void atk_site_photo_free(atk_site_photo *p);
+/* The attacker's part alone: its crop of the square (cx, cy, side), given in the pixels of the W x H photo the site
+ * received, from the site's output -> out [3, S, S] in [-1, 1].  atk_real_rgb8 = atk_real_site_rgb8 + this. */
+df_status atk_real_crop(float *out, int S, const atk_site_photo *site, int W, int H, double cx, double cy,
+                        double side, const atk_sample *o);
 
 /* Real pipeline on an 8-bit RGB photo (W x H, interleaved, 3 channels) whose reference face square is
  * (cx, cy, side) in its pixels: site (downsize, JPEG) then the attacker's crop and resize -> out [3, S, S] in

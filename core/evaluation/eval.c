@@ -126,13 +126,10 @@ df_status eval_add_graph(eval_acc *a, graph_model *g, const char *name) {
     if (a->nmodels >= EVAL_MAX_MODELS) return df_fail(DF_ERR_ARG, "eval: at most %d models", EVAL_MAX_MODELS);
     if (a->nfeat_x || a->nimages) return df_fail(DF_ERR_ARG, "eval: models are added before the first measurement");
     const graph_info *gi = graph_get_info(g);
-    int G = gi->size, OH = 0, OW = 0;
+    int G = gi->size;
     const char *nm = name && name[0] ? name : gi->name[0] ? gi->name : GRAPH_ARCH;
-    if (gi->in_channels != 3 || gi->out_channels != 3)
-        return df_fail(DF_ERR_UNSUPPORTED, "eval: %s maps %d to %d channels, not an RGB image to an RGB image", nm,
-                       gi->in_channels, gi->out_channels);
-    if (G < 1 || graph_output_size(g, G, G, &OH, &OW) || OH != G || OW != G)
-        return df_fail(DF_ERR_UNSUPPORTED, "eval: %s does not map a %d x %d image to one of the same size", nm, G, G);
+    df_status s = graph_check_image_model(g);
+    if (s) return df_fail(s, "eval: %s: %s", nm, df_errmsg());
     int Gmax = G;
     for (int i = a->nzoo; i < a->nmodels; i++) Gmax = a->m[i].size > Gmax ? a->m[i].size : Gmax;
     float *yg = realloc(a->yg, 2 * 3 * (size_t)Gmax * Gmax * sizeof(float));

@@ -462,6 +462,21 @@ double graph_flops(const graph_model *g, int H, int W) {
     return fl;
 }
 
+df_status graph_check_image_model(const graph_model *g) {
+    if (!g) return df_fail(DF_ERR_ARG, "graph: NULL model");
+    const graph_info *in = &g->info;
+    if (in->in_channels != 3 || in->out_channels != 3)
+        return df_fail(DF_ERR_UNSUPPORTED, "imported model: an image model needs 3 input and 3 output channels (%d, %d)",
+                       in->in_channels, in->out_channels);
+    int oh = 0, ow = 0;
+    df_status s = graph_output_size(g, in->size, in->size, &oh, &ow);
+    if (s != DF_OK) return s;
+    if (oh != in->size || ow != in->size)
+        return df_fail(DF_ERR_UNSUPPORTED, "imported model: its output (%d x %d) is not the size of its input (%d)", ow,
+                       oh, in->size);
+    return DF_OK;
+}
+
 void graph_set_progress(graph_model *g, void (*fn)(void *ctx, float done), void *ctx) {
     if (g) g->progress = fn, g->progress_ctx = ctx;
 }

@@ -68,6 +68,9 @@ typedef struct graph_model graph_model; /* opaque: nodes, weights, activation ar
 
 /* 1 if buf is a .dfw whose meta "arch" is GRAPH_ARCH (an imported model; graph_load still checks the rest). */
 int graph_is_graph_file(const uint8_t *buf, size_t len);
+/* Whether g maps a 3-channel image of its own side (info->size) to one of the same size, as an image-to-image
+ * deepfake model must for the preview and the evaluation (DF_ERR_UNSUPPORTED with the reason if not). */
+df_status graph_check_image_model(const graph_model *g);
 /* Parse a graph weight file from memory (buf is not kept). */
 df_status graph_load(graph_model **g, const uint8_t *buf, size_t len);
 void graph_free(graph_model *g);

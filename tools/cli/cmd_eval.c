@@ -620,7 +620,7 @@ static char *json_path(const char *tmpl, int q) {
     return out;
 }
 
-static void summary(const eval_run *r, const eval_args *a, const eval_acc *acc, int q, const char *path) {
+static void summary(const eval_args *a, const eval_acc *acc, int q, const char *path) {
     long n = acc->nimages ? acc->nimages : 1;
     fprintf(stderr, "dadfi eval: %s", a->protector);
     if (q) fprintf(stderr, " JPEG %d", q);
@@ -628,7 +628,6 @@ static void summary(const eval_run *r, const eval_args *a, const eval_acc *acc, 
             acc->psnr_finite ? acc->psnr / acc->psnr_finite : INFINITY, acc->ssim / n);
     if (acc->nperceptual) fprintf(stderr, ", perceptual %.4f", acc->perceptual / acc->nperceptual);
     fprintf(stderr, ", %.1f ms/image; success", acc->ms / n);
-    (void)r;
     for (int m = 0; m < acc->nmodels; m++)
         fprintf(stderr, " %s %.1f%%", acc->m[m].name, 100.0 * acc->m[m].success / (acc->m[m].n ? acc->m[m].n : 1));
     fprintf(stderr, " -> %s\n", path);
@@ -737,7 +736,7 @@ static df_status run_eval(eval_run *r, const eval_args *a) {
         if (!path) return df_fail(DF_ERR_NOMEM, "out of memory");
         if (!(s = eval_finish(&r->acc[c])) && !(s = eval_json(&r->acc[c], &info, &json)))
             s = df_write_file_atomic(path, json, strlen(json));
-        if (!s && !a->quiet) summary(r, a, &r->acc[c], q, path);
+        if (!s && !a->quiet) summary(a, &r->acc[c], q, path);
         free(json);
         free(path);
         if (s) return s;
@@ -872,27 +871,21 @@ static df_status load_detector(blazeface **det, const char *path) {
     return s;
 }
 
-/* The attacker's face square on the photo it receives (rgb after the site's downsize and JPEG of draw o, in the
- * original photo's pixels): its own detector's best face, else the reference square. */
-/* The attacker's face square on the photo it receives (rgb after the site's downsize and JPEG of draw o), in the
- * original photo's pixels: its own detector's best face; none found: the reference square stays. */
-static df_status attacker_square(eval_run *r, const uint8_t *rgb, int W, int H, const atk_spec *spec,
-                                 const atk_sample *o, double *cx, double *cy, double *side) {
-    atk_site_photo site;
-    df_status s = atk_real_site_rgb8(&site, rgb, W, H, spec, o);
-    if (s) return s;
+/* The attacker's face square on the photo it receives (site: after the site's downsize and JPEG), in the original
+ * W x H photo's pixels: its own detector's best face; none found: the reference square stays. */
+static df_status attacker_square(eval_run *r, const atk_site_photo *site, int W, int H, double *cx, double *cy,
+                                 double *side) {
     bf_face faces[GF_MAX_FACES];
     int n = 0;
     bf_opts bo = bf_default_opts();
-    s = blazeface_detect(r->adet, site.rgb, site.w, site.h, 3, &bo, faces, GF_MAX_FACES, &n);
+    df_status s = blazeface_detect(r->adet, site->rgb, site->w, site->h, 3, &bo, faces, GF_MAX_FACES, &n);
     if (!s && n > 0) {
         gf_square q = gf_square_from_face(&faces[0]);
-        *cx = q.cx * W / site.w, *cy = q.cy * H / site.h, *side = q.side / site.scale;
+        *cx = q.cx * W / site->w, *cy = q.cy * H / site->h, *side = q.side / site->scale;
         r->atk_found++;
     } else if (!s) {
         r->atk_missed++;
     }
-    atk_site_photo_free(&site);
     return s;
 }
 
@@ -1020,19 +1013,24 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
             df_rng_seed(&rng, (uint64_t)a->seed * 2654435761u + (uint64_t)j * 40503u + (uint64_t)c * 977u);
             atk_sample o;
             atk_draw(&o, &specs[c], &rng);
+            /* the site's downsize and JPEG once per photo and draw; every model's crop comes from them */
+            atk_site_photo sc = {0}, sa = {0};
+            s = atk_real_site_rgb8(&sc, img.rgb, W, H, &specs[c], &o);
+            if (!s) s = atk_real_site_rgb8(&sa, rgb_adv, W, H, &specs[c], &o);
             double acx = cx, acy = cy, aside = side; /* the attacker's square before its jitter */
-            if (r->adet) s = attacker_square(r, rgb_adv, W, H, &specs[c], &o, &acx, &acy, &aside);
-            if (!s) s = atk_real_rgb8(r->xc, S, img.rgb, W, H, acx, acy, aside, &specs[c], &o);
-            if (!s) s = atk_real_rgb8(r->xac, S, rgb_adv, W, H, acx, acy, aside, &specs[c], &o);
+            if (!s && r->adet) s = attacker_square(r, &sa, W, H, &acx, &acy, &aside);
+            if (!s) s = atk_real_crop(r->xc, S, &sc, W, H, acx, acy, aside, &o);
+            if (!s) s = atk_real_crop(r->xac, S, &sa, W, H, acx, acy, aside, &o);
             if (!s) s = eval_add_protection_hw(&r->acc[c], xf, xaf, H, W, ms, r->xc, r->xac);
             if (!s && r->models.n) s = eval_measure(&r->acc[c], r->xc, r->xac, src, trg, ntrg, groups, NULL, NULL);
             /* imported models: the same draw (crop, site), resampled to each model's own side */
             for (int g = 0; !s && g < r->graphs.n; g++) {
                 int gi = r->models.n + g, G = r->acc[c].m[gi].size;
-                s = atk_real_rgb8(r->xc, G, img.rgb, W, H, acx, acy, aside, &specs[c], &o);
-                if (!s) s = atk_real_rgb8(r->xac, G, rgb_adv, W, H, acx, acy, aside, &specs[c], &o);
+                s = atk_real_crop(r->xc, G, &sc, W, H, acx, acy, aside, &o);
+                if (!s) s = atk_real_crop(r->xac, G, &sa, W, H, acx, acy, aside, &o);
                 if (!s) s = eval_measure_graph(&r->acc[c], gi, r->xc, r->xac, groups);
             }
+            atk_site_photo_free(&sc), atk_site_photo_free(&sa);
         }
         free(xf), free(xaf), free(df), free(xw), free(dw), free(rgb_adv);
         df_image_free(&img);
@@ -1062,7 +1060,7 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
             s = df_write_file_atomic(path, json, strlen(json));
         if (!s && !a->quiet) {
             fprintf(stderr, "[attack %s] ", a->attack[c]);
-            summary(r, a, &r->acc[c], 0, path);
+            summary(a, &r->acc[c], 0, path);
         }
         free(json);
         free(path);
