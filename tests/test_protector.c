@@ -5,6 +5,7 @@
  * (zoo_create) and synthetic faces: no data needed. */
 #include "check.h"
 #include "gradcheck.h"
+#include "graph_fixture.h"
 #include "image.h"
 #include "metrics.h"
 #include "protector.h"
@@ -242,7 +243,7 @@ static void test_pgd(void) {
     pgd_ctx *c;
     CHECK(pgd_ctx_create(&c) == DF_OK, "ctx");
     pgd_model pm[3];
-    for (int i = 0; i < 3; i++) pm[i] = (pgd_model){models[i], src, trg, 2, NULL, 1.0f};
+    for (int i = 0; i < 3; i++) pm[i] = (pgd_model){models[i], src, trg, 2, NULL, 1.0f, NULL};
     CHECK(pgd_set_models(c, pm, 3, B) == DF_OK, "set_models: %s", df_errmsg());
     pgd_opts o = pgd_default_opts();
     o.masked = 1;
@@ -411,7 +412,7 @@ static void test_nes(void) {
     zoo_edit_attrs(trg, src, ZOO_BLOND);
     pgd_ctx *c;
     pgd_ctx_create(&c);
-    pgd_model pm = {models[0], src, trg, 1, NULL, 1.0f};
+    pgd_model pm = {models[0], src, trg, 1, NULL, 1.0f, NULL};
     pgd_set_models(c, &pm, 1, B);
     pgd_opts o = pgd_default_opts();
     float *xa = malloc(n * 4);
@@ -609,8 +610,12 @@ static void test_objective_gradient(void) {
     const char *names[] = {"Ide_x",  "Ide_y",      "direct",      "feature",     "energy",
                            "hinge",  "all (ours)", "all (paper)", "direct (log)", "direct through the attacker's crops",
                            "direct through the photo path (upsampled, then cropped)",
-                           "direct through the photo path, bicubic upsampling"};
-    for (int variant = 0; variant < 12; variant++) {
+                           "direct through the photo path, bicubic upsampling",
+                           "direct with an imported model at its own side (photo path, crops onto 40 x 40)",
+                           "direct with an imported model, a random 24 x 24 window of its 40 x 40 view"};
+    graph_model *gm = NULL; /* tanh as a stand-in deepfake, taking 40 x 40 (the crops are resampled onto it) */
+    CHECK(tiny_graph(&gm, 40, 0, 3) == DF_OK, "tiny graph: %s", df_errmsg());
+    for (int variant = 0; variant < 14; variant++) {
         prot_opts o = tiny_opts(variant == 5 || variant == 7 ? PROT_PAPER : PROT_OURS);
         int only = variant < 6 || variant >= 8;
         if (o.recipe == PROT_OURS) {
@@ -630,24 +635,30 @@ static void test_objective_gradient(void) {
             }
             if (variant >= 10) o.p_photo = 1.0f, o.photo_up = 2.5f; /* ... from a frame upsampled by 1..2.5 */
             if (variant == 11) o.photo_kernel = RS_BICUBIC_AA;    /* ... as gen_faces.h delivers the delta */
+            if (variant == 12) o.w_graph = 3.0f;
+            if (variant == 13) o.w_graph = 3.0f, o.graph_window = 24, o.p_photo = 0;
         }
+        int ng = variant >= 12;
         prot_trainer *t;
-        CHECK(prot_create(&t, &o, models, 3, B, 5) == DF_OK, "create: %s", df_errmsg());
+        CHECK(prot_create_targets(&t, &o, models, 3, &gm, ng, B, 5) == DF_OK, "create: %s", df_errmsg());
         boost_gen(t, 6);
         for (int i = 0; i < 3; i++) prot_universal_update(t, i, x, src, 0, NULL);
         prot_losses L;
         CHECK(prot_gen_objective(t, x, src, 2, &L) == DF_OK, "objective: %s", df_errmsg());
-        float active[12] = {L.g_idex, L.g_idey, L.direct, L.feat, L.energy, L.hinge, 1, 1, L.direct, L.direct, L.direct,
-                            L.direct};
+        float active[14] = {L.g_idex, L.g_idey, L.direct, L.feat, L.energy, L.hinge, 1, 1, L.direct, L.direct, L.direct,
+                            L.direct, L.direct, L.direct};
         if (only) CHECK(active[variant] > 0, "%s: term inactive", names[variant]);
         if (variant >= 9) { /* the crops (the upsampling) change what the models see: without them it differs */
             prot_opts o2 = o;
             if (variant == 9) o2.p_warp = 0;
             else if (variant == 10) o2.p_photo = 0;
-            else o2.photo_kernel = RS_BILINEAR; /* the kernel is used: bicubic and bilinear differ */
+            else if (variant == 11) o2.photo_kernel = RS_BILINEAR; /* the kernel is used: bicubic and bilinear differ */
+            else if (variant == 13) o2.graph_window = 0; /* the whole view gives another loss */
+            /* else: without the imported model (its disruption enters the mean) */
             prot_trainer *t2;
             prot_losses L2;
-            CHECK(prot_create(&t2, &o2, models, 3, B, 5) == DF_OK, "create: %s", df_errmsg());
+            CHECK(prot_create_targets(&t2, &o2, models, 3, &gm, variant == 13, B, 5) == DF_OK, "create: %s",
+                  df_errmsg());
             boost_gen(t2, 6);
             CHECK(prot_gen_objective(t2, x, src, 2, &L2) == DF_OK, "objective: %s", df_errmsg());
             CHECK(fabsf(L2.direct - L.direct) > 1e-3f * L.direct, "%s: on and off give the same direct loss %g",
@@ -690,6 +701,33 @@ static void test_objective_gradient(void) {
         free(g);
         prot_free(t);
     }
+    /* imported targets need the attacker's crops (recipe ours, p_warp > 0), white box, one side */
+    prot_opts o = tiny_opts(PROT_OURS);
+    o.w_direct = 1.0f;
+    prot_trainer *t = NULL;
+    CHECK(prot_create_targets(&t, &o, models, 3, &gm, 1, B, 5) != DF_OK && !t, "an imported model without crops is refused");
+    o.p_warp = 1.0f, o.blackbox = 1;
+    CHECK(prot_create_targets(&t, &o, models, 3, &gm, 1, B, 5) != DF_OK, "an imported model in black box is refused");
+    o.blackbox = 0;
+    CHECK(prot_create_targets(&t, &o, NULL, 0, &gm, 1, B, 5) != DF_OK, "imported models alone are refused");
+    graph_model *g2 = NULL, *gs[2];
+    CHECK(tiny_graph(&g2, 48, 0, 3) == DF_OK, "tiny graph: %s", df_errmsg());
+    gs[0] = gm, gs[1] = g2;
+    CHECK(prot_create_targets(&t, &o, models, 3, gs, 2, B, 5) != DF_OK, "two sides are refused");
+    graph_free(g2);
+    CHECK(tiny_graph(&g2, 40, 1, 1) == DF_OK, "tiny graph: %s", df_errmsg());
+    gs[1] = g2;
+    CHECK(prot_create_targets(&t, &o, models, 3, gs, 2, B, 5) != DF_OK, "a one-channel output is refused");
+    graph_free(g2);
+    o.graph_window = 41;
+    CHECK(prot_create_targets(&t, &o, models, 3, &gm, 1, B, 5) != DF_OK, "a window beyond the view is refused");
+    o.graph_window = 24;
+    CHECK(prot_create_targets(&t, &o, models, 3, &gm, 1, B, 5) == DF_OK, "create: %s", df_errmsg());
+    prot_val v;
+    CHECK(prot_validate(t, x, src, B, 5, &v, NULL, NULL, NULL) == DF_OK, "validate: %s", df_errmsg());
+    CHECK(v.psnr > 20 && v.l2_mask[3] > 0, "validation reports the imported model (L2_mask %g)", v.l2_mask[3]);
+    prot_free(t);
+    graph_free(gm);
     free(x), free(src);
 }
 

@@ -22,7 +22,7 @@ static df_status pgd_delta(eval_protector *p, float *delta, float *xs_adv, const
     if (!p->pgd || !p->pgd_models || p->n_pgd_models < 1 || p->n_pgd_models > EVAL_MAX_MODELS)
         return df_fail(DF_ERR_ARG, "eval: pgd needs a context and 1..%d models", EVAL_MAX_MODELS);
     pgd_model list[EVAL_MAX_MODELS];
-    for (int i = 0; i < p->n_pgd_models; i++) list[i] = (pgd_model){p->pgd_models[i], src, trg, ntrg, NULL, 1.0f};
+    for (int i = 0; i < p->n_pgd_models; i++) list[i] = (pgd_model){p->pgd_models[i], src, trg, ntrg, NULL, 1.0f, NULL};
     pgd_opts o = p->pgd_opts;
     o.eps = p->eps;
     o.seed = (uint64_t)df_rng_u32(&p->rng) << 32 | df_rng_u32(&p->rng);

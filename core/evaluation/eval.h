@@ -46,6 +46,9 @@ typedef struct {
     pgd_opts pgd_opts;           /* ... with these options (eps is taken from .eps, the seed from rng) ... */
     zoo_model *const *pgd_models; /* ... against these models, all edits of the image at once */
     int n_pgd_models;
+    graph_model *const *pgd_graphs; /* imported models EOT-PGD attacks (the CLI's eot-pgd only; eval_protect
+                                     * ignores them) */
+    int n_pgd_graphs;
     df_rng rng;                  /* noise draws and PGD seeds */
 } eval_protector;
 

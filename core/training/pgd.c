@@ -42,6 +42,28 @@ pgd_opts pgd_default_opts(void) {
     return o;
 }
 
+/* ------------------------------------------------------------------ targets: zoo models or imported graphs */
+static int model_side(const pgd_model *m) {
+    return m->graph ? graph_get_info(m->graph)->size : zoo_get_config(m->model)->size;
+}
+
+/* y = model(x) for target row k (zoo: edit k of the batch's targets, in zoo slot `slot`; graph: its one edit,
+ * activations kept for pgd_backward). */
+static df_status model_forward(const pgd_model *m, int slot, float *y, const float *x, int k, int B, int S) {
+    if (m->graph) return graph_forward(m->graph, y, x, B, S, S, 1);
+    return zoo_gen_forward(m->model, slot, y, x, m->src, m->trg + (size_t)k * B * ZOO_NATTR, m->z, B);
+}
+
+/* dx += (d y / d x)^T dy (+ the feature term, zoo only) for the model's last slot-1 forward. */
+static df_status model_backward(const pgd_model *m, float *dx, const float *dy, const float *df) {
+    if (m->graph) return graph_backward(m->graph, dx, dy);
+    return zoo_gen_backward(m->model, 1, dx, dy, df, 0);
+}
+
+static const float *model_features(const pgd_model *m, int slot, int *C, int *FH, int *FW) {
+    return m->graph ? NULL : zoo_gen_features(m->model, slot, C, FH, FW);
+}
+
 /* Make *p hold at least n floats (contents not kept). */
 static df_status grow(float **p, size_t *cap, size_t n) {
     if (n <= *cap && *p) return DF_OK;
@@ -71,9 +93,15 @@ df_status pgd_set_models(pgd_ctx *c, const pgd_model *m, int n, int B) {
     if (!c || !m || n < 1 || B < 1) return df_fail(DF_ERR_ARG, "pgd: need >= 1 model and >= 1 image");
     int S = 0;
     for (int i = 0; i < n; i++) {
-        if (!m[i].model || !m[i].src || !m[i].trg || m[i].ntrg < 1)
-            return df_fail(DF_ERR_ARG, "pgd: model %d lacks a model, source or target attributes", i);
-        int s = zoo_get_config(m[i].model)->size;
+        if (m[i].graph ? m[i].model != NULL || m[i].ntrg < 1
+                       : !m[i].model || !m[i].src || !m[i].trg || m[i].ntrg < 1)
+            return df_fail(DF_ERR_ARG, "pgd: model %d needs a zoo model with source and target attributes, or an "
+                                       "imported graph alone", i);
+        if (m[i].graph) {
+            df_status gs = graph_check_image_model(m[i].graph);
+            if (gs) return gs;
+        }
+        int s = model_side(&m[i]);
         if (i > 0 && s != S) return df_fail(DF_ERR_ARG, "pgd: models take different input sizes (%d, %d)", S, s);
         S = s;
     }
@@ -117,11 +145,11 @@ df_status pgd_set_clean(pgd_ctx *c, const float *x, const pgd_opts *o) {
         if (o->masked) st = grow(&s->wm, &s->cap_wm, (size_t)m->ntrg * B * hw);
         for (int k = 0; k < m->ntrg && !st; k++) {
             float *yc = s->yc + k * img;
-            st = zoo_gen_forward(m->model, 0, yc, x, m->src, m->trg + (size_t)k * B * ZOO_NATTR, m->z, B);
+            st = model_forward(m, 0, yc, x, k, B, S);
             if (!st && o->masked) st = pgd_weight_map(s->wm + k * B * hw, yc, x, B, S, S, o->mask_soft);
             if (!st && o->feat_weight > 0) {
                 int C, FH, FW;
-                const float *f = zoo_gen_features(m->model, 0, &C, &FH, &FW);
+                const float *f = model_features(m, 0, &C, &FH, &FW);
                 if (!f) return df_fail(DF_ERR_ARG, "pgd: model %d exposes no features", i);
                 s->nf = (size_t)C * FH * FW;
                 if (k == 0) st = grow(&s->fc, &s->cap_fc, (size_t)m->ntrg * B * s->nf);
@@ -148,7 +176,7 @@ df_status pgd_forward(pgd_ctx *c, float *loss, float *loss_b, const float *x_in,
         const pgd_model *m = &c->m[i];
         pgd_slot *s = &c->slot[i];
         int k = t % m->ntrg;
-        df_status st = zoo_gen_forward(m->model, 1, s->y, x_in, m->src, m->trg + (size_t)k * B * ZOO_NATTR, m->z, B);
+        df_status st = model_forward(m, 1, s->y, x_in, k, B, S);
         if (st) return st;
         memset(s->dy, 0, img * sizeof(float));
         if (!want) continue;
@@ -159,7 +187,7 @@ df_status pgd_forward(pgd_ctx *c, float *loss, float *loss_b, const float *x_in,
             for (int b = 0; b < B; b++) loss_b[b] += w * c->lb[b];
         if (c->feat_used) {
             int C, FH, FW;
-            const float *f = zoo_gen_features(m->model, 1, &C, &FH, &FW);
+            const float *f = model_features(m, 1, &C, &FH, &FW);
             if (!f || (size_t)C * FH * FW != s->nf) return df_fail(DF_ERR_ARG, "pgd: feature size changed");
             const float *fc = s->fc + k * B * s->nf;
             memset(s->df, 0, (size_t)B * s->nf * sizeof(float));
@@ -181,7 +209,7 @@ float *pgd_dout(pgd_ctx *c, int i) { return c->slot[i].dy; }
 
 df_status pgd_backward(pgd_ctx *c, float *dx) {
     for (int i = 0; i < c->n; i++) {
-        df_status st = zoo_gen_backward(c->m[i].model, 1, dx, c->slot[i].dy, c->feat_used ? c->slot[i].df : NULL, 0);
+        df_status st = model_backward(&c->m[i], dx, c->slot[i].dy, c->feat_used ? c->slot[i].df : NULL);
         if (st) return st;
     }
     return DF_OK;
@@ -233,7 +261,7 @@ static df_status balanced_grad(pgd_ctx *c, float *g, const float *x_in, int t) {
     if ((st = grow(&c->gt, &c->cap_gt, n))) return st;
     for (int i = 0; i < c->n; i++) {
         memset(c->gt, 0, n * sizeof(float));
-        st = zoo_gen_backward(c->m[i].model, 1, c->gt, c->slot[i].dy, c->feat_used ? c->slot[i].df : NULL, 0);
+        st = model_backward(&c->m[i], c->gt, c->slot[i].dy, c->feat_used ? c->slot[i].df : NULL);
         if (st) return st;
         for (int b = 0; b < c->B; b++) {
             float *gb = g + (size_t)b * np, *tb = c->gt + (size_t)b * np;

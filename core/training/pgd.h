@@ -23,11 +23,14 @@
  * for the whole training set.  One delta per model: call it with a list of one model; per ensemble: all.
  *
  * Models run in zoo slot 0 (clean reference, pgd_set_clean) and slot 1 (attacked input, pgd_forward).
+ * Targets are zoo models or imported graphs (pgd_model.graph: e.g. a CartoonGAN): a graph keeps its activations
+ * of every forward (one plan per size), so pgd_backward differentiates its last pgd_forward as for the zoo.
  */
 #ifndef DF_PGD_H
 #define DF_PGD_H
 
 #include "df.h"
+#include "graph.h"
 #include "resample.h"
 #include "zoo.h"
 
@@ -36,12 +39,14 @@ extern "C" {
 #endif
 
 typedef struct {
-    zoo_model *model;
-    const float *src;  /* [B,5] source attributes (0/1) */
-    const float *trg;  /* [ntrg, B, 5] target attributes */
-    int ntrg;          /* >= 1 */
+    zoo_model *model;  /* a zoo model, or NULL with graph set */
+    const float *src;  /* [B,5] source attributes (0/1) (zoo models only) */
+    const float *trg;  /* [ntrg, B, 5] target attributes (zoo models only) */
+    int ntrg;          /* >= 1 (an imported model has one edit: the targets cycle over nothing) */
     const float *z;    /* [B, zdim] style noise (zoo-style) or NULL = zeros */
     float weight;      /* w_i (1) */
+    graph_model *graph; /* an imported image-to-image model (graph.h) instead of a zoo model, attacked at its own
+                           side (graph_info.size); no features (feat_weight must be 0) */
 } pgd_model;
 
 typedef struct {

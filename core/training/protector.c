@@ -43,6 +43,13 @@ struct prot_trainer {
     float *logit, *dlogit, *ones, *zeros, *lb, *lb2;
     float r_t, eps_t;
     const float *src;          /* this step's source attributes (attgan needs them) */
+    /* imported targets (graph.h), at their own side Sg: the attacker's crop of the same frame onto Sg */
+    int ng, Sg, Sw;             /* Sw: the side of the window of the Sg view they see in training (graph_window) */
+    graph_model *gm[PROT_MAX_MODELS];
+    float *ycg[PROT_MAX_MODELS], *wmg[PROT_MAX_MODELS], *yfg[PROT_MAX_MODELS], *dyg[PROT_MAX_MODELS];
+    float *xing, *xtg, *dxing;  /* adversarial and clean inputs at Sg, the adversarial input's gradient */
+    rs_affine gmap[64];         /* this step's crops onto Sg (the same draws as wmap; in training moved to the
+                                 * image's window of Sw x Sw) */
 };
 
 /* ------------------------------------------------------------------ options */
@@ -88,6 +95,7 @@ prot_opts prot_default_opts(int recipe) {
     o.warp_rot = 10.0f;
     o.warp_kernel = ATK_ANY_KERNEL;
     o.photo_up = 2.0f;
+    o.w_graph = 1.0f;
     o.eps_start = o.eps;
     return o;
 }
@@ -108,7 +116,8 @@ static const opt_field FIELDS[] = {
     OF(eps_ramp, 'l'),    OF(adv_iters, 'i'),    OF(adv_step, 'f'),    OF(adv_momentum, 'f'),  OF(aug_start, 'l'),
     OF(aug_ramp, 'l'),    OF(direct_log, 'i'),   OF(gen_chroma, 'i'),  OF(p_warp, 'f'),     OF(warp_shift, 'f'),
     OF(warp_scale, 'f'),  OF(warp_rot, 'f'),     OF(warp_kernel, 'i'), OF(gen_smooth, 'i'),  OF(p_photo, 'f'),
-    OF(photo_up, 'f'),    OF(photo_kernel, 'i'),
+    OF(photo_up, 'f'),    OF(photo_kernel, 'i'),  OF(w_graph, 'f'),
+    OF(graph_side, 'i'),  OF(graph_window, 'i'),
 };
 #define NFIELDS (int)(sizeof FIELDS / sizeof FIELDS[0])
 
@@ -185,6 +194,8 @@ static df_status check_opts(const prot_opts *o) {
     if (!(o->psnr_target >= 0) || !(o->w_energy >= 0) || !(o->w_direct >= 0) || !(o->w_feat >= 0) ||
         !(o->direct_cap > 0 || o->w_direct == 0))
         return df_fail(DF_ERR_ARG, "protector: loss weights must be >= 0 and direct_cap > 0");
+    if (!(o->w_graph >= 0) || o->graph_side < 0 || o->graph_side > 4096 || o->graph_window < 0)
+        return df_fail(DF_ERR_ARG, "protector: w_graph >= 0, graph_side in 0..4096, graph_window >= 0");
     return DF_OK;
 }
 
@@ -208,14 +219,38 @@ static float *fbuf(size_t n, df_status *s) {
 }
 
 df_status prot_create(prot_trainer **out, const prot_opts *o, zoo_model *const *models, int n, int B, uint64_t seed) {
+    return prot_create_targets(out, o, models, n, NULL, 0, B, seed);
+}
+
+df_status prot_create_targets(prot_trainer **out, const prot_opts *o, zoo_model *const *models, int n,
+                              graph_model *const *graphs, int ng, int B, uint64_t seed) {
     *out = NULL;
     df_status s = check_opts(o);
     if (s) return s;
-    if (n < 1 || n > PROT_MAX_MODELS || B < 1 || !models)
-        return df_fail(DF_ERR_ARG, "protector: need 1..%d models and B >= 1", PROT_MAX_MODELS);
+    if (n < 1 || ng < 0 || n + ng > PROT_MAX_MODELS || B < 1 || !models || (ng && !graphs))
+        return df_fail(DF_ERR_ARG, "protector: need 1..%d models (at least one zoo model) and B >= 1", PROT_MAX_MODELS);
     int S = zoo_get_config(models[0])->size;
     for (int i = 1; i < n; i++)
         if (zoo_get_config(models[i])->size != S) return df_fail(DF_ERR_ARG, "protector: models differ in input size");
+    int Sg = ng ? (o->graph_side > 0 ? o->graph_side : graph_get_info(graphs[0])->size) : 0;
+    for (int j = 0; j < ng; j++) {
+        int OH, OW;
+        if ((s = graph_check_image_model(graphs[j]))) return s;
+        if (o->graph_side <= 0 && graph_get_info(graphs[j])->size != Sg)
+            return df_fail(DF_ERR_ARG, "protector: imported models differ in input size (%d, %d)", Sg,
+                           graph_get_info(graphs[j])->size);
+        for (int k = 0; k < 2; k++) {
+            int side = k ? (o->graph_window > 0 ? o->graph_window : Sg) : Sg;
+            if ((s = graph_output_size(graphs[j], side, side, &OH, &OW))) return s;
+            if (OH != side || OW != side)
+                return df_fail(DF_ERR_ARG, "protector: an imported model maps %d x %d to %d x %d", side, side, OH, OW);
+        }
+    }
+    if (ng && o->graph_window > Sg)
+        return df_fail(DF_ERR_ARG, "protector: graph_window %d exceeds the imported models' side %d", o->graph_window, Sg);
+    if (ng && (o->recipe != PROT_OURS || !(o->p_warp > 0) || !(o->w_direct > 0) || o->blackbox))
+        return df_fail(DF_ERR_ARG, "protector: imported models need recipe ours with p_warp > 0 and w_direct > 0 "
+                                   "(they are attacked through the attacker's crop at their own side), white box");
     if (o->p_warp > 0 && B > 64) return df_fail(DF_ERR_ARG, "protector: at most 64 images per batch with p_warp");
     if (S % 16 || S % (1 << o->d_layers)) return df_fail(DF_ERR_ARG, "protector: S must be a multiple of 16 and 2^d_layers");
     prot_trainer *t = calloc(1, sizeof *t);
@@ -224,6 +259,7 @@ df_status prot_create(prot_trainer **out, const prot_opts *o, zoo_model *const *
     if (o->blackbox) t->o.w_feat = 0; /* a query-only model exposes no features */
     t->seed = seed;
     t->n = n, t->B = B, t->S = S;
+    t->ng = ng, t->Sg = Sg, t->Sw = ng && o->graph_window > 0 ? o->graph_window : Sg;
     int OH, OW;
     patchgan_config pc = {3, o->d_width, o->d_layers, 1};
     patchgan_out_size(&pc, S, S, &OH, &OW);
@@ -246,6 +282,13 @@ df_status prot_create(prot_trainer **out, const prot_opts *o, zoo_model *const *
         t->yfake[i] = fbuf(img, &s);
         t->dyf[i] = fbuf(img, &s);
     }
+    size_t imgg = (size_t)B * 3 * Sg * Sg;
+    for (int j = 0; j < ng; j++) {
+        t->gm[j] = graphs[j];
+        t->ycg[j] = fbuf(imgg, &s), t->yfg[j] = fbuf(imgg, &s), t->dyg[j] = fbuf(imgg, &s);
+        t->wmg[j] = fbuf((size_t)B * Sg * Sg, &s);
+    }
+    if (ng) t->xing = fbuf(imgg, &s), t->xtg = fbuf(imgg, &s), t->dxing = fbuf(imgg, &s);
     t->delta = fbuf(img, &s), t->xadv = fbuf(img, &s), t->ddelta = fbuf(img, &s), t->dxadv = fbuf(img, &s);
     t->xin = fbuf(img, &s), t->dxin = fbuf(img, &s), t->xr = fbuf(img, &s), t->xt = fbuf(img, &s);
     t->ytmp = fbuf(img, &s);
@@ -278,6 +321,8 @@ void prot_free(prot_trainer *t) {
         free(t->adv[i]), free(t->vel[i]), free(t->trg[i]), free(t->z[i]), free(t->yc[i]), free(t->wm[i]);
         free(t->fc[i]), free(t->yreal[i]), free(t->yfake[i]), free(t->dyf[i]), free(t->dfe[i]);
     }
+    for (int j = 0; j < t->ng; j++) free(t->ycg[j]), free(t->yfg[j]), free(t->dyg[j]), free(t->wmg[j]);
+    free(t->xing), free(t->xtg), free(t->dxing);
     free(t->delta), free(t->xadv), free(t->ddelta), free(t->dxadv), free(t->xin), free(t->dxin), free(t->xr);
     free(t->xt);
     free(t->xpre), free(t->dpre), free(t->xup), free(t->dup);
@@ -301,6 +346,7 @@ static df_status write_meta(const prot_trainer *t, dfw_writer *w) {
     if (!s) s = dfw_writer_meta_int(w, "step", t->step);
     if (!s) s = dfw_writer_meta_int(w, "seed", (long)t->seed);
     if (!s) s = dfw_writer_meta_int(w, "models", t->n);
+    if (!s && t->ng) s = dfw_writer_meta_int(w, "graphs", t->ng);
     if (!s) s = dfw_writer_meta_int(w, "size", t->S);
     if (!s) s = dfw_writer_meta_int(w, "batch", t->B);
     if (!s) s = prot_opts_write(w, &t->o);
@@ -483,20 +529,29 @@ static void pipe(prot_trainer *t, float *out, const float *in, int keep) {
     rs_warp_forward(out, t->xpre, t->wmap, t->wkern, t->B, 3, S, S, S, S);
 }
 
-/* dx += T^T Crop^T dy (dy is consumed). */
-static void pipe_backward(prot_trainer *t, float *dx, float *dy) {
+/* The imported targets' view of the frame the last pipe() cropped from: out [B,3,Sw,Sw] = the same crops onto
+ * Sg (the attacker resamples its crop to each model's own input), each image's window of it. */
+static void pipe_graph(prot_trainer *t, float *out) {
+    int F = t->Su ? t->Su : t->S;
+    rs_warp_forward(out, t->Su ? t->xup : t->xpre, t->gmap, t->wkern, t->B, 3, F, F, t->Sw, t->Sw);
+}
+
+/* dx += T^T (Crop^T dy + CropG^T dyg) (dy is consumed; dyg [B,3,Sw,Sw] or NULL: no imported targets). */
+static void pipe_backward(prot_trainer *t, float *dx, float *dy, const float *dyg) {
     if (!t->warp) {
         aug_chain_backward(t, dx, dy);
         return;
     }
-    int S = t->S, Su = t->Su;
+    int S = t->S, Su = t->Su, Sg = t->Sw;
     memset(t->dpre, 0, (size_t)t->B * 3 * S * S * sizeof(float));
     if (Su) {
         memset(t->dup, 0, (size_t)t->B * 3 * Su * Su * sizeof(float));
         rs_warp_backward(t->dup, dy, t->wmap, t->wkern, t->B, 3, Su, Su, S, S);
+        if (dyg) rs_warp_backward(t->dup, dyg, t->gmap, t->wkern, t->B, 3, Su, Su, Sg, Sg);
         rs_warp_backward(t->dpre, t->dup, t->umap, t->ukern, t->B, 3, S, S, Su, Su);
     } else {
         rs_warp_backward(t->dpre, dy, t->wmap, t->wkern, t->B, 3, S, S, S, S);
+        if (dyg) rs_warp_backward(t->dpre, dyg, t->gmap, t->wkern, t->B, 3, S, S, Sg, Sg);
     }
     aug_chain_backward(t, dx, t->dpre);
 }
@@ -504,7 +559,7 @@ static void pipe_backward(prot_trainer *t, float *dx, float *dy) {
 /* Per-image attacker crops for nb images of a frame F x F (the face square: S, or Su on the photo path): with
  * probability p (per image) a draw from the opts' distribution, otherwise the face square itself (at F = S an
  * exact copy).  Draws do not depend on p. */
-static void draw_warps(prot_trainer *t, int nb, float p, int F, df_rng *rng) {
+static void draw_warps(prot_trainer *t, int nb, float p, int F, int window, df_rng *rng) {
     const prot_opts *o = &t->o;
     atk_spec sp = {o->warp_shift, o->warp_scale, o->warp_rot, o->warp_kernel, 0, 0, 0};
     int S = t->S;
@@ -514,10 +569,18 @@ static void draw_warps(prot_trainer *t, int nb, float p, int F, df_rng *rng) {
         atk_draw(&a, &sp, rng);
         if (u < p) {
             t->wmap[b] = atk_map(&a, F / 2.0, F / 2.0, F, S);
+            if (t->ng) t->gmap[b] = atk_map(&a, F / 2.0, F / 2.0, F, t->Sg);
             t->wkern[b] = a.kernel;
         } else {
             t->wmap[b] = rs_square_map(F / 2.0, F / 2.0, F, 0, S);
+            if (t->ng) t->gmap[b] = rs_square_map(F / 2.0, F / 2.0, F, 0, t->Sg);
             t->wkern[b] = F == S ? RS_BILINEAR : RS_BICUBIC_AA;
+        }
+        if (window && t->ng && t->Sw < t->Sg) { /* output (x, y) of the window = (x + ox, y + oy) of the view */
+            double ox = floor(df_rng_uniform(rng) * (t->Sg - t->Sw + 1)), oy = floor(df_rng_uniform(rng) * (t->Sg - t->Sw + 1));
+            double *a = t->gmap[b].a;
+            a[2] += a[0] * ox + a[1] * oy;
+            a[5] += a[3] * ox + a[4] * oy;
         }
     }
 }
@@ -546,7 +609,7 @@ static df_status draw_augs(prot_trainer *t, long step, df_rng *rng) {
             t->ukern[b] = t->o.photo_kernel;
         }
     }
-    if (t->warp) draw_warps(t, t->B, ramp * o->p_warp, t->Su ? t->Su : t->S, rng);
+    if (t->warp) draw_warps(t, t->B, ramp * o->p_warp, t->Su ? t->Su : t->S, 1, rng);
     size_t need = 1;
     for (int k = 0; k < t->naug; k++) {
         size_t w = aug_workspace(&t->aug[k], t->B, t->S);
@@ -582,10 +645,33 @@ typedef struct {
     double gen_terms; /* what Gen minimises from the direct and feature terms (capped direct) */
 } comp;
 
+/* Ours' direct term of one target of side S with weight w: Gen minimises -w * min(L_b, cap) (or its log form)
+ * per image, L_b the masked disruption of y against the clean yc (pixel weights wm).  dy (may be NULL) gets
+ * the gradient (added). */
+static void direct_term(prot_trainer *t, float *dy, const float *y, const float *yc, const float *wm, int S, float w,
+                        float *loss_b, comp *cmp) {
+    const prot_opts *o = &t->o;
+    int B = t->B;
+    size_t img1 = (size_t)3 * S * S, hw = (size_t)S * S;
+    pgd_disruption_loss(NULL, t->lb2, y, yc, wm, B, S, S, 0.0f);
+    for (int b = 0; b < B; b++) {
+        cmp->direct += t->lb2[b] / B;
+        float l = t->lb2[b] < o->direct_cap ? t->lb2[b] : o->direct_cap;
+        /* log form: d log(l + e) = dl / (l + e), so weakly disrupted images and models pull hardest */
+        float v = o->direct_log ? logf(l + DIRECT_LOG_EPS) : l;
+        float scale = o->direct_log ? 1.0f / (l + DIRECT_LOG_EPS) : 1.0f;
+        cmp->gen_terms -= w * v / B;
+        if (loss_b) loss_b[b] -= w * v;
+        if (dy && t->lb2[b] < o->direct_cap)
+            pgd_disruption_loss(dy + b * img1, NULL, y + b * img1, yc + b * img1, wm + b * hw, 1, S, S,
+                                -w * scale / B);
+    }
+}
+
 static df_status model_loss(prot_trainer *t, int i, const float *y, float *loss_b, int grad, comp *cmp) {
     const prot_opts *o = &t->o;
     int B = t->B, S = t->S;
-    size_t img1 = (size_t)3 * S * S, hw = (size_t)S * S;
+    size_t img1 = (size_t)3 * S * S;
     float *dy = t->dyf[i];
     if (grad) memset(dy, 0, (size_t)B * img1 * sizeof(float));
     df_status s;
@@ -595,21 +681,8 @@ static df_status model_loss(prot_trainer *t, int i, const float *y, float *loss_
         cmp->idey += bce(t, grad ? t->dlogit : NULL, loss_b, t->logit, 1, 1.0f);
         if (grad && (s = patchgan_backward(t->iy, dy, t->dlogit, 0))) return s;
     }
-    if (o->recipe == PROT_OURS && o->w_direct > 0) {
-        pgd_disruption_loss(NULL, t->lb2, y, t->yc[i], t->wm[i], B, S, S, 0.0f);
-        for (int b = 0; b < B; b++) {
-            cmp->direct += t->lb2[b] / B;
-            float l = t->lb2[b] < o->direct_cap ? t->lb2[b] : o->direct_cap;
-            /* log form: d log(l + e) = dl / (l + e), so weakly disrupted images and models pull hardest */
-            float v = o->direct_log ? logf(l + DIRECT_LOG_EPS) : l;
-            float scale = o->direct_log ? 1.0f / (l + DIRECT_LOG_EPS) : 1.0f;
-            cmp->gen_terms -= o->w_direct * v / B;
-            if (loss_b) loss_b[b] -= o->w_direct * v;
-            if (grad && t->lb2[b] < o->direct_cap)
-                pgd_disruption_loss(dy + b * img1, NULL, y + b * img1, t->yc[i] + b * img1, t->wm[i] + b * hw, 1, S,
-                                    S, -o->w_direct * scale / B);
-        }
-    }
+    if (o->recipe == PROT_OURS && o->w_direct > 0)
+        direct_term(t, grad ? dy : NULL, y, t->yc[i], t->wm[i], S, o->w_direct, loss_b, cmp);
     if (o->recipe == PROT_OURS && o->w_feat > 0) {
         const float *f = zoo_gen_features(t->m[i], 1, NULL, NULL, NULL);
         if (!f) return df_fail(DF_ERR_ARG, "protector: model %d exposes no features", i);
@@ -694,7 +767,15 @@ static df_status step_impl(prot_trainer *t, const float *x, const float *src, lo
     /* model passes: clean references on T(x) (ours: the perturbation's effect, not the transform's), Ide_y
      * reals, fakes on T(x_adv) (kept in slot 1 for backward) */
     pipe(t, t->xin, t->xadv, 1);
+    if (t->ng) pipe_graph(t, t->xing);
     if (o->recipe == PROT_OURS) pipe(t, t->xt, x, 0);
+    if (t->ng) pipe_graph(t, t->xtg); /* ours: checked in prot_create */
+    int Sg = t->Sw; /* in training: the window */
+    for (int j = 0; j < t->ng; j++) { /* clean reference, then the adversarial pass whose activations stay */
+        if ((s = graph_forward(t->gm[j], t->ycg[j], t->xtg, B, Sg, Sg, 1))) return s;
+        if ((s = pgd_weight_map(t->wmg[j], t->ycg[j], t->xtg, B, Sg, Sg, o->mask_soft))) return s;
+        if ((s = graph_forward(t->gm[j], t->yfg[j], t->xing, B, Sg, Sg, 1))) return s;
+    }
     for (int i = 0; i < n; i++) {
         zoo_model *m = t->m[i];
         if (o->recipe == PROT_OURS) {
@@ -719,7 +800,7 @@ static df_status step_impl(prot_trainer *t, const float *x, const float *src, lo
             if (o->universal) {
                 for (size_t k = 0; k < img; k++) t->xr[k] = clampf(x[k] + t->adv[i][k % per], -1.0f, 1.0f);
             } else {
-                pgd_model pm = {m, src, t->trg[i], 1, t->z[i], 1.0f};
+                pgd_model pm = {m, src, t->trg[i], 1, t->z[i], 1.0f, NULL};
                 pgd_opts po = label_opts(t, mix(pgd_seed, (uint64_t)i));
                 if ((s = pgd_set_models(t->pc, &pm, 1, B)) || (s = pgd_attack(t->pc, t->xr, x, &po, NULL))) return s;
             }
@@ -781,10 +862,16 @@ static df_status step_impl(prot_trainer *t, const float *x, const float *src, lo
                              1.0f / B, &rng)))
                 return s;
         }
-        pipe_backward(t, t->dxadv, t->dxin);
+        if (t->ng) memset(t->dxing, 0, (size_t)B * 3 * Sg * Sg * sizeof(float));
+        for (int j = 0; j < t->ng; j++) {
+            memset(t->dyg[j], 0, (size_t)B * 3 * Sg * Sg * sizeof(float));
+            direct_term(t, t->dyg[j], t->yfg[j], t->ycg[j], t->wmg[j], Sg, o->w_direct * o->w_graph, NULL, &c);
+            if ((s = graph_backward(t->gm[j], t->dxing, t->dyg[j]))) return s;
+        }
+        pipe_backward(t, t->dxadv, t->dxin, t->ng ? t->dxing : NULL);
     }
     L.g_idey = (float)c.idey;
-    L.direct = (float)(c.direct / n);
+    L.direct = (float)(c.direct / (n + t->ng));
     L.feat = (float)(c.feat / n);
     L.hinge = df_perturb_hinge_loss(t->ddelta, t->delta, B, per, t->eps_t, o->mu);
     if (o->recipe == PROT_OURS && o->w_energy > 0 && o->psnr_target > 0) {
@@ -836,7 +923,7 @@ df_status prot_universal_update(prot_trainer *t, int i, const float *x, const fl
     df_rng rng;
     df_rng_seed(&rng, mix(mix(t->seed, 77 + (uint64_t)i), (uint64_t)batch_index));
     prot_random_targets(t->trg[i], t->z[i], src, t->B, zdim_of(t->m[i]), &rng);
-    pgd_model pm = {t->m[i], src, t->trg[i], 1, t->z[i], 1.0f};
+    pgd_model pm = {t->m[i], src, t->trg[i], 1, t->z[i], 1.0f, NULL};
     pgd_opts po = label_opts(t, df_rng_u32(&rng));
     po.iters = t->o.adv_iters, po.step = t->o.adv_step, po.momentum = t->o.adv_momentum;
     df_status s = pgd_set_models(t->pc, &pm, 1, t->B);
@@ -870,10 +957,24 @@ df_status prot_validate(prot_trainer *t, const float *x, const float *src, int B
         if (t->o.p_warp > 0 && t->o.recipe == PROT_OURS) {
             df_rng wr;
             df_rng_seed(&wr, mix(val_seed, 991 + (uint64_t)off));
-            draw_warps(t, nb, 1.0f, S, &wr);
+            draw_warps(t, nb, 1.0f, S, 0, &wr);
             rs_warp_forward(t->xt, xb, t->wmap, t->wkern, nb, 3, S, S, S, S);
             rs_warp_forward(t->xin, xa, t->wmap, t->wkern, nb, 3, S, S, S, S);
             mc = t->xt, ma = t->xin;
+        }
+        for (int j = 0; j < t->ng && !s; j++) { /* imported targets: the same crops at their side */
+            int Sg = t->Sg;
+            size_t pg = (size_t)3 * Sg * Sg;
+            rs_warp_forward(t->xtg, xb, t->gmap, t->wkern, nb, 3, S, S, Sg, Sg);
+            rs_warp_forward(t->xing, xa, t->gmap, t->wkern, nb, 3, S, S, Sg, Sg);
+            s = graph_forward(t->gm[j], t->ycg[j], t->xtg, nb, Sg, Sg, 1);
+            if (!s) s = graph_forward(t->gm[j], t->yfg[j], t->xing, nb, Sg, Sg, 1);
+            for (int b = 0; b < nb && !s; b++) {
+                df_disruption d;
+                df_disruption_measure(&d, t->yfg[j] + b * pg, t->ycg[j] + b * pg, t->xtg + b * pg, Sg, Sg);
+                out->success[n + j] += (float)d.success / B;
+                out->l2_mask[n + j] += (float)d.l2_mask / B;
+            }
         }
         for (int i = 0; i < n && !s; i++) {
             prot_random_targets(t->trg[i], t->z[i], sb, nb, zdim_of(t->m[i]), &rng);
@@ -889,7 +990,7 @@ df_status prot_validate(prot_trainer *t, const float *x, const float *src, int B
             }
         }
     }
-    for (int i = 0; i < n; i++) out->success_mean += out->success[i] / n;
+    for (int i = 0; i < n + t->ng; i++) out->success_mean += out->success[i] / (n + t->ng);
     out->psnr = (float)psnr;
     out->ssim = (float)ssim;
     return s;

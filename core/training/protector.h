@@ -33,6 +33,7 @@
 #include "augment.h"
 #include "dfw.h"
 #include "gen.h"
+#include "graph.h"
 #include "patchgan.h"
 #include "pgd.h"
 #include "zoo.h"
@@ -100,6 +101,14 @@ typedef struct {
      * that survive the up- and downsampling.  (0, 2, 0) */
     float p_photo, photo_up;
     int photo_kernel;
+    float w_graph;       /* imported targets (prot_create_targets): their direct term's weight relative to the zoo
+                          * models' (1) */
+    int graph_side;      /* ... the side they see (0: each model's own, graph_info.size; a smaller one is cheaper, but
+                          * the attacker feeds them at their own side) */
+    int graph_window;    /* ... in training, each image's random window of this side of their view (0: the whole
+                          * view): the model at its own scale for a quarter of the cost at half the side (fully
+                          * convolutional models; the window's borders see padding instead of the face around
+                          * it).  Validation measures the whole view. */
     float eps_start;     /* eps schedule: eps_t goes linearly from eps_start to eps ... (= eps: off) */
     long eps_ramp;       /* ... over this many steps */
 } prot_opts;
@@ -127,6 +136,15 @@ typedef struct prot_trainer prot_trainer;
 /* models (borrowed, n in 1..PROT_MAX_MODELS, one input size S) and batch size B. Creates Gen, Ide_x, Ide_y from
  * seed; universal perturbations start at zero. */
 df_status prot_create(prot_trainer **t, const prot_opts *o, zoo_model *const *models, int n, int B, uint64_t seed);
+/* The same with imported image-to-image models (graph.h, borrowed; ng >= 0, n + ng <= PROT_MAX_MODELS, one side
+ * Sg for all of them) as further targets: recipe ours with p_warp > 0, white box.  Every step they see the
+ * attacker's crops of the same frame as the zoo models, resampled onto Sg instead of S (the attacker resizes its
+ * crop to each model's own input), against the clean reference through the same crop; Gen minimises
+ * -w_direct * w_graph * (ours' capped direct term) for each of them (no Ide_y, no universal perturbation, no
+ * features).  Validation reports them after the zoo models (success [n + j]).  Memory: every activation of a
+ * graph at B x Sg x Sg stays for its backward (a CartoonGAN at 256: about 0.4 GB per image). */
+df_status prot_create_targets(prot_trainer **t, const prot_opts *o, zoo_model *const *models, int n,
+                              graph_model *const *graphs, int ng, int B, uint64_t seed);
 void prot_free(prot_trainer *t);
 const prot_opts *prot_get_opts(const prot_trainer *t);
 gen_model *prot_gen(prot_trainer *t);
@@ -168,7 +186,8 @@ void prot_random_targets(float *trg, float *z, const float *src, int B, int zdim
 
 /* Validation on a fixed batch (x [B,3,S,S], src [B,5]; targets drawn from val_seed): Gen at inference
  * (delta clipped to eps), every model's edit of x and of x_adv, the disruption metrics.
- * success [n] (fraction of images with L2_mask > 0.05 per model), psnr (mean), l2_mask [n] (mean).
+ * success [n + ng] (fraction of images with L2_mask > 0.05 per model, imported ones last), psnr (mean),
+ * l2_mask [n + ng] (mean); success_mean over all n + ng.
  * Optional outputs: x_adv [B,3,S,S]; y_clean, y_adv [n][B,3,S,S] (arrays of n pointers). */
 typedef struct {
     float success[PROT_MAX_MODELS], l2_mask[PROT_MAX_MODELS];

@@ -157,7 +157,23 @@ test('dadfi eval', { skip, timeout: 600000 }, async (t) => {
       const onlyCartoon = spawnSync(exe, ['eval', '--protector', 'pgd', '--models', cartoon, '--data', join(dir, 'celeba'),
         '--size', '32', '--n', '1', '--json', join(dir, 'p.json'), '--attack', 'jitter'], { encoding: 'utf8' });
       assert.equal(onlyCartoon.status, 1);
-      assert.match(onlyCartoon.stderr, /attacks zoo models.*imported models are measured, not attacked/);
+      assert.match(onlyCartoon.stderr, /attacks zoo models.*imported models only with eot-pgd/);
+      // EOT-PGD attacks an imported model at its own side when --pgd-models names it: it moves that model's output
+      // more than noise of the same budget, through the same seeded crops
+      const eotArgs = ['--attack', 'jitter', '--eps', '0.05', '--edits', '1'];
+      const eot = withCartoon('eot-pgd', [...eotArgs, '--pgd-models', cartoon, '--pgd-iters', '4', '--eot-samples', '2']);
+      assert.equal(eot.r.status, 0, eot.r.stderr);
+      checkSchema(eot.j, models, { groups: ['gender'], imported: ['cartoon'] });
+      const noise5 = withCartoon('noise', eotArgs);
+      assert.equal(noise5.r.status, 0, noise5.r.stderr);
+      assert.ok(eot.j.models.cartoon.l2 > 1.5 * noise5.j.models.cartoon.l2,
+        `EOT-PGD on the imported model: l2 ${eot.j.models.cartoon.l2} against noise ${noise5.j.models.cartoon.l2}`);
+      const plain = withCartoon('pgd', [...eotArgs, '--pgd-models', cartoon]);
+      assert.equal(plain.r.status, 1);
+      assert.match(plain.r.stderr, /only eot-pgd attacks those/);
+      const mixed = withCartoon('eot-pgd', [...eotArgs, '--pgd-models', `${modelArg},${cartoon}`]);
+      assert.equal(mixed.r.status, 1);
+      assert.match(mixed.r.stderr, /one side at a time/);
       const train = spawnSync(exe, ['train-universal', '--models', cartoon, '--out', join(dir, 'u.dfw')], { encoding: 'utf8' });
       assert.notEqual(train.status, 0);
       assert.match(train.stderr, /cartoon\.dfw is an imported model/);

@@ -63,7 +63,9 @@ static void help(void) {
         "  --resize R      protect the face at full size round(S / R) (e.g. 256 for R = 0.5), then downsize it to S\n"
         "                  with an antialiased filter before the models see it (a site shrinking an upload); Gen\n"
         "                  runs at full size, PGD and universal deltas are made at S and upsampled bilinearly\n"
-        "  --pgd-models L  models PGD attacks (default: --models); --pgd-iters N (10), --pgd-step X (0.01);\n"
+        "  --pgd-models L  models PGD attacks (default: the zoo models of --models); eot-pgd also attacks\n"
+        "                  imported models named here (e.g. build/hosoda.dfw), at their own side: list\n"
+        "                  either zoo or imported models; --pgd-iters N (10), --pgd-step X (0.01);\n"
         "                  --pgd-no-balance: step along the plain sum of the models' gradients (default: each\n"
         "                  model's gradient scaled to mean |g| = 1 per image first, see `dadfi pgd --help`);\n"
         "                  --pgd-through-jpeg Q: attack through a differentiable JPEG at quality Q (augment.h), so\n"
@@ -438,6 +440,7 @@ typedef struct {
     dataset data;
     zoo_list models, pgd_models;
     graph_list graphs;   /* imported models among --models (--attack only) */
+    graph_list pgd_graphs; /* imported models among --pgd-models (eot-pgd only) */
     eval_protector prot;
     gen_model *gen;
     float *delta;
@@ -462,6 +465,7 @@ static void run_free(eval_run *r) {
     zoo_list_free(&r->models);
     zoo_list_free(&r->pgd_models);
     graph_list_free(&r->graphs);
+    graph_list_free(&r->pgd_graphs);
     gen_free(r->gen);
     free(r->delta);
     if (r->pgd) pgd_ctx_free(r->pgd);
@@ -512,16 +516,24 @@ static df_status setup_protector(eval_run *r, const eval_args *a) {
         p->delta = r->delta;
     } else if (p->kind == EVAL_PGD) {
         if (a->pgd_models) {
-            if ((s = zoo_list_load(&r->pgd_models, a->pgd_models, NULL)) != DF_OK) return s;
+            if ((s = model_list_load(&r->pgd_models, &r->pgd_graphs, a->pgd_models)) != DF_OK) return s;
             p->pgd_models = r->pgd_models.m;
             p->n_pgd_models = r->pgd_models.n;
+            p->pgd_graphs = r->pgd_graphs.g;
+            p->n_pgd_graphs = r->pgd_graphs.n;
+            if (p->n_pgd_graphs && !r->eot)
+                return df_fail(DF_ERR_ARG, "--pgd-models: %s is an imported model: only eot-pgd attacks those (at "
+                                           "their own side, through the attacker's pipeline)", r->pgd_graphs.name[0]);
+            if (p->n_pgd_graphs && p->n_pgd_models)
+                return df_fail(DF_ERR_ARG, "--pgd-models: zoo and imported models take different input sides; "
+                                           "EOT-PGD attacks one side at a time (list either kind)");
         } else {
             p->pgd_models = r->models.m;
             p->n_pgd_models = r->models.n;
         }
-        if (p->n_pgd_models == 0)
-            return df_fail(DF_ERR_ARG, "protector %s attacks zoo models (--models or --pgd-models): imported models "
-                                       "are measured, not attacked", a->protector);
+        if (p->n_pgd_models == 0 && p->n_pgd_graphs == 0)
+            return df_fail(DF_ERR_ARG, "protector %s attacks zoo models (--models or --pgd-models); imported models "
+                                       "only with eot-pgd and named in --pgd-models", a->protector);
         if ((s = pgd_ctx_create(&r->pgd)) != DF_OK) return s;
         p->pgd = r->pgd;
         p->pgd_opts = pgd_default_opts();
@@ -819,7 +831,7 @@ static df_status attack_delta(eval_run *r, const eval_args *a, float *dw, const 
         /* plain PGD on the reference square at S, pasted into the frame */
         int K = p->n_pgd_models;
         pgd_model pm[EVAL_MAX_MODELS];
-        for (int i = 0; i < K; i++) pm[i] = (pgd_model){p->pgd_models[i], src, trg, ntrg, NULL, 1.0f};
+        for (int i = 0; i < K; i++) pm[i] = (pgd_model){p->pgd_models[i], src, trg, ntrg, NULL, 1.0f, NULL};
         pgd_opts po = p->pgd_opts;
         po.eps = p->eps;
         po.seed = (uint64_t)a->seed * 1000003u + (uint64_t)index;
@@ -836,7 +848,7 @@ static df_status attack_delta(eval_run *r, const eval_args *a, float *dw, const 
                         dw[((size_t)c * h + y0 + y) * w + x0 + x] = ds[((size_t)c * R + y) * R + x];
     if (!s && r->eot) {
         /* EOT-PGD on the whole frame through the attacker's pipeline (differentiable version) */
-        int K = (int)a->eot_samples, nm = p->n_pgd_models;
+        int K = (int)a->eot_samples, nm = p->n_pgd_models + p->n_pgd_graphs;
         float *srck = malloc((size_t)K * ZOO_NATTR * sizeof(float)), *trgk = malloc((size_t)ntrg * K * ZOO_NATTR * sizeof(float));
         float *xadv = malloc(nw * sizeof(float));
         if (!srck || !trgk || !xadv) s = df_fail(DF_ERR_NOMEM, "out of memory");
@@ -846,12 +858,16 @@ static df_status attack_delta(eval_run *r, const eval_args *a, float *dw, const 
                 memcpy(trgk + ((size_t)t * K + k) * ZOO_NATTR, trg + (size_t)t * ZOO_NATTR, ZOO_NATTR * sizeof(float));
         }
         pgd_model pm[EVAL_MAX_MODELS];
-        for (int i = 0; i < nm; i++) pm[i] = (pgd_model){p->pgd_models[i], srck, trgk, ntrg, NULL, 1.0f};
+        for (int i = 0; i < p->n_pgd_models; i++) pm[i] = (pgd_model){p->pgd_models[i], srck, trgk, ntrg, NULL, 1.0f, NULL};
+        for (int i = 0; i < p->n_pgd_graphs; i++)
+            pm[p->n_pgd_models + i] = (pgd_model){NULL, NULL, NULL, 1, NULL, 1.0f, p->pgd_graphs[i]};
         pgd_opts po = p->pgd_opts;
         po.eps = p->eps;
         po.jpeg = 0;
         po.seed = (uint64_t)a->seed * 1000003u + (uint64_t)index;
-        eot_sampler_ctx sc = {&r->eot_spec, cx, cy, S, S, po.seed};
+        /* the attacker's crop of the face square (side S in this frame) at the attacked models' own side */
+        int side = p->n_pgd_graphs ? graph_get_info(p->pgd_graphs[0])->size : S;
+        eot_sampler_ctx sc = {&r->eot_spec, cx, cy, S, side, po.seed};
         if (!s) s = pgd_set_models(p->pgd, pm, nm, K);
         if (!s) s = pgd_eot_attack(p->pgd, xadv, xw, h, w, eot_sample, &sc, &po);
         for (size_t k = 0; !s && k < nw; k++) dw[k] = xadv[k] - xw[k];

@@ -160,7 +160,7 @@ int cmd_pgd(int argc, char **argv) {
     for (int k = 0; k < ZOO_NATTR; k++) src[k] = logit[k] > 0 ? 1.0f : 0.0f;
     for (int k = 0; k < nattr; k++) zoo_edit_attrs(trg + k * ZOO_NATTR, src, attrs[k]);
     pgd_model pm[ZOO_LIST_MAX];
-    for (int i = 0; i < zl.n; i++) pm[i] = (pgd_model){zl.m[i], src, trg, nattr, NULL, 1.0f};
+    for (int i = 0; i < zl.n; i++) pm[i] = (pgd_model){zl.m[i], src, trg, nattr, NULL, 1.0f, NULL};
     double t0 = cli_now();
     float loss = 0;
     if (pgd_set_models(c, pm, zl.n, 1) || pgd_attack(c, xa, x, &o, &loss)) {

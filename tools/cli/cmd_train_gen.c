@@ -39,7 +39,11 @@ static void help(void) {
         "(L2_mask > 0.05) on --val validation faces (partition 1, fixed edits) of the last validation.\n\n"
         "options:\n"
         "  --recipe R        paper | ours\n"
-        "  --models LIST     comma-separated zoo weight files (n >= 1; the paper uses 3)\n"
+        "  --models LIST     comma-separated zoo weight files (n >= 1; the paper uses 3); imported image-to-image\n"
+        "                    models (tools/convert_tfjs_graph.mjs, e.g. a CartoonGAN) may follow: recipe ours with\n"
+        "                    --set p_warp=P > 0 only; they see the attacker's crop of the same frame resampled to\n"
+        "                    their own side (256 for the CartoonGANs: ~2 s per face per core, measure steps/s\n"
+        "                    first), weighted by --set w_graph=W (default 1), and no Ide_y\n"
         "  --out F           output weight file; checkpoint F.ckpt\n"
         "  --data DIR        CelebA subset with labels.csv and images/ (default " DEFAULT_DATA ")\n"
         "  --steps N         total steps (default 3000)\n"
@@ -205,6 +209,10 @@ static df_status read_ckpt(const char *path, ckpt_info *c) {
     if (!s) s = prot_checkpoint_seed(&f, &c->seed);
     if (!s) s = dfw_meta_int(&f, "batch", &c->batch);
     if (!s) s = dfw_meta_int(&f, "models", &n);
+    long ng = 0;
+    if (!s && dfw_meta_has(&f, "graphs")) s = dfw_meta_int(&f, "graphs", &ng);
+    if (!s && (ng < 0 || ng > ZOO_LIST_MAX)) s = df_fail(DF_ERR_FORMAT, "bad imported model count %ld", ng);
+    n += ng;
     if (!s) s = dfw_meta_get(&f, "train.models", c->models, sizeof c->models);
     if (!s && (n < 1 || n > ZOO_LIST_MAX)) s = df_fail(DF_ERR_FORMAT, "bad model count %ld", n);
     for (int i = 0; i < n && !s; i++) {
@@ -224,12 +232,16 @@ static df_status read_ckpt(const char *path, ckpt_info *c) {
 static const char *init_file; /* --init, recorded in the files' meta */
 
 static df_status save(const prot_trainer *t, const char *path, int checkpoint, const char *models_arg,
-                      const zoo_list *zl, const char *data, double seconds, const prot_val *v) {
+                      const zoo_list *zl, const graph_list *gl, const char *data, double seconds, const prot_val *v) {
     dfw_writer *w = malloc(sizeof *w);
     if (!w) return df_fail(DF_ERR_NOMEM, "out of memory");
     dfw_writer_init(w);
     char names[1024];
     zoo_list_names(zl, names, sizeof names);
+    for (int j = 0; j < gl->n; j++) {
+        size_t k = strlen(names);
+        snprintf(names + k, sizeof names - k, ",%s", gl->name[j]);
+    }
     const char *base = strrchr(data, '/');
     base = base && base[1] ? base + 1 : data; /* no machine paths in weight files */
     df_status s = checkpoint ? prot_write(t, w) : prot_write_weights(t, w);
@@ -245,10 +257,10 @@ static df_status save(const prot_trainer *t, const char *path, int checkpoint, c
     if (!s && v) s = dfw_writer_meta_float(w, "train.val_psnr", v->psnr);
     if (checkpoint) {
         if (!s) s = dfw_writer_meta(w, "train.models", models_arg);
-        for (int i = 0; i < zl->n && !s; i++) {
+        for (int i = 0; i < zl->n + gl->n && !s; i++) { /* zoo models, then imported ones */
             char key[32];
             snprintf(key, sizeof key, "train.model_crc.%d", i);
-            s = dfw_writer_meta_int(w, key, (long)zl->crc[i]);
+            s = dfw_writer_meta_int(w, key, (long)(i < zl->n ? zl->crc[i] : gl->crc[i - zl->n]));
         }
     }
     uint8_t *buf = NULL;
@@ -326,11 +338,12 @@ static df_status load_batch(const celeba_set *s, int *idx, int *flips, int B, ui
     return celeba_load_batch(s, idx, B, x, src, S, flips);
 }
 
-static void print_val(const prot_val *v, const zoo_list *zl, long step) {
+static void print_val(const prot_val *v, const zoo_list *zl, const graph_list *gl, long step) {
     cli_progress_done();
     fprintf(stderr, "  validation at step %ld: success %.1f%% (", step, 100 * v->success_mean);
-    for (int i = 0; i < zl->n; i++)
-        fprintf(stderr, "%s%s %.0f%% L2m %.3f", i ? ", " : "", zl->name[i], 100 * v->success[i], v->l2_mask[i]);
+    for (int i = 0; i < zl->n + gl->n; i++)
+        fprintf(stderr, "%s%s %.0f%% L2m %.3f", i ? ", " : "", i < zl->n ? zl->name[i] : gl->name[i - zl->n],
+                100 * v->success[i], v->l2_mask[i]);
     fprintf(stderr, "), PSNR %.2f dB, SSIM %.3f\n", v->psnr, v->ssim);
 }
 
@@ -356,17 +369,21 @@ int cmd_train_gen(int argc, char **argv) {
     }
     init_file = a.init ? a.init : ck.init[0] ? ck.init : NULL;
     zoo_list zl;
-    int S;
-    if (zoo_list_load(&zl, a.models, &S)) {
+    graph_list gl;
+    if (model_list_load(&zl, &gl, a.models) || (zl.n == 0 && df_fail(DF_ERR_ARG, "no zoo model in --models: Gen's "
+                                                                               "working size comes from them"))) {
         free(ck.buf);
+        graph_list_free(&gl);
         return cli_runtime_error(CMD, "cannot load the models");
     }
+    int S = zoo_get_config(zl.m[0])->size;
     if (a.resume) {
-        int ok = zl.n == ck.nmodels;
-        for (int i = 0; ok && i < zl.n; i++) ok = zl.crc[i] == ck.crc[i];
+        int ok = zl.n + gl.n == ck.nmodels;
+        for (int i = 0; ok && i < zl.n + gl.n; i++) ok = (i < zl.n ? zl.crc[i] : gl.crc[i - zl.n]) == ck.crc[i];
         if (!ok) {
             free(ck.buf);
             zoo_list_free(&zl);
+            graph_list_free(&gl);
             return cli_usage_error(CMD, "the models differ from the checkpoint's (%s)", ck.models);
         }
     }
@@ -384,7 +401,7 @@ int cmd_train_gen(int argc, char **argv) {
         rc = cli_runtime_error(CMD, "allocation");
         goto done;
     }
-    if (prot_create(&t, &po, zl.m, zl.n, B, seed) || (a.resume && prot_resume(t, ck.buf, ck.len))) {
+    if (prot_create_targets(&t, &po, zl.m, zl.n, gl.g, gl.n, B, seed) || (a.resume && prot_resume(t, ck.buf, ck.len))) {
         rc = cli_runtime_error(CMD, a.resume ? a.resume : "cannot create the trainer");
         goto done;
     }
@@ -434,7 +451,7 @@ int cmd_train_gen(int argc, char **argv) {
     long step = prot_get_step(t);
     fprintf(stderr, "dadfi %s: recipe %s, %d model%s (%s), Gen width %d (%.2f GFLOP per 256x256), eps %.3g, %d train "
             "faces, batch %d, steps %ld -> %ld, %d threads%s%s%s\n", CMD, o->recipe == PROT_OURS ? "ours" : "paper",
-            zl.n, zl.n > 1 ? "s" : "", a.models, o->gen_width, gen_flops(&(gen_config){o->gen_width, 1, 0, 0}, 256, 256) * 1e-9,
+            zl.n + gl.n, zl.n + gl.n > 1 ? "s" : "", a.models, o->gen_width, gen_flops(&(gen_config){o->gen_width, 1, 0, 0}, 256, 256) * 1e-9,
             o->eps, train.n, B, step, a.steps, df_get_threads(), o->blackbox ? ", black box" : "",
             o->idey ? "" : ", no Ide_y", o->idey && !o->universal ? ", per-image PGD labels" : "");
 
@@ -465,7 +482,7 @@ int cmd_train_gen(int argc, char **argv) {
         }
         cli_progress_done();
         if (stop_requested) goto done;
-        if (save(t, ckpt, 1, a.models, &zl, a.data, prev_seconds + cli_now() - t0, NULL)) {
+        if (save(t, ckpt, 1, a.models, &zl, &gl, a.data, prev_seconds + cli_now() - t0, NULL)) {
             rc = cli_runtime_error(CMD, ckpt);
             goto done;
         }
@@ -483,7 +500,7 @@ int cmd_train_gen(int argc, char **argv) {
                 goto done;
             }
             have_v = &v;
-            print_val(&v, &zl, step);
+            print_val(&v, &zl, &gl, step);
         }
         if (a.samples && step % a.sample_every == 0 && write_grid(t, &zl, a.samples, step, xv, sv, S)) {
             rc = cli_runtime_error(CMD, "sample grid");
@@ -516,7 +533,7 @@ int cmd_train_gen(int argc, char **argv) {
         }
         int timeout = a.time_limit > 0 && now - t0 >= a.time_limit * 60;
         if (stop_requested || timeout || now - last_ckpt >= a.ckpt_min * 60) {
-            if (save(t, ckpt, 1, a.models, &zl, a.data, prev_seconds + now - t0, have_v)) {
+            if (save(t, ckpt, 1, a.models, &zl, &gl, a.data, prev_seconds + now - t0, have_v)) {
                 rc = cli_runtime_error(CMD, ckpt);
                 goto done;
             }
@@ -534,14 +551,14 @@ int cmd_train_gen(int argc, char **argv) {
             goto done;
         }
         have_v = &v;
-        print_val(&v, &zl, step);
+        print_val(&v, &zl, &gl, step);
         if (a.samples && write_grid(t, &zl, a.samples, step, xv, sv, S)) {
             rc = cli_runtime_error(CMD, "sample grid");
             goto done;
         }
     }
     double secs = prev_seconds + cli_now() - t0;
-    if (save(t, ckpt, 1, a.models, &zl, a.data, secs, have_v) || save(t, a.out, 0, a.models, &zl, a.data, secs, have_v)) {
+    if (save(t, ckpt, 1, a.models, &zl, &gl, a.data, secs, have_v) || save(t, a.out, 0, a.models, &zl, &gl, a.data, secs, have_v)) {
         rc = cli_runtime_error(CMD, "cannot write the weights");
         goto done;
     }
@@ -555,5 +572,6 @@ done:
     celeba_free(&val);
     prot_free(t);
     zoo_list_free(&zl);
+    graph_list_free(&gl);
     return rc;
 }

@@ -167,7 +167,7 @@ int cmd_train_universal(int argc, char **argv) {
     po.eps = (float)a.eps, po.step = (float)a.step, po.iters = (int)a.iters, po.momentum = (float)a.momentum;
     po.masked = a.masked, po.blackbox = a.blackbox, po.nes_samples = (int)a.nes_samples, po.nes_down = (int)a.nes_down;
     pgd_model pm[ZOO_LIST_MAX];
-    for (int i = 0; i < n; i++) pm[i] = (pgd_model){zl.m[i], src, trg + (size_t)i * B * ZOO_NATTR, 1, NULL, 1.0f};
+    for (int i = 0; i < n; i++) pm[i] = (pgd_model){zl.m[i], src, trg + (size_t)i * B * ZOO_NATTR, 1, NULL, 1.0f, NULL};
     df_rng rng;
     df_rng_seed(&rng, (uint64_t)a.seed * 7919 + 17);
     double t0 = cli_now(), last = t0, acc = 0;

@@ -52,6 +52,7 @@ df_status model_list_load(zoo_list *l, graph_list *g, const char *csv) {
                 s = df_fail(DF_ERR_UNSUPPORTED, "%s is an imported model (%s): only dadfi eval and dadfi deepfake "
                                                 "take those here", f, GRAPH_ARCH);
             else if (graph) {
+                g->crc[g->n] = df_crc32(buf, len);
                 if ((s = graph_load(&g->g[g->n], buf, len)) != DF_OK) s = df_fail(s, "%s: %s", f, df_errmsg());
             } else {
                 l->crc[l->n] = df_crc32(buf, len);

@@ -19,6 +19,7 @@ typedef struct {
     int n;
     graph_model *g[ZOO_LIST_MAX];
     char name[ZOO_LIST_MAX][64];   /* as zoo_list's */
+    uint32_t crc[ZOO_LIST_MAX];    /* CRC-32 of each file */
 } graph_list;
 
 /* Load "F1,F2,..."; all models must share one input size (returned in *S if non-NULL).  An imported model's file
