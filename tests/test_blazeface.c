@@ -179,6 +179,11 @@ static void test_refused(void) {
     o.max_tile = 100;
     CHECK(blazeface_detect(m, rgb, 32, 24, 3, &o, f, 16, &n) == DF_ERR_ARG, "max_tile not a multiple of 16");
     o = bf_default_opts();
+    o.max_tile_area = 1000;
+    CHECK(blazeface_detect(m, rgb, 32, 24, 3, &o, f, 16, &n) == DF_ERR_ARG, "max_tile_area below S x S");
+    o.max_tile_area = 1L << 40;
+    CHECK(blazeface_detect(m, rgb, 32, 24, 3, &o, f, 16, &n) == DF_ERR_ARG, "max_tile_area above the largest input");
+    o = bf_default_opts();
     o.min_face = 0;
     CHECK(blazeface_detect(m, rgb, 32, 24, 3, &o, f, 16, &n) == DF_ERR_ARG, "min_face 0");
     o = bf_default_opts();

@@ -48,6 +48,14 @@ const gemm_kinfo *gemm_kinfo_active(void) {
 }
 
 /* ------------------------------------------------------------------ plain matrix sources */
+/* d[0 .. n) = s[0 .. n): panel rows are short (nr floats), so a call to memcpy per row costs more than the
+ * copy (a third of a pointwise convolution's time in wasm); constant-size pieces are inlined. */
+static inline void copy_panel_row(float *d, const float *s, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) memcpy(d + i, s + i, 16);
+    for (; i < n; i++) d[i] = s[i];
+}
+
 /* Y(u, v) = p[v*ld + u]: each v gives P consecutive floats. */
 static void pack_ucontig(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu, int v0, int nv, int P,
                          float *dst) {
@@ -57,7 +65,7 @@ static void pack_ucontig(const gemm_kinfo *ki, const gemm_src *s, int u0, int nu
         for (int v = 0; v < nv; v++, src += s->ld) {
             float *d = dst + (size_t)v * P;
             if (w == P) {
-                memcpy(d, src, sizeof(float) * (size_t)P);
+                copy_panel_row(d, src, P);
             } else {
                 for (int u = 0; u < w; u++) d[u] = src[u];
                 for (int u = w; u < P; u++) d[u] = 0.0f;

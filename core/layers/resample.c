@@ -135,6 +135,61 @@ typedef struct {
     int C, H, W, OH, OW;
 } warp_job;
 
+/* Forward through an axis-aligned map (a1 = a3 = 0: u depends on x only, v on y only): each column's and each
+ * row's taps are computed once, not once per pixel; the sums are those of warp_image, in the same order (the
+ * same floats).  Returns 0 (nothing done) when the tables cannot be allocated. */
+static int warp_axis_aligned(const warp_job *j, int b, double fx, double fy) {
+    const rs_affine *m = &j->maps[b];
+    int k = j->kernels[b], C = j->C, H = j->H, W = j->W, OH = j->OH, OW = j->OW;
+    /* taps per sample: at most those of the widest footprint (taps() caps them at MAX_TAPS) */
+    int mx = (int)ceil(2 * radius(k) * fx) + 2, my = (int)ceil(2 * radius(k) * fy) + 2;
+    mx = mx > MAX_TAPS ? MAX_TAPS : mx, my = my > MAX_TAPS ? MAX_TAPS : my;
+    int *nxs = malloc(sizeof(int) * ((size_t)OW * (mx + 1) + (size_t)OH * (my + 1)));
+    float *wxs = malloc(sizeof(float) * ((size_t)OW * mx + (size_t)OH * my));
+    if (!nxs || !wxs) {
+        free(nxs), free(wxs);
+        return 0;
+    }
+    int *ixs = nxs + OW, *nys = ixs + (size_t)OW * mx, *iys = nys + OH;
+    float *wys = wxs + (size_t)OW * mx, wt[MAX_TAPS];
+    int ok = 1;
+    for (int x = 0; x < OW && ok; x++) {
+        int x0, n = taps(m->a[0] * (x + 0.5) + m->a[2], fx, k, &x0, wt);
+        ok = n <= mx, nxs[x] = n;
+        for (int t = 0; t < n && ok; t++) ixs[(size_t)x * mx + t] = clampi(x0 + t, W - 1), wxs[(size_t)x * mx + t] = wt[t];
+    }
+    for (int y = 0; y < OH && ok; y++) {
+        int y0, n = taps(m->a[4] * (y + 0.5) + m->a[5], fy, k, &y0, wt);
+        ok = n <= my, nys[y] = n;
+        for (int t = 0; t < n && ok; t++) iys[(size_t)y * my + t] = clampi(y0 + t, H - 1), wys[(size_t)y * my + t] = wt[t];
+    }
+    size_t pin = (size_t)H * W, pout = (size_t)OH * OW;
+    for (int c = 0; c < C && ok; c++) {
+        const float *src = j->in + ((size_t)b * C + c) * pin;
+        float *out = j->out + ((size_t)b * C + c) * pout;
+        for (int y = 0; y < OH; y++) {
+            const int *iy = iys + (size_t)y * my;
+            const float *wy = wys + (size_t)y * my;
+            int ny = nys[y];
+            for (int x = 0; x < OW; x++) {
+                const int *ix = ixs + (size_t)x * mx;
+                const float *wx = wxs + (size_t)x * mx;
+                int nx = nxs[x];
+                float acc = 0;
+                for (int ty = 0; ty < ny; ty++) {
+                    const float *row = src + (size_t)iy[ty] * W;
+                    float r = 0;
+                    for (int tx = 0; tx < nx; tx++) r += wx[tx] * row[ix[tx]];
+                    acc += wy[ty] * r;
+                }
+                out[(size_t)y * OW + x] = acc;
+            }
+        }
+    }
+    free(nxs), free(wxs);
+    return ok;
+}
+
 /* One image: forward (out from in) or backward (din from dout) with the same taps. */
 static void warp_image(const warp_job *j, int b, int backward) {
     const rs_affine *m = &j->maps[b];
@@ -142,6 +197,7 @@ static void warp_image(const warp_job *j, int b, int backward) {
     /* footprint per input axis: how many input pixels one output step spans along it */
     int aa = rs_kernel_antialiased(k);
     double fx = aa ? fmax(1.0, hypot(m->a[0], m->a[1])) : 1.0, fy = aa ? fmax(1.0, hypot(m->a[3], m->a[4])) : 1.0;
+    if (!backward && m->a[1] == 0 && m->a[3] == 0 && warp_axis_aligned(j, b, fx, fy)) return;
     size_t pin = (size_t)H * W, pout = (size_t)OH * OW;
     int ix[MAX_TAPS], iy[MAX_TAPS];
     float wx[MAX_TAPS], wy[MAX_TAPS];

@@ -262,23 +262,33 @@ static void pad_planes(float *out, const float *in, int C, int h, int w, int Hp,
             memcpy(out + ((size_t)c * Hp + y + top) * Wp + left, in + ((size_t)c * h + y) * w, (size_t)w * sizeof(float));
 }
 
-/* out [C', h/s, w/s] += skip of in [C, h, w] (C <= C'): the input itself (s = 1) or its 2x2/2 max pool; the
- * channels C.. C'-1 of the skip are zero (nothing to add). */
-static void add_skip(float *out, const float *in, int C, int h, int w, int s) {
+/* out [C', h/s, w/s] = ReLU(out + skip of in [C, h, w]) (C <= C'): the skip is the input itself (s = 1) or its
+ * 2x2/2 max pool; the channels C.. C'-1 of the skip are zero (ReLU only); in = NULL: no skip (ReLU only).  One
+ * pass: the same values as adding the skip, then a separate ReLU pass. */
+static inline float relu(float v) { return v > 0.0f ? v : 0.0f; }
+static void skip_relu(float *out, const float *in, int C, int Co, int h, int w, int s) {
     int oh = h / s, ow = w / s;
-    for (int c = 0; c < C; c++) {
-        const float *ip = in + (size_t)c * h * w;
-        float *op = out + (size_t)c * oh * ow;
-        if (s == 1) {
-            for (size_t i = 0; i < (size_t)h * w; i++) op[i] += ip[i];
+    size_t plane = (size_t)oh * ow;
+    for (int c = 0; c < Co; c++) {
+        float *restrict op = out + (size_t)c * plane;
+        if (!in || c >= C) {
+            for (size_t i = 0; i < plane; i++) op[i] = relu(op[i]);
             continue;
         }
-        for (int y = 0; y < oh; y++)
+        const float *restrict ip = in + (size_t)c * h * w;
+        if (s == 1) {
+            for (size_t i = 0; i < plane; i++) op[i] = relu(op[i] + ip[i]);
+            continue;
+        }
+        for (int y = 0; y < oh; y++) {
+            const float *r0 = ip + (size_t)2 * y * w, *r1 = r0 + w;
+            float *o = op + (size_t)y * ow;
             for (int x = 0; x < ow; x++) {
-                const float *q = ip + (size_t)2 * y * w + 2 * x;
-                float a = q[0] > q[1] ? q[0] : q[1], b = q[w] > q[w + 1] ? q[w] : q[w + 1];
-                op[(size_t)y * ow + x] += a > b ? a : b;
+                float a = r0[2 * x] > r0[2 * x + 1] ? r0[2 * x] : r0[2 * x + 1];
+                float b = r1[2 * x] > r1[2 * x + 1] ? r1[2 * x] : r1[2 * x + 1];
+                o[x] = relu(o[x] + (a > b ? a : b));
             }
+        }
     }
 }
 
@@ -333,7 +343,7 @@ df_status blazeface_forward(blazeface *m, const float *x, int H, int W, float mi
     float *cur = m->act[0], *tmp = m->act[1], *nxt = m->act[2];
     conv(m, cur, m->pad, &m->stem, m->stem_w, m->stem_b, H + P, W + P);
     int h = H / 2, w = W / 2, C = m->stem.cout;
-    df_act_forward(cur, cur, (size_t)C * h * w, DF_ACT_RELU, 0.0f);
+    skip_relu(cur, NULL, 0, C, h, w, 1);
     for (int k = 0; k < m->nb; k++) {
         const bf_block *b = &m->B[k];
         int oh = h / b->stride, ow = w / b->stride, Co = b->pw.cout;
@@ -343,8 +353,7 @@ df_status blazeface_forward(blazeface *m, const float *x, int H, int W, float mi
         } else
             conv(m, tmp, cur, &b->dw, b->w_dw, -1, h, w);
         conv(m, nxt, tmp, &b->pw, b->w_pw, b->b_pw, oh, ow);
-        if (b->skip) add_skip(nxt, cur, C, h, w, b->stride);
-        df_act_forward(nxt, nxt, (size_t)Co * oh * ow, DF_ACT_RELU, 0.0f);
+        skip_relu(nxt, b->skip ? cur : NULL, C, Co, h, w, b->stride);
         float *t = cur;
         cur = nxt, nxt = t;
         h = oh, w = ow, C = Co;
@@ -407,14 +416,20 @@ int bf_nms(bf_face *f, int n, float thr, int weighted) {
 
 /* ------------------------------------------------------------------ photos of any size */
 /* The smallest face (box side, detector input pixels) the full-range model finds reliably, and the ratio of
- * face sizes one scale covers: a photo is searched at scales this far apart. */
+ * face sizes one scale covers: a photo is searched at scales this far apart.  Tiles overlap by 1.5x the largest
+ * face of their level (BF_MIN_FACE_PX * BF_LEVEL_RATIO), so a level may stretch to BF_LEVEL_STRETCH (faces up to
+ * 108 input pixels, still whole in a tile) rather than add a level: a 4:3 photo searched for faces of 3 % of its
+ * short side needs a ratio of 4.17 between the whole-photo view and the finest scale, one level, not two. */
 #define BF_MIN_FACE_PX 24.0
 #define BF_LEVEL_RATIO 4.0
+#ifndef BF_LEVEL_STRETCH
+#define BF_LEVEL_STRETCH 4.5
+#endif
 #define BF_VIEW_IOU 0.5f   /* the same face seen in two views */
 #define BF_EDGE_MARGIN 2.0f /* input pixels: a box this close to a tile's inner edge is a cut face */
 
 bf_opts bf_default_opts(void) {
-    bf_opts o = {0.5f, 0.03f, 512};
+    bf_opts o = {0.5f, 0.03f, BF_MAX_INPUT, 1024 * 512};
     return o;
 }
 
@@ -466,20 +481,34 @@ static df_status run_view(blazeface *m, const uint8_t *rgb, int W, int H, int ch
     return DF_OK;
 }
 
-/* Tiles along one axis of a photo side L at scale sc: count, and the tile side t (input pixels). */
-static int tiles_along(double L, double sc, int T, int stride, int overlap, int *t) {
-    double Ls = L * sc;
-    int need = ((int)ceil(Ls) + stride - 1) / stride * stride;
-    *t = need < T ? need : T;
-    return Ls <= *t ? 1 : (int)ceil((Ls - overlap) / (*t - overlap));
+/* Tiles of a photo side L (input pixels Ls = L * sc) cut into n: the side t of each (a multiple of the stride, at
+ * least Ls / n plus the overlaps), so that n tiles spread evenly from one end to the other overlap by >= overlap. */
+static int tile_side(double Ls, int n, int stride, int overlap) {
+    double need = n == 1 ? ceil(Ls) : ceil((Ls + (double)(n - 1) * overlap) / n);
+    return ((int)need + stride - 1) / stride * stride;
 }
 
-/* Every tile of the photo at scale sc. */
+/* Every tile of the photo at scale sc: the fewest input pixels in all (the network's time is proportional to
+ * them), with sides up to max_tile and areas up to max_tile_area; along each axis n tiles of equal side spread
+ * evenly, neighbours overlapping by `overlap` input pixels (a face that small lies whole in one of them). */
 static df_status run_scale(blazeface *m, const uint8_t *rgb, int W, int H, int channels, double sc, const bf_opts *o,
                            bf_face *faces, int cap, int *n) {
-    int overlap = (int)(BF_MIN_FACE_PX * BF_LEVEL_RATIO * 1.5), tw, th;
-    int nx = tiles_along(W, sc, o->max_tile, m->stride, overlap, &tw);
-    int ny = tiles_along(H, sc, o->max_tile, m->stride, overlap, &th);
+    int overlap = (int)(BF_MIN_FACE_PX * BF_LEVEL_RATIO * 1.5), nx = 0, ny = 0, tw = 0, th = 0;
+    double Lw = W * sc, Lh = H * sc, best = 0;
+    /* a side of t >= overlap + stride advances, so counts up to Ls / stride + 1 cover every useful layout */
+    int mx = (int)(Lw / m->stride) + 1, my = (int)(Lh / m->stride) + 1;
+    for (int i = 1; i <= mx; i++) {
+        int a = tile_side(Lw, i, m->stride, overlap);
+        if (a > o->max_tile) continue;
+        for (int j = 1; j <= my; j++) {
+            int b = tile_side(Lh, j, m->stride, overlap);
+            if (b > o->max_tile || (double)a * b > o->max_tile_area) continue;
+            double px = (double)i * j * a * b;
+            if (!nx || px < best) best = px, nx = i, ny = j, tw = a, th = b;
+        }
+    }
+    if (!nx) return df_fail(DF_ERR_ARG, "blazeface: no tiling of a %d x %d photo at scale %g fits max_tile %d", W, H,
+                            sc, o->max_tile);
     for (int j = 0; j < ny; j++)
         for (int i = 0; i < nx; i++) {
             bf_view v = {0, 0, W, H, 0, 0, 0, 0, tw, th, {i > 0, j > 0, i < nx - 1, j < ny - 1}};
@@ -510,6 +539,9 @@ df_status blazeface_detect(blazeface *m, const uint8_t *rgb, int W, int H, int c
     if (o.max_tile < m->S || o.max_tile > BF_MAX_INPUT || o.max_tile % m->stride)
         return df_fail(DF_ERR_ARG, "blazeface: max_tile %d is not a multiple of %d in %d..%d", o.max_tile, m->stride,
                        m->S, BF_MAX_INPUT);
+    if (o.max_tile_area < (long)m->S * m->S || o.max_tile_area > (long)BF_MAX_INPUT * BF_MAX_INPUT)
+        return df_fail(DF_ERR_ARG, "blazeface: max_tile_area %ld is not in %ld..%ld pixels", o.max_tile_area,
+                       (long)m->S * m->S, (long)BF_MAX_INPUT * BF_MAX_INPUT);
     /* the whole photo, letterboxed into S x S */
     int S = m->S, L = W > H ? W : H;
     double sc0 = (double)S / L;
@@ -520,7 +552,7 @@ df_status blazeface_detect(blazeface *m, const uint8_t *rgb, int W, int H, int c
     /* finer scales, down to faces of min_face at BF_MIN_FACE_PX input pixels (never above the photo's resolution) */
     double fpx = o.min_face * (W < H ? W : H), scf = fmin(1.0, BF_MIN_FACE_PX / fpx);
     if (!s && scf > sc0 * 1.25) {
-        int levels = (int)ceil(log(scf / sc0) / log(BF_LEVEL_RATIO));
+        int levels = (int)ceil(log(scf / sc0) / log(BF_LEVEL_STRETCH));
         for (int l = 1; l <= levels && !s; l++)
             s = run_scale(m, rgb, W, H, channels, sc0 * pow(scf / sc0, (double)l / levels), &o, faces, cap, n);
     }

@@ -6,7 +6,8 @@
 //     (build/blazeface.dfw) the page detects faces, and a CelebA face (from --data, enlarged 4x) is pasted into the
 //     photo, so "protect" is detection + one face.  --baseline DIR: the same photo also through another copy of
 //     web/ (e.g. `git archive HEAD web | tar -x -C /tmp/old` gives /tmp/old/web), run for run alternately in the
-//     same browser, with the ratios: a before/after comparison on a noisy machine;
+//     same browser, with the ratios: a before/after comparison on a noisy machine (the baseline runs its own
+//     lib/dadfi-wasm.mjs and .wasm when DIR/lib has them: copy build-wasm/wasm's there to compare C changes);
 //  3. (with --faces N, trained weights/gen.dfw and weights/zoo*.dfw and the CelebA subset) the large-photo
 //     experiment: faces enlarged into ~12 MP photos, protected at the 1024 working resolution, then cropped
 //     and downsized to 128 x 128 for the deepfake model, against the same faces protected at their own size.
@@ -82,7 +83,11 @@ if (opt.faces) {
 
 if (opt.baseline && !existsSync(join(opt.baseline, 'index.html'))) { console.error(`--baseline ${opt.baseline}: no index.html there`); process.exit(2); }
 const server = await startServer({ root: join(root, 'web'), mounts });
-const baseServer = opt.baseline ? await startServer({ root: opt.baseline, mounts }) : null;
+// the baseline's own wasm module when its lib/ has one (a before/after of C changes), else this build's
+const baseMounts = { ...mounts };
+for (const f of ['dadfi-wasm.mjs', 'dadfi-wasm.wasm'])
+  if (opt.baseline && existsSync(join(opt.baseline, 'lib', f))) baseMounts[`/lib/${f}`] = join(opt.baseline, 'lib', f);
+const baseServer = opt.baseline ? await startServer({ root: opt.baseline, mounts: baseMounts }) : null;
 const result = {};
 let browser;
 try {
