@@ -130,6 +130,19 @@ static void test_nms(void) {
     CHECK(bf_nms(g, 0, 0.3f, 1) == 0, "empty input");
 }
 
+/* Parts of a large face found again at a finer scale are dropped; overlapping neighbours and faces of similar size
+ * stay, in their order. */
+static void test_nested(void) {
+    bf_face f[5] = {box(150, 150, 250, 250, 0.9f), box(100, 100, 500, 500, 0.8f), box(450, 450, 550, 550, 0.75f),
+                    box(120, 120, 420, 420, 0.7f), box(600, 0, 700, 100, 0.6f)};
+    int n = bf_drop_nested(f, 5);
+    /* [150,250] lies inside [100,500] and is 1/4 of its side: dropped, although it scores higher; [450,550] is a
+     * quarter inside: kept; [120,420] is inside but 3/4 of the side (not a part): kept; [600,700] apart: kept */
+    CHECK(n == 4 && f[0].score == 0.8f && f[1].score == 0.75f && f[2].score == 0.7f && f[3].score == 0.6f,
+          "nested faces: %d left (%f %f ...)", n, f[0].score, f[1].score);
+    CHECK(bf_drop_nested(f, 0) == 0, "empty input");
+}
+
 static void expect_load_fails(const uint8_t *buf, size_t len, df_status want, const char *what) {
     blazeface *m = NULL;
     df_status s = blazeface_load(&m, buf, len);
@@ -245,6 +258,7 @@ static void test_no_face(void) {
 int main(void) {
     test_anchors();
     test_nms();
+    test_nested();
     test_refused();
     test_no_face();
     return check_summary("test_blazeface");

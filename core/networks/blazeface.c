@@ -414,6 +414,22 @@ int bf_nms(bf_face *f, int n, float thr, int weighted) {
     return out;
 }
 
+int bf_drop_nested(bf_face *f, int n) {
+    int out = 0;
+    for (int i = 0; i < n; i++) {
+        double si = fmax(f[i].x1 - f[i].x0, f[i].y1 - f[i].y0), ai = (double)(f[i].x1 - f[i].x0) * (f[i].y1 - f[i].y0);
+        int nested = 0;
+        for (int j = 0; j < n && !nested; j++) {
+            double sj = fmax(f[j].x1 - f[j].x0, f[j].y1 - f[j].y0);
+            if (j == i || !(si <= BF_NESTED_SIDE * sj) || !(ai > 0)) continue;
+            double w = fmin(f[i].x1, f[j].x1) - fmax(f[i].x0, f[j].x0), h = fmin(f[i].y1, f[j].y1) - fmax(f[i].y0, f[j].y0);
+            nested = w > 0 && h > 0 && w * h >= BF_NESTED_INSIDE * ai;
+        }
+        if (!nested) f[out++] = f[i];
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------------ photos of any size */
 /* The smallest face (box side, detector input pixels) the full-range model finds reliably, and the ratio of
  * face sizes one scale covers: a photo is searched at scales this far apart.  Tiles overlap by 1.5x the largest
@@ -564,5 +580,6 @@ df_status blazeface_detect(blazeface *m, const uint8_t *rgb, int W, int H, int c
      * model predicted at different scales).  Views of one face overlap by far more than MediaPipe's 0.3, which
      * would also remove neighbours that one view's weighted NMS has already kept apart. */
     *n = bf_nms(faces, *n, BF_VIEW_IOU, 0);
+    *n = bf_drop_nested(faces, *n);
     return DF_OK;
 }

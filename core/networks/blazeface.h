@@ -75,6 +75,13 @@ df_status blazeface_forward(blazeface *m, const float *x, int H, int W, float mi
  * group (blazeface_forward's candidates), else the group's best face (blazeface_detect across views). */
 int bf_nms(bf_face *faces, int n, float iou_threshold, int weighted);
 float bf_iou(const bf_face *a, const bf_face *b);
+/* Drop every face whose box lies mostly inside a much larger face's box (at least BF_NESTED_INSIDE of its area,
+ * its side at most BF_NESTED_SIDE of the other's): the finer scales find parts of a large face (an eye and its
+ * brow, the mouth) as small faces of their own, which would put protection squares at the wrong scale inside the
+ * real face's.  Keeps the order; returns the new count. */
+#define BF_NESTED_INSIDE 0.6
+#define BF_NESTED_SIDE 0.6
+int bf_drop_nested(bf_face *faces, int n);
 
 /* ------------------------------------------------------------------ photos of any size */
 typedef struct {
