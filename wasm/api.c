@@ -151,26 +151,47 @@ EMSCRIPTEN_KEEPALIVE blazeface *dfapi_detector_load(const uint8_t *buf, size_t l
 EMSCRIPTEN_KEEPALIVE void dfapi_detector_free(blazeface *m) { if (m) blazeface_free(m); }
 EMSCRIPTEN_KEEPALIVE int dfapi_max_faces(void) { return GF_MAX_FACES; }
 
+EMSCRIPTEN_KEEPALIVE int dfapi_protect_photo_to(gen_model *g, blazeface *det, uint8_t *out, const uint8_t *in, int w,
+                                                int h, float eps, int face_size, int work_side, int no_detect,
+                                                double *info);
 /* Protect rgba [h, w, 4] in place with gf_protect_photo (det may be 0: the whole photo).  face_size: Gen's size
  * on a face square (32..1024, multiple of 8; 128); work_side as in dfapi_protect; no_detect: the whole photo.
  * info (3 + 3 * dfapi_max_faces() doubles): detection (gf_detection: 0 off, 1 no detector, 2 given, 3 detected,
  * 4 no face), squares protected, whole photo protected (0/1), then cx, cy, side of each square in photo pixels. */
 EMSCRIPTEN_KEEPALIVE int dfapi_protect_photo(gen_model *g, blazeface *det, uint8_t *rgba, int w, int h, float eps,
                                              int face_size, int work_side, int no_detect, double *info) {
-    df_status s = check_protect(g, rgba, w, h, eps, work_side);
+    return dfapi_protect_photo_to(g, det, rgba, rgba, w, h, eps, face_size, work_side, no_detect, info);
+}
+
+/* dfapi_protect_photo out of place: in (the decoded photo, kept) -> out (the protected photo); the page keeps both
+ * in wasm memory (no copies through JavaScript).  out and in are the same buffer or do not overlap. */
+EMSCRIPTEN_KEEPALIVE int dfapi_protect_photo_to(gen_model *g, blazeface *det, uint8_t *out, const uint8_t *in, int w,
+                                                int h, float eps, int face_size, int work_side, int no_detect,
+                                                double *info) {
+    df_status s = check_protect(g, in, w, h, eps, work_side);
     if (s != DF_OK) return ret(s);
+    if (!out) return ret(df_fail(DF_ERR_ARG, "protect: NULL output buffer"));
+    size_t n = (size_t)w * h * 4;
+    if (out != in && out < in + n && in < out + n) return ret(df_fail(DF_ERR_ARG, "protect: the buffers overlap"));
     if (!info) return ret(df_fail(DF_ERR_ARG, "protect: NULL result buffer"));
     if (face_size < 32 || face_size > 1024 || face_size % 8)
         return ret(df_fail(DF_ERR_ARG, "protect: face_size must be a multiple of 8 in 32..1024, got %d", face_size));
     gf_photo_opts o = gf_photo_default_opts();
     o.eps = eps, o.face_size = face_size, o.work_side = work_side, o.no_detect = no_detect != 0;
     gf_photo_result r;
-    s = gf_protect_photo(g, det, rgba, rgba, w, h, 4, &o, &r, protect_progress, NULL);
+    s = gf_protect_photo(g, det, out, in, w, h, 4, &o, &r, protect_progress, NULL);
     if (s != DF_OK) return ret(s);
     info[0] = (double)r.det, info[1] = r.nsq, info[2] = r.protected_whole;
     for (int i = 0; i < r.nsq; i++)
         info[3 + 3 * i] = r.sq[i].cx, info[4 + 3 * i] = r.sq[i].cy, info[5 + 3 * i] = r.sq[i].side;
     return ret(DF_OK);
+}
+
+/* The page's display views (web/views.mjs makeViews): df_box_shrink_rgba8 of an RGBA photo in wasm memory. */
+EMSCRIPTEN_KEEPALIVE int dfapi_box_shrink(uint8_t *dst, const uint8_t *src, int w, int h, int f, int vx0, int vy0,
+                                          int vx1, int vy1) {
+    df_status s = check_image(src, w, h);
+    return ret(s != DF_OK ? s : df_box_shrink_rgba8(dst, src, w, h, f, vx0, vy0, vx1, vy1));
 }
 
 /* ------------------------------------------------------------------ zoo (deepfake preview)

@@ -205,13 +205,93 @@ export class Engine {
     });
   }
 
-  #checkPixels(what, rgba, width, height) {
+  /**
+   * An RGBA photo buffer in wasm memory (width x height x 4 bytes) that JavaScript fills and reads without copies:
+   * {ptr, width, height, bytes, view() (a Uint8ClampedArray onto wasm memory: take a new one after any engine call,
+   * memory growth replaces the buffer), free()}.  The page decodes straight into one (web/worker.mjs) and protects
+   * from one into another (protectPhotoTo).
+   */
+  allocPhoto(width, height) {
+    this.#checkPixels('photo', null, width, height, false);
+    const bytes = width * height * 4, M = this.M, engine = this;
+    const ptr = this.#call('photo', () => this.#malloc(bytes, 'photo'));
+    return {
+      ptr, width, height, bytes, kind: 'photo',
+      view() {
+        if (!this.ptr) throw new DadfiError('photo: already freed', 'internal');
+        return new Uint8ClampedArray(M.HEAPU8.buffer, this.ptr, bytes);
+      },
+      free() { if (this.ptr && !engine.dead) M._free(this.ptr); this.ptr = 0; },
+    };
+  }
+
+  #checkPhoto(what, ph) {
+    if (!ph || ph.kind !== 'photo' || !ph.ptr) throw new DadfiError(`${what}: not a photo buffer of this engine`, 'bad-argument', STATUS.ARG);
+  }
+
+  /**
+   * protectPhoto on wasm-resident photos (allocPhoto): src is read, dst (the same size; may be src itself) receives
+   * the protected photo.  Returns {detection, wholePhoto, squares} as protectPhoto does.
+   */
+  protectPhotoTo(h, det, src, dst, { eps = 0.05, workSide = 1024, faceSize = 128, noDetect = false, onProgress } = {}) {
+    if (!h || !h.ptr) throw new DadfiError('protect: no Gen model loaded', 'bad-argument', STATUS.ARG);
+    this.#checkPhoto('protect', src);
+    this.#checkPhoto('protect', dst);
+    if (src.width !== dst.width || src.height !== dst.height) throw new DadfiError('protect: the photo buffers differ in size', 'bad-argument', STATUS.ARG);
+    const maxFaces = this.M._dfapi_max_faces(), ninfo = 3 + 3 * maxFaces;
+    return this.#call('protect', () => {
+      const pinfo = this.#malloc(8 * ninfo, 'protect');
+      try {
+        this.M.onProgress = onProgress ? (stage, f) => onProgress(f) : null;
+        const s = this.M._dfapi_protect_photo_to(h.ptr, det && det.ptr ? det.ptr : 0, dst.ptr, src.ptr, src.width,
+          src.height, eps, faceSize, workSide, noDetect ? 1 : 0, pinfo);
+        if (s !== 0) throw this.#fail('protect');
+        const info = this.M.HEAPF64.slice(pinfo >> 3, (pinfo >> 3) + ninfo);
+        const squares = [];
+        for (let i = 0; i < info[1]; i++) squares.push({ cx: info[3 + 3 * i], cy: info[4 + 3 * i], side: info[5 + 3 * i] });
+        const detection = ['off', 'no_detector', 'given', 'detected', 'no_face'][info[0]] || 'unknown';
+        return { detection, wholePhoto: info[2] !== 0, squares };
+      } finally {
+        this.M.onProgress = null;
+        this.M._free(pinfo);
+      }
+    });
+  }
+
+  /**
+   * views.mjs boxShrink in C for a wasm-resident photo: the view pixels in the box [vx0, vx1) x [vy0, vy1) of
+   * ceil(w / f) x ceil(h / f) written into dst (a Uint8ClampedArray of the view's size).  The same bytes as
+   * boxShrink (tests/js/views.test.mjs).
+   */
+  boxShrinkPhoto(ph, f, dst, vx0 = 0, vy0 = 0, vx1 = Math.ceil(ph.width / f), vy1 = Math.ceil(ph.height / f)) {
+    this.#checkPhoto('views', ph);
+    const vw = Math.ceil(ph.width / f), vh = Math.ceil(ph.height / f);
+    if (!(dst instanceof Uint8ClampedArray || dst instanceof Uint8Array) || dst.length !== vw * vh * 4)
+      throw new DadfiError('views: the view buffer does not match the size', 'bad-argument', STATUS.ARG);
+    if (vx1 <= vx0 || vy1 <= vy0) return dst;
+    return this.#call('views', () => {
+      const p = this.#malloc(vw * vh * 4, 'views');
+      try {
+        if (this.M._dfapi_box_shrink(p, ph.ptr, ph.width, ph.height, f, vx0, vy0, vx1, vy1) !== 0) throw this.#fail('views');
+        if (vx0 === 0 && vx1 === vw) dst.set(this.M.HEAPU8.subarray(p + vy0 * vw * 4, p + vy1 * vw * 4), vy0 * vw * 4);
+        else for (let vy = vy0; vy < vy1; vy++) {
+          const a = (vy * vw + vx0) * 4, b = (vy * vw + vx1) * 4;
+          dst.set(this.M.HEAPU8.subarray(p + a, p + b), a);
+        }
+        return dst;
+      } finally {
+        this.M._free(p);
+      }
+    });
+  }
+
+  #checkPixels(what, rgba, width, height, withPixels = true) {
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
       throw new DadfiError(`${what}: bad image size ${width} x ${height}`, 'bad-argument', STATUS.ARG);
     if (width * height > LIMITS.maxPixels || width > LIMITS.maxSide || height > LIMITS.maxSide)
       throw new DadfiError(`${what}: image too large (${width} x ${height}; at most ${LIMITS.maxPixels / 1e6} megapixels)`, 'too-large', STATUS.NOMEM);
     const n = width * height * 4;
-    if (!rgba || rgba.length !== n) throw new DadfiError(`${what}: pixel buffer has ${rgba ? rgba.length : 0} bytes, expected ${n}`, 'bad-argument', STATUS.ARG);
+    if (withPixels && (!rgba || rgba.length !== n)) throw new DadfiError(`${what}: pixel buffer has ${rgba ? rgba.length : 0} bytes, expected ${n}`, 'bad-argument', STATUS.ARG);
   }
 
   get zooAvailable() { return this.M._dfapi_zoo_available() !== 0; }
@@ -226,7 +306,8 @@ export class Engine {
   }
 
   /**
-   * Deepfake preview on a square crop (centre cx, cy; side) of the original and the protected pixels.
+   * Deepfake preview on a square crop (centre cx, cy; side) of the original and the protected pixels (RGBA arrays,
+   * or engine photos from allocPhoto, read where they are).
    * Returns {size, images: [origCrop, protCrop, fakeOrig, fakeProt] (RGBA size x size), l2Mask, maskPixels,
    * success, dMaskRms, psnr}.  attr: 0 black, 1 blond, 2 brown hair, 3 male, 4 young.
    */
@@ -265,17 +346,28 @@ export class Engine {
         Math.round(side), pout, pst));
   }
 
-  // The previews' shared part: copy both photos in, run(po, pp, pout, pstats), read the four S x S images and stats.
+  // The previews' shared part: copy both photos in (or use them where they are: engine photos, allocPhoto),
+  // run(po, pp, pout, pstats), read the four S x S images and stats.
   #preview(S, orig, prot, width, height, onProgress, run) {
-    this.#checkPixels('preview', orig, width, height);
-    const n = width * height * 4, img = S * S * 4;
-    if (!prot || prot.length !== n) throw new DadfiError('preview: pixel buffers do not match the size', 'bad-argument', STATUS.ARG);
+    const resident = orig && orig.kind === 'photo';
+    if (resident) {
+      this.#checkPhoto('preview', orig);
+      this.#checkPhoto('preview', prot);
+      if (orig.width !== width || orig.height !== height || prot.width !== width || prot.height !== height)
+        throw new DadfiError('preview: the photos do not match the size', 'bad-argument', STATUS.ARG);
+    } else {
+      this.#checkPixels('preview', orig, width, height);
+      if (!prot || prot.length !== width * height * 4) throw new DadfiError('preview: pixel buffers do not match the size', 'bad-argument', STATUS.ARG);
+    }
+    const n = resident ? 0 : width * height * 4, img = S * S * 4;
     return this.#call('preview', () => {
       const p = this.#malloc(2 * n + 4 * img + 64, 'preview');
       try {
-        const po = p, pp = p + n, pout = p + 2 * n, pst = (pout + 4 * img + 7) & ~7;
-        this.M.HEAPU8.set(orig, po);
-        this.M.HEAPU8.set(prot, pp);
+        const po = resident ? orig.ptr : p, pp = resident ? prot.ptr : p + n, pout = p + 2 * n, pst = (pout + 4 * img + 7) & ~7;
+        if (!resident) {
+          this.M.HEAPU8.set(orig, po);
+          this.M.HEAPU8.set(prot, pp);
+        }
         this.M.onProgress = onProgress ? (stage, f) => onProgress(f) : null;
         if (run(po, pp, pout, pst) !== 0) throw this.#fail('preview');
         const st = this.M.HEAPF64.slice(pst >> 3, (pst >> 3) + 5);

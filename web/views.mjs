@@ -13,17 +13,21 @@ export function viewFactor(width, height, maxSide = 2048) {
  * Compare two RGBA buffers of one w x h photo over RGB: the largest |a - b| (linf), the PSNR (0..255 scale), the
  * number of pixels that differ in any byte, and the smallest box holding them ({x0, y0, x1, y1}, x1 and y1
  * exclusive; null if none).  Pixels are compared 4 bytes at a time, so a photo with one protected face costs
- * little more than a pass over memory.
+ * little more than a pass over memory.  region ({x0, y0, x1, y1}, clipped to the photo; null: none; default the
+ * whole photo): only pixels there are compared, the others are known to be equal (the protector changes nothing
+ * outside its face squares), so a face costs a face's worth of work.
  */
-export function diffRGBA(a, b, width, height) {
+export function diffRGBA(a, b, width, height, region = { x0: 0, y0: 0, x1: width, y1: height }) {
   if (a.length !== b.length || a.length !== width * height * 4) throw new RangeError('diffRGBA: buffer sizes do not match');
+  const rx0 = region ? Math.max(0, Math.floor(region.x0)) : 0, rx1 = region ? Math.min(width, Math.ceil(region.x1)) : 0;
+  const ry0 = region ? Math.max(0, Math.floor(region.y0)) : 0, ry1 = region ? Math.min(height, Math.ceil(region.y1)) : 0;
   const aligned = a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0;
   const a32 = aligned ? new Uint32Array(a.buffer, a.byteOffset, a.length >> 2) : null;
   const b32 = aligned ? new Uint32Array(b.buffer, b.byteOffset, b.length >> 2) : null;
   let linf = 0, se = 0, changed = 0, x0 = width, y0 = height, x1 = 0, y1 = 0;
-  for (let y = 0, p = 0; y < height; y++) {
+  for (let y = ry0; y < ry1; y++) {
     let rowChanged = false;
-    for (let x = 0; x < width; x++, p++) {
+    for (let x = rx0, p = y * width + rx0; x < rx1; x++, p++) {
       if (aligned ? a32[p] === b32[p] : a[4 * p] === b[4 * p] && a[4 * p + 1] === b[4 * p + 1] && a[4 * p + 2] === b[4 * p + 2] && a[4 * p + 3] === b[4 * p + 3]) continue;
       const i = 4 * p, d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1], d2 = a[i + 2] - b[i + 2];
       se += d0 * d0 + d1 * d1 + d2 * d2;
@@ -41,6 +45,22 @@ export function diffRGBA(a, b, width, height) {
   }
   const mse = se / (width * height * 3);
   return { linf, psnr: mse === 0 ? Infinity : 10 * Math.log10(255 * 255 / mse), changed, box: changed ? { x0, y0, x1, y1 } : null };
+}
+
+/**
+ * The part of a w x h photo that protection can have changed, for diffRGBA's region: the union of the face squares
+ * (protectPhoto's result r; gf_protect_photo changes nothing outside them; a pixel of margin), the whole photo
+ * (r.wholePhoto), or nothing (null).
+ */
+export function changedRegion(r, w, h) {
+  if (r.wholePhoto) return { x0: 0, y0: 0, x1: w, y1: h };
+  if (!r.squares.length) return null;
+  const g = { x0: w, y0: h, x1: 0, y1: 0 };
+  for (const q of r.squares) {
+    g.x0 = Math.min(g.x0, Math.floor(q.cx - q.side / 2) - 1), g.y0 = Math.min(g.y0, Math.floor(q.cy - q.side / 2) - 1);
+    g.x1 = Math.max(g.x1, Math.ceil(q.cx + q.side / 2) + 1), g.y1 = Math.max(g.y1, Math.ceil(q.cy + q.side / 2) + 1);
+  }
+  return g;
 }
 
 // Where the bytes of a pixel's 32-bit word sit (R, G, B, A in memory): word bits 0-7 are byte B0 of the pixel.
@@ -99,16 +119,19 @@ export function boxShrink(src, w, h, f, dst, vx0 = 0, vy0 = 0, vx1 = Math.ceil(w
  * box (diffRGBA's box, in photo pixels, or null) shrunk again from prot; the perturbation is mid-grey where nothing
  * changed and 128 + (protected - original) amplified so that +-eps spans 0..255 (from the shrunk pair: the
  * shrinking is linear).  The views of a photo that changed everywhere equal those of shrinking both photos whole.
+ * shrink(src, f, dst, vx0, vy0, vx1, vy1): how orig and prot are shrunk (default boxShrink on RGBA arrays; the
+ * worker passes the engine's boxShrinkPhoto, the same bytes in C, with orig and prot photos in wasm memory).
  */
-export function makeViews(orig, prot, width, height, eps, box, maxSide = 2048) {
+export function makeViews(orig, prot, width, height, eps, box, maxSide = 2048,
+  shrink = (src, f, dst, vx0, vy0, vx1, vy1) => boxShrink(src, width, height, f, dst, vx0, vy0, vx1, vy1)) {
   const f = viewFactor(width, height, maxSide), vw = Math.ceil(width / f), vh = Math.ceil(height / f);
-  const original = boxShrink(orig, width, height, f, new Uint8ClampedArray(vw * vh * 4));
+  const original = shrink(orig, f, new Uint8ClampedArray(vw * vh * 4), 0, 0, vw, vh);
   const protectedView = new Uint8ClampedArray(original);
   const perturbation = new Uint8ClampedArray(vw * vh * 4);
   new Uint32Array(perturbation.buffer).fill(new Uint32Array(new Uint8Array([128, 128, 128, 255]).buffer)[0]);
   if (box) {
     const vx0 = Math.floor(box.x0 / f), vy0 = Math.floor(box.y0 / f), vx1 = Math.ceil(box.x1 / f), vy1 = Math.ceil(box.y1 / f);
-    boxShrink(prot, width, height, f, protectedView, vx0, vy0, vx1, vy1);
+    shrink(prot, f, protectedView, vx0, vy0, vx1, vy1);
     const k = 127 / Math.max(1, eps * 127.5);
     for (let vy = vy0; vy < vy1; vy++)
       for (let i = 4 * (vy * vw + vx0), e = 4 * (vy * vw + vx1); i < e; i += 4) {

@@ -22,10 +22,9 @@
 //        restyles the whole crop, attr does not apply), loaded on first use; jpegQuality (0..1): the site re-encodes
 //        the original and the protected photo as JPEG first, as an upload would be (the model gets the decoded JPEG)
 //   any failure                                          -> {type:'error', code, message}
-import { loadEngine, DadfiError, LIMITS } from './engine.mjs';
-import { diffRGBA, makeViews } from './views.mjs';
-
-const MAX_FILE_BYTES = 200 * 1024 * 1024;
+import { loadEngine, DadfiError } from './engine.mjs';
+import { changedRegion, diffRGBA, makeViews } from './views.mjs';
+import { decodeBitmap, pixelsInto } from './decode.mjs';
 const VIEW_SIDE = 2048; // views sent to the page: the photo shrunk by a whole factor to at most this (display only)
 
 let cfg = null;         // the init message
@@ -34,7 +33,13 @@ let imported = new Map(); // url -> loaded imported model handle (loaded on firs
 let detectorError = null; // why the detector could not be loaded (the page says so; whole photos are protected)
 let protectMs = 300;      // the last face-path protection time (progress estimate)
 let flopsPerMs = 8e6;   // Gen speed estimate for the progress bar (8 GFLOP/s), updated after each run
-let last = null;        // {width, height, orig, prot: Uint8ClampedArray, eps}
+let last = null;        // {width, height, orig, prot: engine photos (wasm memory, engine.allocPhoto), eps, engine}
+
+// The last photo's buffers are freed when the next photo comes (or the engine was replaced after a trap).
+function freeLast() {
+  if (last && last.engine === engine) last.orig.free(), last.prot.free();
+  last = null;
+}
 
 async function fetchBytes(url, what) {
   let r;
@@ -99,31 +104,7 @@ async function ensureImported(url) {
   return imported.get(url);
 }
 
-async function decode(blob) {
-  if (!(blob instanceof Blob) || blob.size === 0) throw new DadfiError('The file is empty.', 'not-an-image');
-  if (blob.size > MAX_FILE_BYTES) throw new DadfiError(`The file is too large (${(blob.size / 1048576).toFixed(0)} MB; at most ${MAX_FILE_BYTES / 1048576} MB).`, 'too-large');
-  let bmp;
-  try {
-    // Premultiplied (the default) decodes a 12 MP JPEG twice as fast as premultiplyAlpha 'none', and the pixels
-    // read back are the same: the canvas below stores premultiplied colour either way.
-    bmp = await createImageBitmap(blob, { imageOrientation: 'from-image' });
-  } catch (e) {
-    if (e instanceof TypeError) { // older browsers: no options (they apply EXIF orientation by default or not at all)
-      try { bmp = await createImageBitmap(blob); } catch { bmp = null; }
-    }
-    if (!bmp) throw new DadfiError('This file is not an image this browser can read (use JPEG, PNG or WebP).', 'not-an-image');
-  }
-  const { width, height } = bmp;
-  if (width * height > LIMITS.maxPixels || width > LIMITS.maxSide || height > LIMITS.maxSide) {
-    bmp.close();
-    throw new DadfiError(`The image is too large: ${width} x ${height} pixels (${(width * height / 1e6).toFixed(1)} MP); at most ${LIMITS.maxPixels / 1e6 | 0} megapixels, e.g. 4096 x 4096.`, 'too-large');
-  }
-  const ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
-  ctx.drawImage(bmp, 0, 0);
-  bmp.close();
-  return { width, height, data: ctx.getImageData(0, 0, width, height).data };
-}
-
+// pixels may be a view of wasm memory: putImageData copies them at once, before anything can grow the memory.
 async function encode(pixels, width, height, format, quality) {
   const c = new OffscreenCanvas(width, height);
   c.getContext('2d').putImageData(new ImageData(pixels, width, height), 0, 0);
@@ -134,40 +115,61 @@ async function encode(pixels, width, height, format, quality) {
 async function protect(msg, progress) {
   const t0 = performance.now();
   progress('decode', 0);
-  const img = await decode(msg.blob);
+  const bmp = await decodeBitmap(msg.blob);
+  let orig = null, prot = null, decodePath;
+  try {
+    await ensureEngine();
+    freeLast();
+    // decoded straight into wasm memory; protected from there into a second buffer (no copies through JavaScript)
+    orig = engine.allocPhoto(bmp.width, bmp.height);
+    decodePath = await pixelsInto(bmp, orig);
+    bmp.close();
+    prot = engine.allocPhoto(orig.width, orig.height);
+  } catch (e) {
+    bmp.close();
+    if (orig) orig.free();
+    throw e;
+  }
+  const width = orig.width, height = orig.height;
   const t1 = performance.now();
-  await ensureEngine();
+  let r;
   const workSide = msg.workSide ?? 1024;
-  const [ww, wh] = engine.workingSize(img.width, img.height, workSide);
+  const [ww, wh] = engine.workingSize(width, height, workSide);
   const flops = engine.genFlops(gen, (wh + 7) & ~7, (ww + 7) & ~7);
   const faces = detector && !msg.noDetect;
-  progress('protect', 0, { etaMs: faces ? protectMs : flops / flopsPerMs });
-  const r = engine.protectPhoto(gen, detector, img.data, img.width, img.height, {
-    eps: msg.eps, workSide, noDetect: !!msg.noDetect, onProgress: f => progress('protect', f),
-  });
-  const prot = r.pixels;
+  try {
+    progress('protect', 0, { etaMs: faces ? protectMs : flops / flopsPerMs });
+    r = engine.protectPhotoTo(gen, detector, orig, prot, {
+      eps: msg.eps, workSide, noDetect: !!msg.noDetect, onProgress: f => progress('protect', f),
+    });
+  } catch (e) {
+    orig.free(), prot.free();
+    throw e;
+  }
   const t2 = performance.now();
   if (r.wholePhoto && !faces && t2 - t1 > 50) flopsPerMs = flops / (t2 - t1); // calibrates the next estimate
   if (faces) protectMs = t2 - t1;
-  last = { width: img.width, height: img.height, orig: img.data, prot, eps: msg.eps };
-  const d = diffRGBA(img.data, prot, img.width, img.height);
+  last = { width, height, orig, prot, eps: msg.eps, engine };
+  const d = diffRGBA(orig.view(), prot.view(), width, height, changedRegion(r, width, height));
   const stats = { linf: d.linf, psnr: d.psnr, changedPixels: d.changed };
   stats.faces = { detection: r.detection, wholePhoto: r.wholePhoto, squares: r.squares, detectorError };
   if (msg.views) { // shown at once; the encoded file follows (or is made when it is needed: encode false)
-    const v = makeViews(img.data, prot, img.width, img.height, msg.eps, d.box, VIEW_SIDE);
+    const v = makeViews(orig, prot, width, height, msg.eps, d.box, VIEW_SIDE,
+      (ph, f, dst, vx0, vy0, vx1, vy1) => engine.boxShrinkPhoto(ph, f, dst, vx0, vy0, vx1, vy1));
     const views = { width: v.width, height: v.height, original: v.original, protected: v.protected, perturbation: v.perturbation };
-    progress('views', 1, { views, width: img.width, height: img.height, stats }, [v.original.buffer, v.protected.buffer, v.perturbation.buffer]);
+    progress('views', 1, { views, width, height, stats }, [v.original.buffer, v.protected.buffer, v.perturbation.buffer]);
   }
   const t3 = performance.now();
   let blob = null;
   if (msg.encode !== false) {
     progress('encode', 0);
-    blob = await encode(prot, img.width, img.height, msg.format, msg.quality);
+    blob = await encode(prot.view(), width, height, msg.format, msg.quality);
   }
   const t4 = performance.now();
   stats.ms = { decode: t1 - t0, protect: t2 - t1, views: t3 - t2, encode: blob ? t4 - t3 : null, total: t4 - t0 };
+  stats.decodePath = decodePath;
   stats.heapBytes = engine.heapBytes;
-  return [{ type: 'result', blob, width: img.width, height: img.height, stats }, []];
+  return [{ type: 'result', blob, width, height, stats }, []];
 }
 
 // What a site that re-encodes uploads as JPEG (quality q in 0..1) hands on: the decoded JPEG's pixels.
@@ -188,11 +190,13 @@ async function preview(msg, progress) {
   const importedUrls = cfg.importedUrls || [];
   if (!zs.length && !importedUrls.length)
     throw new DadfiError('No deepfake model available: the preview needs zoo weights (weights/zoo/*.dfw) or imported models.', 'no-model');
-  let { orig, prot } = last;
+  if (last.engine !== engine) throw new DadfiError('The engine was restarted after an error: protect the photo again.', 'internal');
+  let { orig, prot } = last; // engine photos: the previews read them in wasm memory
   const q = msg.jpegQuality;
   if (q != null) {
     if (!(q > 0 && q <= 1)) throw new DadfiError(`preview: JPEG quality must be in (0, 1], got ${q}`, 'bad-argument');
-    [orig, prot] = await Promise.all([siteJpeg(orig, last.width, last.height, q), siteJpeg(prot, last.width, last.height, q)]);
+    const jo = await siteJpeg(orig.view(), last.width, last.height, q), jp = await siteJpeg(prot.view(), last.width, last.height, q);
+    [orig, prot] = [jo, jp];
   }
   let count = 0;
   const send = async (r, model, isImported) => {
@@ -250,7 +254,7 @@ self.onmessage = ev => {
       else if (msg.type === 'protect') r = await protect(msg, progress);
       else if (msg.type === 'encode') {
         if (!last) throw new DadfiError('Nothing to encode yet.', 'bad-argument');
-        const t0 = performance.now(), blob = await encode(last.prot, last.width, last.height, msg.format, msg.quality);
+        const t0 = performance.now(), blob = await encode(last.prot.view(), last.width, last.height, msg.format, msg.quality);
         r = [{ type: 'result', blob, width: last.width, height: last.height, ms: performance.now() - t0 }, []];
       } else if (msg.type === 'preview') r = await preview(msg, progress);
       else throw new DadfiError(`worker: unknown request '${msg.type}'`, 'internal');

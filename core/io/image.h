@@ -49,6 +49,13 @@ df_status df_read_file(const char *path, size_t limit, uint8_t **out, size_t *ou
 void df_rgb8_to_planar(float *out, const uint8_t *rgb, int w, int h, int stride_px /* 3 or 4 (RGBA) */);
 void df_planar_to_rgb8(uint8_t *rgb, const float *in, int w, int h, int stride_px);
 
+/* Shrink RGBA src (w x h, 8 bits a channel) by the whole factor f (1..16) into dst (RGBA, ceil(w / f) x
+ * ceil(h / f)): each dst pixel is the rounded mean of its f x f block of src, (sum + n / 2) / n over the n pixels of
+ * the block (fewer at the right and bottom edges), every channel alpha included.  Only dst pixels in the box
+ * [vx0, vx1) x [vy0, vy1) of dst are written.  (The page's display views: web/views.mjs boxShrink is the same.) */
+df_status df_box_shrink_rgba8(uint8_t *dst, const uint8_t *src, int w, int h, int f, int vx0, int vy0, int vx1,
+                              int vy1);
+
 #ifdef __cplusplus
 }
 #endif

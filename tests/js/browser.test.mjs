@@ -252,6 +252,47 @@ test('browser: page and upload form in Chromium', { skip, timeout: 600000 }, asy
       assert.equal(await page.evaluate(() => document.getElementById('download').download), 'rotated-protected.png');
     });
 
+    await t.test('decoding straight into wasm memory (VideoFrame) gives the canvas\'s pixels', async () => {
+      // web/decode.mjs pixelsInto: the VideoFrame path for opaque photos, the canvas for the rest; both paths on the
+      // same files must give the same bytes: a JPEG, a Display-P3 JPEG (converted to sRGB), an EXIF-rotated
+      // JPEG and a PNG with transparency (the last two must take the canvas path).
+      const rotated = [...readFileSync(join(dir, 'rotated.jpg'))]; // the test above's, EXIF orientation 6
+      const res = await page.evaluate(async rot => {
+        const { pixelsInto, canvasPixels } = await import('/decode.mjs');
+        const make = async (space, type, alpha) => {
+          const c = new OffscreenCanvas(97, 61), g = c.getContext('2d', { colorSpace: space });
+          for (let i = 0; i < 300; i++) {
+            g.fillStyle = `color(${space === 'display-p3' ? 'display-p3' : 'srgb'} ${(i * 0.37) % 1} ${(i * 0.61) % 1} ${(i * 0.83) % 1} / ${alpha ? (i % 5) / 4 : 1})`;
+            g.fillRect((i * 13) % 97, (i * 7) % 61, 3 + (i % 9), 2 + (i % 7));
+          }
+          return c.convertToBlob({ type, quality: 0.9 });
+        };
+        const files = { jpeg: await make('srgb', 'image/jpeg', false), p3: await make('display-p3', 'image/jpeg', false),
+          rotated: new Blob([new Uint8Array(rot)], { type: 'image/jpeg' }), png: await make('srgb', 'image/png', true) };
+        const out = {};
+        for (const [name, blob] of Object.entries(files)) {
+          const bmp = await createImageBitmap(blob, { imageOrientation: 'from-image' });
+          const ph = w => { const buf = new Uint8ClampedArray(w.width * w.height * 4).fill(7); return { width: w.width, height: w.height, bytes: buf.length, view: () => buf }; };
+          const a = ph(bmp), b = ph(bmp);
+          const pa = await pixelsInto(bmp, a), pb = await pixelsInto(bmp, b, { path: 'canvas' }), ref = canvasPixels(bmp);
+          let diff = 0, alpha = 0;
+          for (let i = 0; i < ref.length; i++) { diff += a.view()[i] !== ref[i]; diff += b.view()[i] !== ref[i]; if (i % 4 === 3 && ref[i] !== 255) alpha++; }
+          out[name] = { path: pa, forced: pb, diff, alpha, w: bmp.width, h: bmp.height };
+          bmp.close();
+        }
+        return out;
+      }, rotated);
+      for (const [name, r] of Object.entries(res)) {
+        assert.equal(r.diff, 0, `${name}: ${r.diff} bytes differ from the canvas (${JSON.stringify(r)})`);
+        assert.equal(r.forced, 'canvas');
+      }
+      assert.equal(res.png.path, 'canvas', 'a transparent PNG must take the canvas path');
+      assert.ok(res.png.alpha > 0);
+      assert.equal(res.p3.path, 'canvas', 'a Display-P3 photo must take the canvas path');
+      assert.equal(res.jpeg.path, 'videoframe', `an opaque JPEG should decode straight into memory (${JSON.stringify(res.jpeg)})`);
+      assert.deepEqual([res.rotated.w, res.rotated.h], [48, 64]); // rotated 90 degrees
+    });
+
     await t.test('drag and drop, paste', async () => {
       const small = [...encodePNG(testPicture(64, 48, 3, 8))];
       const transfer = name => page.evaluateHandle(([bytes, n]) => {

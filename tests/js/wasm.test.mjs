@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { buildDir, sourceDir, sharedDir } from './deps.mjs';
 import { encodePNG, decodePNG, testPicture } from './png.mjs';
 import { loadEngine, DadfiError } from '../../web/engine.mjs';
+import { boxShrink, changedRegion, diffRGBA } from '../../web/views.mjs';
 
 const wasmDir = process.env.DF_WASM_DIR;
 const modulePath = wasmDir && join(wasmDir, 'dadfi-wasm.mjs');
@@ -209,6 +210,23 @@ test('wasm module', { skip }, async t => {
         const [cx, cy, side] = f.squares[0];
         assert.ok(Math.abs(w.squares[0].cx - cx) < 0.1 && Math.abs(w.squares[0].cy - cy) < 0.1 && Math.abs(w.squares[0].side - side) < 0.1,
           `wasm square ${JSON.stringify(w.squares[0])} vs native ${f.squares[0]}`);
+        // the page's path: both photos in wasm memory, protected out of place: the same squares and pixels, the
+        // input untouched; diffRGBA on changedRegion (what the page scans) equals diffRGBA on the whole photo
+        const rgba = toRGBA(canvas), phSrc = e.allocPhoto(CW, CH), dst = e.allocPhoto(CW, CH);
+        try {
+          phSrc.view().set(rgba);
+          const rt = e.protectPhotoTo(g, d, phSrc, dst, { eps: 0.05 });
+          assert.deepEqual(rt, { detection: w.detection, wholePhoto: w.wholePhoto, squares: w.squares });
+          assert.ok(Buffer.from(dst.view()).equals(Buffer.from(w.pixels)), 'protectPhotoTo and protectPhoto differ');
+          assert.ok(Buffer.from(phSrc.view()).equals(Buffer.from(rgba)), 'protectPhotoTo changed its input');
+          const full = diffRGBA(rgba, w.pixels, CW, CH), region = changedRegion(rt, CW, CH);
+          assert.ok(full.changed > 0 && (region.x1 - region.x0) * (region.y1 - region.y0) < 0.5 * CW * CH);
+          assert.deepEqual(diffRGBA(rgba, w.pixels, CW, CH, region), full);
+          assert.throws(() => e.protectPhotoTo(g, d, phSrc, e.allocPhoto(CW, CH - 1)), err => err.code === 'bad-argument');
+          assert.throws(() => e.protectPhotoTo(g, d, rgba, dst), err => err.code === 'bad-argument');
+        } finally {
+          phSrc.free(), dst.free();
+        }
         const golden = decodePNG(readFileSync(join(dir, 'face-out.png')));
         const dd = diff(w.pixels, golden);
         assert.ok(dd.max <= 1 && dd.frac <= 0.01, `wasm vs native: max ${dd.max}, ${(100 * dd.frac).toFixed(3)} % of bytes differ`);
@@ -235,6 +253,32 @@ test('wasm module', { skip }, async t => {
       } finally {
         e.freeModel(d);
       }
+    });
+
+    await t.test('boxShrinkPhoto (C) gives the bytes of views.mjs boxShrink', () => {
+      let seed = 7;
+      const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+      for (const [w, h, f] of [[1, 1, 1], [5, 3, 2], [37, 23, 2], [64, 48, 2], [33, 65, 3], [100, 7, 16], [17, 40, 5]]) {
+        const ph = e.allocPhoto(w, h), src = new Uint8ClampedArray(w * h * 4);
+        try {
+          for (let i = 0; i < src.length; i++) src[i] = rnd() * 256;
+          ph.view().set(src);
+          const vw = Math.ceil(w / f), vh = Math.ceil(h / f);
+          const boxes = [[0, 0, vw, vh], [Math.floor(vw / 3), Math.floor(vh / 4), vw, Math.ceil(vh / 2)], [vw - 1, vh - 1, vw, vh], [0, 0, 0, 0]];
+          for (const b of boxes) {
+            const want = boxShrink(src, w, h, f, new Uint8ClampedArray(vw * vh * 4).fill(9), ...b);
+            const got = e.boxShrinkPhoto(ph, f, new Uint8ClampedArray(vw * vh * 4).fill(9), ...b);
+            assert.deepEqual([...got], [...want], `${w} x ${h}, factor ${f}, box ${b}`);
+          }
+          assert.throws(() => e.boxShrinkPhoto(ph, 17, new Uint8ClampedArray(4)), err => err.code === 'bad-argument');
+          assert.throws(() => e.boxShrinkPhoto(ph, f, new Uint8ClampedArray(vw * vh * 4), 0, 0, vw + 1, vh), err => err.code === 'bad-argument');
+          assert.throws(() => e.boxShrinkPhoto(ph, f, new Uint8ClampedArray(vw * vh * 4 - 4)), err => err.code === 'bad-argument');
+        } finally {
+          ph.free();
+        }
+      }
+      assert.throws(() => e.allocPhoto(0, 5), err => err.code === 'bad-argument');
+      assert.throws(() => e.allocPhoto(5000, 5000), err => err.code === 'too-large');
     });
 
     await t.test('preview without a deepfake model is a clear error', () => {
