@@ -1,14 +1,17 @@
 // Gen (core/networks/gen.h) rebuilt for the benchmark peers from the same .dfw weights: an ONNX model written here
-// (hand-made protobuf, for onnxruntime-web) and a tfjs function built from tfjs ops (for tfjs-backend-wasm).
+// (with onnx_proto.mjs, for onnxruntime-web) and a tfjs function built from tfjs ops (for tfjs-backend-wasm).
 // Browser- and Node-safe (no Node imports).  Layer list as in core/networks/gen.c build():
 //   enc1..3: conv3x3/s2 IN ReLU; res1..4: {a: conv IN ReLU, b: conv IN, + output before the block};
 //   dec1..3: nearest x2, conv IN ReLU; out: conv (+bias), tanh; delta = out_scale * tanh.
+
+import { attrFloat, attrInts, attrStr, node, onnxModel, tensor, valueInfo } from './onnx_proto.mjs';
 
 // ---------------------------------------------------------------- .dfw reader (format in core/io/dfw.h)
 export function readDfw(bytes) {
   const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength), dec = new TextDecoder();
-  if (dec.decode(u8.subarray(0, 4)) !== 'DFW1') throw new Error('not a .dfw file');
+  if (u8.length < 32 || dec.decode(u8.subarray(0, 4)) !== 'DFW1') throw new Error('not a .dfw file');
+  if (dv.getUint32(4, true) !== 1) throw new Error(`.dfw version ${dv.getUint32(4, true)} (this reader knows 1)`);
   const nMeta = dv.getUint32(8, true), nTensors = dv.getUint32(12, true);
   const meta = {}, tensors = new Map(), heads = [];
   let pos = 32;
@@ -20,6 +23,7 @@ export function readDfw(bytes) {
   }
   for (let i = 0; i < nTensors; i++) {
     const nl = dv.getUint16(pos, true), name = dec.decode(u8.subarray(pos + 2, pos + 2 + nl));
+    if (u8[pos + 2 + nl] !== 0) throw new Error(`.dfw tensor ${name}: not float32`);
     pos += 2 + nl + 1; // name, dtype
     const ndim = u8[pos++], dims = [];
     for (let d = 0; d < ndim; d++, pos += 4) dims.push(dv.getUint32(pos, true));
@@ -28,6 +32,8 @@ export function readDfw(bytes) {
   }
   const start = Math.ceil(pos / 64) * 64;
   for (const h of heads) {
+    if (start + h.offset + h.nbytes > u8.length || h.nbytes !== 4 * h.dims.reduce((a, b) => a * b, 1))
+      throw new Error(`.dfw tensor ${h.name}: outside the file or misshaped`);
     const data = new Float32Array(h.nbytes / 4);
     new Uint8Array(data.buffer).set(u8.subarray(start + h.offset, start + h.offset + h.nbytes));
     tensors.set(h.name, { dims: h.dims, data });
@@ -58,28 +64,7 @@ export function genLayers(dfw) {
   return { layers: L, outScale: Number(dfw.meta.out_scale) };
 }
 
-// ---------------------------------------------------------------- ONNX (protobuf written by hand)
-const te = new TextEncoder();
-function varint(n) { // non-negative integer < 2^53
-  const out = [];
-  while (n >= 128) { out.push((n % 128) | 128); n = Math.floor(n / 128); }
-  out.push(n);
-  return out;
-}
-const cat = parts => { const n = parts.reduce((a, p) => a + p.length, 0), o = new Uint8Array(n); let i = 0; for (const p of parts) { o.set(p, i); i += p.length; } return o; };
-const key = (f, wt) => Uint8Array.from(varint(f * 8 + wt));
-const fInt = (f, v) => cat([key(f, 0), Uint8Array.from(varint(v))]);
-const fBytes = (f, b) => cat([key(f, 2), Uint8Array.from(varint(b.length)), b]);
-const fStr = (f, s) => fBytes(f, te.encode(s));
-const fFloat = (f, v) => { const b = new Uint8Array(4); new DataView(b.buffer).setFloat32(0, v, true); return cat([key(f, 5), b]); };
-const attrInts = (name, xs) => cat([fStr(1, name), ...xs.map(x => fInt(8, x)), fInt(20, 7)]);
-const attrInt = (name, x) => cat([fStr(1, name), fInt(3, x), fInt(20, 2)]);
-const attrFloat = (name, x) => cat([fStr(1, name), fFloat(2, x), fInt(20, 1)]);
-const attrStr = (name, s) => cat([fStr(1, name), fBytes(4, te.encode(s)), fInt(20, 3)]);
-const node = (op, inputs, outputs, attrs = []) => fBytes(1, cat([...inputs.map(i => fStr(1, i)), ...outputs.map(o => fStr(2, o)), fStr(3, outputs[0]), fStr(4, op), ...attrs.map(a => fBytes(5, a))]));
-const tensor = (name, dims, data) => fBytes(5, cat([...dims.map(d => fInt(1, d)), fInt(2, 1), fStr(8, name), fBytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))]));
-const valueInfo = (f, name, dims) => fBytes(f, cat([fStr(1, name), fBytes(2, fBytes(1, cat([fInt(1, 1), fBytes(2, cat(dims.map(d => fBytes(1, typeof d === 'string' ? fStr(2, d) : fInt(1, d)))))])))]));
-
+// ---------------------------------------------------------------- ONNX (protobuf written by onnx_proto.mjs)
 /** ONNX model bytes of Gen: input "x" [1,3,H,W] (H, W multiples of 8, symbolic), output "delta". */
 export function genOnnx(dfw) {
   const { layers, outScale } = genLayers(dfw), nodes = [], inits = [], outs = [];
@@ -107,8 +92,8 @@ export function genOnnx(dfw) {
     outs[i] = x;
   });
   nodes.push(node('Mul', [x, 'out_scale'], ['delta']));
-  const graph = cat([...nodes, fStr(2, 'gen'), ...inits, valueInfo(11, 'x', [1, 3, 'H', 'W']), valueInfo(12, 'delta', [1, 3, 'H', 'W'])]);
-  return cat([fInt(1, 8), fStr(2, 'dadfi'), fBytes(7, graph), fBytes(8, cat([fStr(1, ''), fInt(2, 17)]))]);
+  return onnxModel({ nodes, initializers: inits, inputs: [valueInfo('x', [1, 3, 'H', 'W'])],
+    outputs: [valueInfo('delta', [1, 3, 'H', 'W'])], name: 'gen', opset: 17 });
 }
 
 // ---------------------------------------------------------------- tfjs

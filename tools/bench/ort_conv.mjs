@@ -4,58 +4,27 @@
 //                                 [--min-ms N] [--json]
 //
 // The shapes come from `bench_conv --list` (one list for both tools).  Each shape becomes a one-node ONNX
-// model (Conv with weight and bias initialisers), written by the small protobuf encoder below.
+// model (Conv with weight and bias initialisers), written with the small ONNX encoder of onnx_proto.mjs.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { require, buildDir } from '../../tests/js/deps.mjs';
+import { attrInt, attrInts, node, onnxModel, tensor, valueInfo } from './onnx_proto.mjs';
 
 const ort = require('onnxruntime-node');
 
-// ---------------------------------------------------------------- protobuf (only what ONNX needs)
-function varint(n) {
-  const out = [];
-  let v = BigInt(n);
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-}
-const cat = (parts) => {
-  const len = parts.reduce((s, p) => s + p.length, 0), out = new Uint8Array(len);
-  let o = 0;
-  for (const p of parts) out.set(p, o), (o += p.length);
-  return out;
-};
-const fInt = (field, n) => Uint8Array.from([...varint((field << 3) | 0), ...varint(n)]);
-const fBytes = (field, bytes) => cat([Uint8Array.from([...varint((field << 3) | 2), ...varint(bytes.length)]), bytes]);
-const fStr = (field, s) => fBytes(field, new TextEncoder().encode(s));
-const fMsg = (field, ...parts) => fBytes(field, cat(parts));
-
-// onnx.proto field numbers
-const TENSOR_FLOAT = 1, ATTR_INT = 2, ATTR_INTS = 7;
-const tensor = (name, dims, data) => // TensorProto: dims=1, data_type=2, name=8, raw_data=9
-  cat([...dims.map((d) => fInt(1, d)), fInt(2, TENSOR_FLOAT), fStr(8, name),
-       fBytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))]);
-const valueInfo = (name, dims) => // ValueInfoProto{name=1, type=2{tensor_type=1{elem_type=1, shape=2{dim=1{dim_value=1}}}}}
-  cat([fStr(1, name), fMsg(2, fMsg(1, fInt(1, TENSOR_FLOAT), fMsg(2, ...dims.map((d) => fMsg(1, fInt(1, d))))))]);
-const attrInts = (name, v) => cat([fStr(1, name), fInt(20, ATTR_INTS), ...v.map((x) => fInt(8, x))]);
-const attrInt = (name, v) => cat([fStr(1, name), fInt(20, ATTR_INT), fInt(3, v)]);
-
+// ---------------------------------------------------------------- model
 function convModel(s) {
   const OH = Math.floor((s.H + 2 * s.pad - s.k) / s.stride) + 1;
   const w = new Float32Array(s.cout * s.cin * s.k * s.k).map((_, i) => Math.sin(i) * 0.1);
   const b = new Float32Array(s.cout).map((_, i) => Math.cos(i) * 0.1);
-  const node = cat([fStr(1, 'x'), fStr(1, 'w'), fStr(1, 'b'), fStr(2, 'y'), fStr(3, 'conv'), fStr(4, 'Conv'),
-    fMsg(5, attrInts('kernel_shape', [s.k, s.k])), fMsg(5, attrInts('pads', [s.pad, s.pad, s.pad, s.pad])),
-    fMsg(5, attrInts('strides', [s.stride, s.stride])), fMsg(5, attrInt('group', 1))]);
-  const graph = cat([fMsg(1, node), fStr(2, 'g'), fMsg(5, tensor('w', [s.cout, s.cin, s.k, s.k], w)),
-    fMsg(5, tensor('b', [s.cout], b)), fMsg(11, valueInfo('x', [1, s.cin, s.H, s.H])),
-    fMsg(12, valueInfo('y', [1, s.cout, OH, OH]))]);
-  // ModelProto: ir_version=1, producer_name=2, graph=7, opset_import=8{domain=1, version=2}
-  return { bytes: cat([fInt(1, 8), fStr(2, 'dadfi-bench'), fMsg(7, graph), fMsg(8, fStr(1, ''), fInt(2, 13))]), OH };
+  const conv = node('Conv', ['x', 'w', 'b'], ['y'], [attrInts('kernel_shape', [s.k, s.k]),
+    attrInts('pads', [s.pad, s.pad, s.pad, s.pad]), attrInts('strides', [s.stride, s.stride]), attrInt('group', 1)], 'conv');
+  const bytes = onnxModel({
+    nodes: [conv], initializers: [tensor('w', [s.cout, s.cin, s.k, s.k], w), tensor('b', [s.cout], b)],
+    inputs: [valueInfo('x', [1, s.cin, s.H, s.H])], outputs: [valueInfo('y', [1, s.cout, OH, OH])],
+    opset: 13, producer: 'dadfi-bench',
+  });
+  return { bytes, OH };
 }
 
 // ---------------------------------------------------------------- run
