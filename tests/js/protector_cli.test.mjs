@@ -160,6 +160,29 @@ test('protector commands on tiny zoo models', { skip: skip || (!haveData && 'Cel
         r = run(['train-gen', '--resume', `${b}.ckpt`, '--out', b, '--steps', '5', '--models', models[0], '--data', data]);
         assert.equal(r.status, 2, r.stderr);
       });
+
+      await t.test('train-gen against an imported model: validated by name, resumable, refused without crops', (tt) => {
+        const fixtures = join(buildDir, 'eval_fixtures');
+        if (!existsSync(fixtures)) return tt.skip('eval_fixtures not built');
+        const fx = spawnSync(fixtures, [dir], { encoding: 'utf8' });
+        assert.equal(fx.status, 0, fx.stderr);
+        const cartoon = join(dir, 'cartoon.dfw'), g = join(dir, 'g.dfw');
+        const common = ['--models', `${M},${cartoon}`, '--batch', '2', '--width', '4', '--adv-batches', '0',
+          '--val', '2', '--val-every', '2', '--data', data];
+        let r = run(['train-gen', '--recipe', 'ours', '--out', g, '--steps', '2', ...common]);
+        assert.equal(r.status, 1, 'an imported model needs the attacker crops');
+        assert.match(r.stderr, /imported models need recipe ours with p_warp > 0/);
+        r = run(['train-gen', '--recipe', 'ours', '--out', g, '--steps', '2', ...common, '--set', 'p_warp=0.5',
+          '--set', 'graph_window=32']);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /4 models/);
+        assert.match(r.stderr, /validation at step 2: .*style \d+% L2m [\d.]+, cartoon \d+% L2m [\d.]+\)/);
+        r = run(['train-gen', '--resume', `${g}.ckpt`, '--out', g, '--steps', '3', '--data', data]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /steps 2 -> 3/);
+        r = run(['train-gen', '--resume', `${g}.ckpt`, '--out', g, '--steps', '4', '--models', M, '--data', data]);
+        assert.equal(r.status, 2, 'the checkpoint refuses the zoo models without the imported one');
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
