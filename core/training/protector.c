@@ -542,16 +542,16 @@ static void pipe_backward(prot_trainer *t, float *dx, float *dy, const float *dy
         aug_chain_backward(t, dx, dy);
         return;
     }
-    int S = t->S, Su = t->Su, Sg = t->Sw;
+    int S = t->S, Su = t->Su, Sw = t->Sw;
     memset(t->dpre, 0, (size_t)t->B * 3 * S * S * sizeof(float));
     if (Su) {
         memset(t->dup, 0, (size_t)t->B * 3 * Su * Su * sizeof(float));
         rs_warp_backward(t->dup, dy, t->wmap, t->wkern, t->B, 3, Su, Su, S, S);
-        if (dyg) rs_warp_backward(t->dup, dyg, t->gmap, t->wkern, t->B, 3, Su, Su, Sg, Sg);
+        if (dyg) rs_warp_backward(t->dup, dyg, t->gmap, t->wkern, t->B, 3, Su, Su, Sw, Sw);
         rs_warp_backward(t->dpre, t->dup, t->umap, t->ukern, t->B, 3, S, S, Su, Su);
     } else {
         rs_warp_backward(t->dpre, dy, t->wmap, t->wkern, t->B, 3, S, S, S, S);
-        if (dyg) rs_warp_backward(t->dpre, dyg, t->gmap, t->wkern, t->B, 3, S, S, Sg, Sg);
+        if (dyg) rs_warp_backward(t->dpre, dyg, t->gmap, t->wkern, t->B, 3, S, S, Sw, Sw);
     }
     aug_chain_backward(t, dx, t->dpre);
 }
@@ -770,11 +770,11 @@ static df_status step_impl(prot_trainer *t, const float *x, const float *src, lo
     if (t->ng) pipe_graph(t, t->xing);
     if (o->recipe == PROT_OURS) pipe(t, t->xt, x, 0);
     if (t->ng) pipe_graph(t, t->xtg); /* ours: checked in prot_create */
-    int Sg = t->Sw; /* in training: the window */
+    int Sw = t->Sw; /* the imported targets' window */
     for (int j = 0; j < t->ng; j++) { /* clean reference, then the adversarial pass whose activations stay */
-        if ((s = graph_forward(t->gm[j], t->ycg[j], t->xtg, B, Sg, Sg, 1))) return s;
-        if ((s = pgd_weight_map(t->wmg[j], t->ycg[j], t->xtg, B, Sg, Sg, o->mask_soft))) return s;
-        if ((s = graph_forward(t->gm[j], t->yfg[j], t->xing, B, Sg, Sg, 1))) return s;
+        if ((s = graph_forward(t->gm[j], t->ycg[j], t->xtg, B, Sw, Sw, 1))) return s;
+        if ((s = pgd_weight_map(t->wmg[j], t->ycg[j], t->xtg, B, Sw, Sw, o->mask_soft))) return s;
+        if ((s = graph_forward(t->gm[j], t->yfg[j], t->xing, B, Sw, Sw, 1))) return s;
     }
     for (int i = 0; i < n; i++) {
         zoo_model *m = t->m[i];
@@ -862,10 +862,10 @@ static df_status step_impl(prot_trainer *t, const float *x, const float *src, lo
                              1.0f / B, &rng)))
                 return s;
         }
-        if (t->ng) memset(t->dxing, 0, (size_t)B * 3 * Sg * Sg * sizeof(float));
+        if (t->ng) memset(t->dxing, 0, (size_t)B * 3 * Sw * Sw * sizeof(float));
         for (int j = 0; j < t->ng; j++) {
-            memset(t->dyg[j], 0, (size_t)B * 3 * Sg * Sg * sizeof(float));
-            direct_term(t, t->dyg[j], t->yfg[j], t->ycg[j], t->wmg[j], Sg, o->w_direct * o->w_graph, NULL, &c);
+            memset(t->dyg[j], 0, (size_t)B * 3 * Sw * Sw * sizeof(float));
+            direct_term(t, t->dyg[j], t->yfg[j], t->ycg[j], t->wmg[j], Sw, o->w_direct * o->w_graph, NULL, &c);
             if ((s = graph_backward(t->gm[j], t->dxing, t->dyg[j]))) return s;
         }
         pipe_backward(t, t->dxadv, t->dxin, t->ng ? t->dxing : NULL);
