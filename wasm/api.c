@@ -28,6 +28,7 @@
 #include "graph.h"
 #include "image.h"
 #include "metrics.h"
+#include "png_fast.h"
 #include "resample.h"
 
 #ifndef DFAPI_HAVE_ZOO /* set by wasm/CMakeLists.txt when core/networks/zoo.c exists */
@@ -193,6 +194,29 @@ EMSCRIPTEN_KEEPALIVE int dfapi_box_shrink(uint8_t *dst, const uint8_t *src, int 
     df_status s = check_image(src, w, h);
     return ret(s != DF_OK ? s : df_box_shrink_rgba8(dst, src, w, h, f, vx0, vy0, vx1, vy1));
 }
+
+/* ------------------------------------------------------------------ PNG file (core/io/png_fast.h)
+ * The page's downloadable file, encoded from the photo in wasm memory in steps (progress, no whole-file buffer):
+ * dfapi_png_begin(rgba, w, h, channels 0 | 3 | 4, filter -1 | 0..4) -> handle | 0, then dfapi_png_next(handle, rows,
+ * res) until res[2] (rows left) is 0: each call's bytes are res[0] (pointer) and res[1] (length), valid until the
+ * next call; dfapi_png_free(handle). */
+EMSCRIPTEN_KEEPALIVE png_fast *dfapi_png_begin(const uint8_t *rgba, int w, int h, int channels, int filter) {
+    png_fast *st = NULL;
+    df_status s = check_image(rgba, w, h);
+    if (s == DF_OK) s = png_fast_begin(&st, rgba, w, h, channels, filter);
+    ret(s);
+    return s == DF_OK ? st : NULL;
+}
+EMSCRIPTEN_KEEPALIVE int dfapi_png_channels(const png_fast *st) { return png_fast_channels(st); }
+EMSCRIPTEN_KEEPALIVE int dfapi_png_next(png_fast *st, int rows, uint32_t *res) {
+    const uint8_t *p;
+    size_t n;
+    int left = 0;
+    df_status s = png_fast_next(st, rows, &p, &n, &left);
+    res[0] = (uint32_t)(uintptr_t)p, res[1] = (uint32_t)n, res[2] = (uint32_t)left;
+    return ret(s);
+}
+EMSCRIPTEN_KEEPALIVE void dfapi_png_free(png_fast *st) { png_fast_free(st); }
 
 /* ------------------------------------------------------------------ zoo (deepfake preview)
  * The page's preview: a square crop (centre cx, cy, side) of the original and of the protected photo is

@@ -65,7 +65,7 @@ async function protectInput(input, originals) {
     const f = originals[i];
     if (!isImage(f)) throw Object.assign(new Error(`${f.name} is not a photo`), { code: 'not-an-image' });
     const which = n > 1 ? `photo ${i + 1} of ${n}` : 'your photo';
-    // the file is encoded before it replaces the chosen one (a submission waits for it): about a second at 12 MP
+    // the file is encoded before it replaces the chosen one (a submission waits for it): ~0.25 s at 12 MP (PNG, encoded in C)
     const r = await p.protectDetailed(f, { eps, format, quality, onProgress: (x, stage) => show(el, stage === 'encode' ? `Preparing the protected file (${which})…` : `Protecting ${which}…`, (i + x) / n) });
     out.push({ file: r.file, faces: r.stats.faces });
   }

@@ -119,7 +119,7 @@ export class Protector {
    * onViews({views, width, height, stats}): display-size views {width, height, original, protected, perturbation
    * (amplified)} as ImageData (the photo shrunk by a whole factor to at most 2048 pixels), called before the file
    * is encoded.  noDetect: protect the whole photo (pre-cropped faces).  encode: false resolves without a file
-   * (file null) as soon as the photo is protected; encodeLast() then makes it (a 12 MP PNG takes about a second).
+   * (file null) as soon as the photo is protected; encodeLast() then makes it (a 12 MP PNG takes ~0.25 s).
    */
   async protectDetailed(fileOrBlob, { eps = 0.05, format = 'png', quality = 0.92, noDetect = false, encode = true, onProgress, onViews } = {}) {
     await this.ready;

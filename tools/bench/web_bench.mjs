@@ -158,23 +158,24 @@ try {
         const usable = bt.usable - bt.pick, fileReady = bt.fileReady - bt.pick;
         const stats = JSON.parse(await pg.getAttribute('#stats', 'data-json'));
         const bgEncode = await pg.getAttribute('#download', 'data-encode-ms');
+        const fileBytes = Number(await pg.getAttribute('#download', 'data-bytes')); // NaN: a page that does not say
         const encode = stats.ms.encode ?? (bgEncode == null ? NaN : Number(bgEncode));
         const background = stats.ms.encode == null;
         const faces = stats.faces ? (stats.faces.squares.length ? `${stats.faces.squares.length} face(s)` : stats.faces.detection) : 'n/a';
-        const r = { usable, fileReady, wall, decode: stats.ms.decode, protect: stats.ms.protect, views: stats.ms.views, encode, encodeInBackground: background, heapMB: stats.heapBytes / 1048576, faces };
+        const r = { usable, fileReady, fileBytes, wall, decode: stats.ms.decode, protect: stats.ms.protect, views: stats.ms.views, encode, encodeInBackground: background, heapMB: stats.heapBytes / 1048576, faces };
         P.runs.push(r);
         console.log(`${W}x${H} JPEG (${(W * H / 1e6).toFixed(1)} MP, ${(jpeg.length / 1048576).toFixed(1)} MB), ${P.name}, run ${k + 1}: ${faces}, ` +
           `from choosing the file: result on screen and usable after ${s(usable)} s (decode ${r.decode.toFixed(0)} ms, protect ${r.protect.toFixed(0)} ms, views ${r.views.toFixed(0)} ms` +
           `${background ? '' : `, PNG encode ${encode.toFixed(0)} ms`}), PNG file ready after ${s(fileReady)} s` +
-          `${background ? ` (encoded after the result was shown: ${encode.toFixed(0)} ms)` : ''}; ${s(wall)} s with the harness's file transfer | wasm memory ${r.heapMB.toFixed(0)} MB (goal <= 256)`);
+          `${background ? ` (encoded after the result was shown: ${encode.toFixed(0)} ms)` : ''}, ${(fileBytes / 1e6).toFixed(2)} MB; ${s(wall)} s with the harness's file transfer | wasm memory ${r.heapMB.toFixed(0)} MB (goal <= 256)`);
       }
     const median = xs => { const a = [...xs].sort((x, y) => x - y), m = a.length >> 1; return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2; };
-    const keys = ['usable', 'fileReady', 'decode', 'protect', 'views', 'encode'];
+    const keys = ['usable', 'fileReady', 'decode', 'protect', 'views', 'encode', 'fileBytes'];
     const med = P => Object.fromEntries(keys.map(key => [key, median(P.runs.map(r => r[key]))]));
     for (const P of pages) {
       P.median = med(P);
       console.log(`median of ${P.runs.length}, ${P.name}: usable ${s(P.median.usable)} s, file ready ${s(P.median.fileReady)} s; ` +
-        keys.slice(2).map(key => `${key} ${P.median[key].toFixed(0)} ms`).join(', '));
+        keys.slice(2).map(key => key === 'fileBytes' ? `PNG file ${(P.median[key] / 1e6).toFixed(2)} MB` : `${key} ${P.median[key].toFixed(0)} ms`).join(', '));
     }
     if (baseServer) {
       const [b, n] = pages;
