@@ -180,7 +180,7 @@ static void test_refused(void) {
     bf_face f[16];
     int n = -1;
     CHECK(blazeface_forward(m, x, 120, 128, 0.5f, f, 16, &n) == DF_ERR_ARG && n == 0, "H not a multiple of 16");
-    CHECK(blazeface_forward(m, x, 128, 2048, 0.5f, f, 16, &n) == DF_ERR_ARG, "W above BF_MAX_INPUT");
+    CHECK(blazeface_forward(m, x, 128, 2 * BF_MAX_INPUT, 0.5f, f, 16, &n) == DF_ERR_ARG, "W above BF_MAX_INPUT");
     CHECK(blazeface_forward(m, x, 128, 128, 1.5f, f, 16, &n) == DF_ERR_ARG, "min_score above 1");
     CHECK(blazeface_forward(m, x, 128, 128, 0.5f, f, 16, &n) == DF_OK, "a 128 x 128 forward: %s", df_errmsg());
     CHECK(blazeface_anchors(m, 100, 128, NULL, 0) == -1, "anchors of a bad size");
@@ -202,6 +202,204 @@ static void test_refused(void) {
     o = bf_default_opts();
     CHECK(blazeface_detect(m, rgb, 32, 24, 4, &o, f, 16, &n) == DF_OK, "a 32 x 24 RGBA photo: %s", df_errmsg());
     blazeface_free(m);
+}
+
+/* ------------------------------------------------------------------ the fused pass against layer by layer */
+/* A copy of tensor `name` of f (NULL if absent), its dims in d. */
+static float *tensor(const dfw_file *f, const char *name, int *d) {
+    const dfw_tensor *t = dfw_find(f, name);
+    if (!t) return NULL;
+    size_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= (size_t)(d[i] = t->dims[i]);
+    float *p = malloc(n * sizeof(float));
+    if (p) memcpy(p, t->data, n * sizeof(float));
+    return p;
+}
+
+/* out [C, Hp, Wp] = in [C, h, w] at (top, left), zeros elsewhere. */
+static void ref_pad(float *out, const float *in, int C, int h, int w, int Hp, int Wp, int top, int left) {
+    memset(out, 0, (size_t)C * Hp * Wp * sizeof(float));
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < h; y++)
+            memcpy(out + ((size_t)c * Hp + y + top) * Wp + left, in + ((size_t)c * h + y) * w, (size_t)w * sizeof(float));
+}
+
+/* conv `name` (.w/.b, or the bare tensor: depthwise, no bias) of in [C, H, W] into out. */
+static void ref_conv(const dfw_file *f, const char *name, int depthwise, int stride, int pad, float *out,
+                     const float *in, int H, int W) {
+    char tn[64];
+    int d[4], bd[1];
+    snprintf(tn, sizeof tn, depthwise ? "%s" : "%s.w", name);
+    float *w = tensor(f, tn, d), *b = NULL;
+    if (!depthwise) {
+        snprintf(tn, sizeof tn, "%s.b", name);
+        b = tensor(f, tn, bd);
+    }
+    df_conv cv = {depthwise ? d[0] : d[1], d[0], d[2], d[3], stride, pad, depthwise ? d[0] : 1, DF_PAD_ZERO};
+    float *ws = malloc((df_conv2d_workspace(&cv, H, W) + 1) * sizeof(float));
+    df_conv2d_forward(out, in, w, b, &cv, 1, H, W, ws);
+    free(w), free(b), free(ws);
+}
+
+/* The network of a .dfw layer by layer (the pass blazeface_forward fuses, as it was written before): the
+ * candidates of x [3, H, W] decoded like blazeface_forward's, in anchor order (min_score low enough: every anchor). */
+static int ref_forward(const uint8_t *buf, size_t len, const float *x, int H, int W, float min_score, bf_face *out) {
+    dfw_file f;
+    if (dfw_parse(&f, buf, len) != DF_OK) return -1;
+    char blocks[256], heads[32];
+    int h0, h1, d[4], nb = 0, st[64], sk[64], n = 0;
+    dfw_meta_get(&f, "blocks", blocks, sizeof blocks);
+    dfw_meta_get(&f, "heads", heads, sizeof heads);
+    sscanf(heads, "%d,%d", &h0, &h1);
+    for (const char *p = blocks; *p; p += p[2] ? 3 : 2) st[nb] = p[0] - '0', sk[nb++] = p[1] == 'r';
+    free(tensor(&f, "stem.w", d));
+    int K = d[2], P = K - 2, C = d[0], h = H / 2, w = W / 2, t = 2;
+    size_t big = (size_t)(H + P) * (W + P) * 3 + (size_t)64 * H * W;
+    float *xp = malloc(big * sizeof(float)), *cur = malloc(big * sizeof(float)), *tmp = malloc(big * sizeof(float)),
+          *nxt = malloc(big * sizeof(float)), *hc = malloc(big * sizeof(float)), *hr = malloc(big * sizeof(float));
+    ref_pad(xp, x, 3, H, W, H + P, W + P, P / 2, P / 2);
+    ref_conv(&f, "stem", 0, 2, 0, cur, xp, H + P, W + P);
+    for (size_t i = 0; i < (size_t)C * h * w; i++) cur[i] = cur[i] > 0 ? cur[i] : 0;
+    for (int k = 0; k < nb; k++) {
+        char name[32];
+        int s = st[k], oh = h / s, ow = w / s;
+        snprintf(name, sizeof name, "b%d.dw", k);
+        if (s == 2) {
+            ref_pad(xp, cur, C, h, w, h + 1, w + 1, 0, 0);
+            ref_conv(&f, name, 1, 2, 0, tmp, xp, h + 1, w + 1);
+        } else
+            ref_conv(&f, name, 1, 1, 1, tmp, cur, h, w);
+        snprintf(name, sizeof name, "b%d.pw.w", k);
+        free(tensor(&f, name, d));
+        int Co = d[0];
+        snprintf(name, sizeof name, "b%d.pw", k);
+        ref_conv(&f, name, 0, 1, 0, nxt, tmp, oh, ow);
+        for (int c = 0; c < Co; c++)
+            for (int y = 0; y < oh; y++)
+                for (int xx = 0; xx < ow; xx++) {
+                    float *o = nxt + ((size_t)c * oh + y) * ow + xx, v = *o;
+                    if (sk[k] && c < C) {
+                        const float *ip = cur + (size_t)c * h * w;
+                        if (s == 1)
+                            v += ip[(size_t)y * w + xx];
+                        else {
+                            float a = ip[(size_t)2 * y * w + 2 * xx], b = ip[(size_t)2 * y * w + 2 * xx + 1];
+                            float e = ip[(size_t)(2 * y + 1) * w + 2 * xx], g = ip[(size_t)(2 * y + 1) * w + 2 * xx + 1];
+                            a = a > b ? a : b, e = e > g ? e : g;
+                            v += a > e ? a : e;
+                        }
+                    }
+                    *o = v > 0 ? v : 0;
+                }
+        float *sw = cur;
+        cur = nxt, nxt = sw;
+        h = oh, w = ow, C = Co, t *= s;
+        for (int i = 0; i < 2; i++) {
+            if ((i ? h1 : h0) != k) continue;
+            snprintf(name, sizeof name, "cls%d", i);
+            ref_conv(&f, name, 0, 1, 0, hc, cur, h, w);
+            snprintf(name, sizeof name, "cls%d.w", i);
+            free(tensor(&f, name, d));
+            int A = d[0];
+            snprintf(name, sizeof name, "reg%d", i);
+            ref_conv(&f, name, 0, 1, 0, hr, cur, h, w);
+            size_t hw = (size_t)h * w;
+            float lmin = logf(min_score / (1.0f - min_score));
+            for (int y = 0; y < h; y++)
+                for (int xx = 0; xx < w; xx++)
+                    for (int a = 0; a < A; a++) {
+                        size_t p = (size_t)y * w + xx;
+                        float logit = hc[a * hw + p];
+                        if (!(logit >= lmin)) continue;
+                        const float *r = hr + (size_t)a * 16 * hw + p;
+                        float ax = (xx + 0.5f) * t, ay = (y + 0.5f) * t;
+                        bf_face fc = {ax + r[0] - 0.5f * r[2 * hw], ay + r[hw] - 0.5f * r[3 * hw], ax + r[0] + 0.5f * r[2 * hw],
+                                      ay + r[hw] + 0.5f * r[3 * hw], 1.0f / (1.0f + expf(-logit)), {{0}}};
+                        for (int q = 0; q < BF_KEYPOINTS; q++)
+                            fc.kp[q][0] = ax + r[(4 + 2 * q) * hw], fc.kp[q][1] = ay + r[(5 + 2 * q) * hw];
+                        out[n++] = fc;
+                    }
+        }
+    }
+    free(xp), free(cur), free(tmp), free(nxt), free(hc), free(hr);
+    dfw_free(&f);
+    return n;
+}
+
+/* blazeface_forward on x [3, H, W] (values in [-1, 1]) against ref_forward: the same candidates, box and
+ * keypoints within 1e-3 (input pixels, relative above 1), scores within 1e-4. */
+static void check_fused(const uint8_t *buf, size_t len, const float *x, int H, int W, float min_score, const char *what) {
+    blazeface *m = NULL;
+    CHECK(blazeface_load(&m, buf, len) == DF_OK, "%s: loads: %s", what, df_errmsg());
+    if (!m) return;
+    int na = blazeface_anchors(m, H, W, NULL, 0), n = -1;
+    bf_face *a = malloc((size_t)na * sizeof *a), *b = malloc((size_t)na * sizeof *b);
+    CHECK(blazeface_forward(m, x, H, W, min_score, a, na, &n) == DF_OK, "%s: forward %d x %d: %s", what, W, H, df_errmsg());
+    int nr = ref_forward(buf, len, x, H, W, min_score, b);
+    CHECK(n == nr && n > 0, "%s, %d x %d: %d candidates, layer by layer %d", what, W, H, n, nr);
+    double worst = 0, worst_s = 0;
+    for (int i = 0; i < n && n == nr; i++) {
+        const float *p = &a[i].x0, *q = &b[i].x0; /* x0 y0 x1 y1 score kp */
+        for (int j = 0; j < 5 + 2 * BF_KEYPOINTS; j++) {
+            double e = fabs((double)p[j] - q[j]) / (1.0 + fabs((double)q[j]));
+            if (j == 4) worst_s = fmax(worst_s, e);
+            else worst = fmax(worst, e);
+        }
+    }
+    CHECK(worst <= 1e-3 && worst_s <= 1e-4, "%s, %d x %d: largest difference %.3g (coordinates), %.3g (scores)", what, W,
+          H, worst, worst_s);
+    free(a), free(b);
+    blazeface_free(m);
+}
+
+/* The fused forward pass equals the layer-by-layer one: both models' layouts with random weights, square and
+ * wide inputs (rows that end in a partial vector), a network whose widths are not multiples of 4 and that widens
+ * around a skip (the added channels get none) and narrows after a block without one. */
+static void test_fused(void) {
+    static float x[3 * 256 * 320];
+    unsigned r = 3;
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) r = r * 1664525u + 1013904223u, x[i] = (float)(r >> 8) / 8388608.0f - 1.0f;
+    size_t len;
+    uint8_t *buf = synthetic(front_blocks, "10,15", 128, 4, &len, NULL);
+    check_fused(buf, len, x, 128, 128, 1e-6f, "front layout");
+    check_fused(buf, len, x, 96, 176, 1e-6f, "front layout");
+    free(buf);
+    buf = synthetic(full_blocks, "30,31", 256, 4, &len, NULL);
+    check_fused(buf, len, x, 256, 320, 1e-6f, "full layout");
+    free(buf);
+    /* channels 6 (stem), 6, 10 (2r: 4 added without a skip), 10, 7 (2n), 7: stride 8 */
+    dfw_writer wr;
+    dfw_writer_init(&wr);
+    dfw_writer_meta(&wr, "arch", "blazeface");
+    dfw_writer_meta_int(&wr, "size", 64);
+    dfw_writer_meta(&wr, "blocks", "1r,2r,1r,2n,1r");
+    dfw_writer_meta(&wr, "heads", "2,4");
+    static float data[1 << 14];
+    check_fill(data, sizeof data / sizeof *data, 11);
+    for (size_t i = 0; i < sizeof data / sizeof *data; i++) data[i] *= 0.3f;
+    int C[6] = {6, 6, 10, 10, 7, 7}, stem[4] = {6, 3, 5, 5};
+    add_conv(&wr, "stem", stem, data);
+    char name[32];
+    for (int k = 0; k < 5; k++) {
+        int dw[4] = {C[k], 1, 3, 3}, pw[4] = {C[k + 1], C[k], 1, 1};
+        snprintf(name, sizeof name, "b%d.dw", k);
+        dfw_writer_tensor(&wr, name, 4, dw, data + 100 * k);
+        snprintf(name, sizeof name, "b%d.pw", k);
+        add_conv(&wr, name, pw, data + 1000 + 100 * k);
+    }
+    for (int i = 0; i < 2; i++) {
+        int c = i ? 7 : 10, A = i ? 3 : 2, cw[4] = {A, c, 1, 1}, rw[4] = {16 * A, c, 1, 1};
+        snprintf(name, sizeof name, "cls%d", i);
+        add_conv(&wr, name, cw, data + 3000);
+        snprintf(name, sizeof name, "reg%d", i);
+        add_conv(&wr, name, rw, data + 4000);
+    }
+    buf = NULL;
+    CHECK(dfw_writer_finish(&wr, &buf, &len) == DF_OK, "uneven model written");
+    dfw_writer_free(&wr);
+    check_fused(buf, len, x, 64, 64, 1e-6f, "uneven widths");
+    check_fused(buf, len, x, 40, 104, 1e-6f, "uneven widths");
+    free(buf);
 }
 
 /* The real full-range model: converted from ../shared into the build directory when absent. */
@@ -231,6 +429,18 @@ static void test_no_face(void) {
     blazeface *m = NULL;
     CHECK(df_read_file(path, 1 << 26, &buf, &len) == DF_OK && blazeface_load(&m, buf, len) == DF_OK,
           "real weights load: %s", df_errmsg());
+    if (m) { /* the fused pass on the real weights: a smooth picture with an edge and noise */
+        static float x[3 * 256 * 320];
+        unsigned r = 9;
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < 256; y++)
+                for (int xx = 0; xx < 320; xx++) {
+                    r = r * 1664525u + 1013904223u;
+                    x[((size_t)c * 256 + y) * 320 + xx] = 0.6f * sinf(0.03f * xx + c) * cosf(0.02f * y) +
+                                                          (xx > 150 ? 0.2f : -0.2f) + (float)(r >> 8) / 8388608.0f * 0.1f - 0.05f;
+                }
+        check_fused(buf, len, x, 256, 320, 0.01f, "real weights");
+    }
     free(buf);
     if (!m) return;
     /* 1600 x 1200: gradients, a disc, stripes, checks and noise; large enough for the tiled finer scales */
@@ -260,6 +470,7 @@ int main(void) {
     test_nms();
     test_nested();
     test_refused();
+    test_fused();
     test_no_face();
     return check_summary("test_blazeface");
 }

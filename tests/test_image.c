@@ -671,7 +671,32 @@ static void test_pixels(void) {
     for (int i = 0; i < 8; i++) CHECK(o[i * 3] == want[i] && o[i * 3 + 2] == want[i], "value %d -> %d want %d", i, o[i * 3], want[i]);
 }
 
+/* df_diff_rgba8 against a plain loop: linf and squared error over RGB, changed pixels (any byte, alpha too), their
+ * box, a region (clipped) outside which nothing is compared. */
+static void test_diff(void) {
+    const int w = 37, h = 23;
+    uint8_t a[37 * 23 * 4], b[37 * 23 * 4];
+    for (int i = 0; i < w * h * 4; i++) a[i] = b[i] = (uint8_t)(i * 7 + i / 5);
+    const int edits[5][4] = {{5, 4, 0, 3}, {30, 4, 2, -7}, {12, 19, 1, 2}, {6, 10, 3, 9}, {36, 22, 0, 1}};
+    for (int k = 0; k < 5; k++) {
+        int i = (edits[k][1] * w + edits[k][0]) * 4 + edits[k][2], d = abs(edits[k][3]);
+        b[i] = (uint8_t)(a[i] >= 128 ? a[i] - d : a[i] + d);
+    }
+    df_diff r;
+    CHECK(df_diff_rgba8(a, b, w, h, 0, 0, w, h, &r) == DF_OK, "diff: %s", df_errmsg());
+    CHECK(r.linf == 7 && r.se == 9 + 49 + 4 + 1 && r.changed == 5, "linf %d, se %g, changed %ld", r.linf, r.se, r.changed);
+    CHECK(r.x0 == 5 && r.y0 == 4 && r.x1 == 37 && r.y1 == 23, "box %d %d %d %d", r.x0, r.y0, r.x1, r.y1);
+    CHECK(df_diff_rgba8(a, b, w, h, -4, 3, 31, 11, &r) == DF_OK && r.changed == 3 && r.linf == 7 && r.se == 9 + 49 &&
+              r.x0 == 5 && r.y0 == 4 && r.x1 == 31 && r.y1 == 11,
+          "region: changed %ld, linf %d, box %d %d %d %d", r.changed, r.linf, r.x0, r.y0, r.x1, r.y1);
+    CHECK(df_diff_rgba8(a, a, w, h, 0, 0, w, h, &r) == DF_OK && r.changed == 0 && r.linf == 0 && r.se == 0 && r.x0 >= r.x1,
+          "equal photos");
+    CHECK(df_diff_rgba8(a, b, 0, h, 0, 0, w, h, &r) == DF_ERR_ARG, "width 0 refused");
+    CHECK(df_diff_rgba8(NULL, b, w, h, 0, 0, w, h, &r) == DF_ERR_ARG, "NULL refused");
+}
+
 int main(void) {
+    test_diff();
     test_png_bmp();
     test_jpeg_exif();
     test_bad_inputs();

@@ -152,6 +152,26 @@ EMSCRIPTEN_KEEPALIVE blazeface *dfapi_detector_load(const uint8_t *buf, size_t l
 EMSCRIPTEN_KEEPALIVE void dfapi_detector_free(blazeface *m) { if (m) blazeface_free(m); }
 EMSCRIPTEN_KEEPALIVE int dfapi_max_faces(void) { return GF_MAX_FACES; }
 
+/* The faces of an RGBA photo, as gf_protect_photo finds them (blazeface_detect, the default options): out (1 + 5 *
+ * dfapi_max_faces() doubles) gets their count, then x0, y0, x1, y1 (photo pixels) and the score of each, best first.
+ * The page also runs it once on a blank photo after loading, so that the first photo finds its buffers and its
+ * compiled code ready. */
+EMSCRIPTEN_KEEPALIVE int dfapi_detect(blazeface *det, const uint8_t *rgba, int w, int h, double *out) {
+    if (!det) return ret(df_fail(DF_ERR_ARG, "detect: no detector loaded"));
+    df_status s = check_image(rgba, w, h);
+    if (s != DF_OK) return ret(s);
+    if (!out) return ret(df_fail(DF_ERR_ARG, "detect: NULL result buffer"));
+    bf_face f[GF_MAX_FACES];
+    int n = 0;
+    bf_opts o = bf_default_opts();
+    if ((s = blazeface_detect(det, rgba, w, h, 4, &o, f, GF_MAX_FACES, &n)) != DF_OK) return ret(s);
+    out[0] = n;
+    for (int i = 0; i < n; i++)
+        out[1 + 5 * i] = f[i].x0, out[2 + 5 * i] = f[i].y0, out[3 + 5 * i] = f[i].x1, out[4 + 5 * i] = f[i].y1,
+                    out[5 + 5 * i] = f[i].score;
+    return ret(DF_OK);
+}
+
 EMSCRIPTEN_KEEPALIVE int dfapi_protect_photo_to(gen_model *g, blazeface *det, uint8_t *out, const uint8_t *in, int w,
                                                 int h, float eps, int face_size, int work_side, int no_detect,
                                                 double *info);
@@ -193,6 +213,22 @@ EMSCRIPTEN_KEEPALIVE int dfapi_box_shrink(uint8_t *dst, const uint8_t *src, int 
                                           int vx1, int vy1) {
     df_status s = check_image(src, w, h);
     return ret(s != DF_OK ? s : df_box_shrink_rgba8(dst, src, w, h, f, vx0, vy0, vx1, vy1));
+}
+
+/* The page's comparison of the original and the protected photo (web/views.mjs diffRGBA) in C: df_diff_rgba8 over
+ * the box [x0, x1) x [y0, y1); out (7 doubles): linf, the sum of squared differences, the changed pixels, then the
+ * changed pixels' box x0, y0, x1, y1 (x0 >= x1: none). */
+EMSCRIPTEN_KEEPALIVE int dfapi_diff(const uint8_t *a, const uint8_t *b, int w, int h, int x0, int y0, int x1, int y1,
+                                    double *out) {
+    df_status s = check_image(a, w, h);
+    if (s == DF_OK) s = check_image(b, w, h);
+    if (s != DF_OK) return ret(s);
+    if (!out) return ret(df_fail(DF_ERR_ARG, "diff: NULL result buffer"));
+    df_diff d;
+    if ((s = df_diff_rgba8(a, b, w, h, x0, y0, x1, y1, &d)) != DF_OK) return ret(s);
+    out[0] = d.linf, out[1] = d.se, out[2] = (double)d.changed;
+    out[3] = d.x0, out[4] = d.y0, out[5] = d.x1, out[6] = d.y1;
+    return ret(DF_OK);
 }
 
 /* ------------------------------------------------------------------ PNG file (core/io/png_fast.h)

@@ -92,12 +92,28 @@ async function protect(file) {
   clearError();
   ui.choose.disabled = true;
   try {
+    // The decoded photo's view comes first and is drawn while the photo is being protected (the previous result
+    // is put away: its photo is gone from the worker); then only the changed box of the protected and the
+    // perturbation views.
+    const showOriginal = v => {
+      ui.result.hidden = true;
+      ui.preview.hidden = true;
+      drawImageData(ui.before, v.original);
+      drawBitmap(ui.after, ui.before);
+      drawBitmap(ui.cropCanvas, ui.before);
+      ui.pert.width = v.width;
+      ui.pert.height = v.height;
+      const g = ui.pert.getContext('2d');
+      g.fillStyle = 'rgb(128, 128, 128)';
+      g.fillRect(0, 0, v.width, v.height);
+    };
     const showViews = v => {
+      const b = v.views.box;
+      if (b) {
+        for (const c of [ui.after, ui.cropCanvas]) c.getContext('2d').putImageData(v.views.protected, b.x, b.y);
+        ui.pert.getContext('2d').putImageData(v.views.perturbation, b.x, b.y);
+      }
       current = { file, width: v.width, height: v.height };
-      drawImageData(ui.before, v.views.original);
-      drawImageData(ui.after, v.views.protected);
-      drawImageData(ui.pert, v.views.perturbation);
-      drawBitmap(ui.cropCanvas, ui.after);
       encodeGen++; // the previous photo's file, if still being encoded, is not offered
       fileReady = clickPending = false;
       ui.download.setAttribute('aria-disabled', 'true');
@@ -112,7 +128,7 @@ async function protect(file) {
       placeSquare();
       clearPreview();
     };
-    const r = await protector.protectDetailed(file, { eps: Number(ui.eps.value), format: format(), quality: Number(ui.quality.value) / 100, onProgress, onViews: showViews, encode: false });
+    const r = await protector.protectDetailed(file, { eps: Number(ui.eps.value), format: format(), quality: Number(ui.quality.value) / 100, onProgress, onOriginalView: showOriginal, onViews: showViews, encode: false });
     encodeFile();
     const s = r.stats;
     ui.stats.dataset.json = JSON.stringify(s); // timings and wasm memory, for tools/bench/web_bench.mjs

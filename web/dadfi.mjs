@@ -15,9 +15,11 @@
 // model's crop of a face weakens: the result's stats.faces says which happened.
 // Errors are DadfiError-like objects {name:'DadfiError', code, message}; codes: 'not-an-image', 'too-large',
 // 'out-of-memory', 'bad-format' (weights), 'io', 'no-model', 'internal'.
-// The files this needs (same origin, no other request is made): dadfi.mjs, engine.mjs, worker.mjs,
-// lib/dadfi-wasm.mjs, lib/dadfi-wasm.wasm, the weights; a Content-Security-Policy must allow
+// The files this needs (same origin, no other request is made): dadfi.mjs, engine.mjs, worker.mjs, views.mjs,
+// decode.mjs, lib/dadfi-wasm.mjs, lib/dadfi-wasm.wasm, the weights; a Content-Security-Policy must allow
 // script-src 'self' 'wasm-unsafe-eval' and worker-src 'self'.
+
+import { applyViewPatch } from './views.mjs';
 
 export class DadfiError extends Error {
   constructor(message, code = 'internal') {
@@ -118,18 +120,40 @@ export class Protector {
    * 'no_face' | 'no_detector' | 'off', wholePhoto, squares: [{cx, cy, side}] (photo pixels), detectorError}}}.
    * onViews({views, width, height, stats}): display-size views {width, height, original, protected, perturbation
    * (amplified)} as ImageData (the photo shrunk by a whole factor to at most 2048 pixels), called before the file
-   * is encoded.  noDetect: protect the whole photo (pre-cropped faces).  encode: false resolves without a file
-   * (file null) as soon as the photo is protected; encodeLast() then makes it (a 12 MP PNG takes ~0.25 s).
+   * is encoded.  With onOriginalView as well, the views come in two steps and only what changed is sent:
+   * onOriginalView({width, height, factor, original: ImageData, photoWidth, photoHeight}) as soon as the photo is
+   * decoded (while it is being protected; the ImageData is valid during the call only: its buffer is reused), then onViews({views: {width, height, factor, box: {x, y, width, height}
+   * (view pixels) or null (nothing changed), protected, perturbation (ImageData of the box, or null)}, ...}): the
+   * protected view is the original's with `protected` drawn at the box, the perturbation view mid-grey (128, 128,
+   * 128) with `perturbation` drawn there.  noDetect: protect the whole photo (pre-cropped faces).  encode: false
+   * resolves without a file (file null) as soon as the photo is protected; encodeLast() then makes it (a 12 MP PNG
+   * takes ~0.25 s).
    */
-  async protectDetailed(fileOrBlob, { eps = 0.05, format = 'png', quality = 0.92, noDetect = false, encode = true, onProgress, onViews } = {}) {
+  async protectDetailed(fileOrBlob, { eps = 0.05, format = 'png', quality = 0.92, noDetect = false, encode = true, onProgress, onViews, onOriginalView } = {}) {
     await this.ready;
     format = format === 'jpeg' || format === 'jpg' ? 'jpeg' : 'png';
     if (!(eps > 0 && eps <= 0.5)) throw new DadfiError(`eps must be in (0, 0.5], got ${eps}`, 'bad-argument');
+    let original = null; // the original's view (stage 'original'), until the changed box comes
     const r = await this.#request({ type: 'protect', blob: fileOrBlob, eps, workSide: this.workSide, noDetect, format, quality, views: !!onViews, encode: encode !== false },
       m => {
-        if (m.stage === 'views') {
-          const v = m.views, img = px => new ImageData(px, v.width, v.height);
-          onViews({ ...m, views: { width: v.width, height: v.height, original: img(v.original), protected: img(v.protected), perturbation: img(v.perturbation) } });
+        if (m.stage === 'original') {
+          original = m.view;
+          if (onOriginalView && onViews) {
+            const v = m.view;
+            onOriginalView({ width: v.width, height: v.height, factor: v.factor, original: new ImageData(v.original, v.width, v.height), photoWidth: m.width, photoHeight: m.height });
+            // drawn: its buffer goes back to the worker for the next photo's view (a fresh 12 MB array costs more
+            // than filling it)
+            this.#worker.postMessage({ type: 'recycle', buffer: v.original.buffer }, [v.original.buffer]);
+          }
+        } else if (m.stage === 'views') {
+          const v = m.views;
+          if (onOriginalView) {
+            const b = v.box, patch = px => (b ? new ImageData(px, b.width, b.height) : null);
+            onViews({ ...m, views: { width: v.width, height: v.height, factor: v.factor, box: b, protected: patch(v.protected), perturbation: patch(v.perturbation) } });
+          } else { // the three whole views, from the original's and the changed box
+            const all = applyViewPatch(original.original, v.width, v.height, v), img = px => new ImageData(px, v.width, v.height);
+            onViews({ ...m, views: { width: v.width, height: v.height, original: img(all.original), protected: img(all.protected), perturbation: img(all.perturbation) } });
+          }
         } else if (onProgress) onProgress(Protector.#overall(m), m.stage, m);
       });
     if (onProgress) onProgress(1, 'done');

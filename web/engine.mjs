@@ -230,6 +230,27 @@ export class Engine {
   }
 
   /**
+   * The faces the detector finds in a wasm-resident photo (allocPhoto), as protectPhoto finds them: [{x0, y0, x1,
+   * y1, score}] in photo pixels, best first.
+   */
+  detectFaces(det, ph) {
+    if (!det || !det.ptr || det.kind !== 'detector') throw new DadfiError('detect: no face detector loaded', 'bad-argument', STATUS.ARG);
+    this.#checkPhoto('detect', ph);
+    const maxFaces = this.M._dfapi_max_faces();
+    return this.#call('detect', () => {
+      const p = this.#malloc(8 * (1 + 5 * maxFaces), 'detect');
+      try {
+        if (this.M._dfapi_detect(det.ptr, ph.ptr, ph.width, ph.height, p) !== 0) throw this.#fail('detect');
+        const n = this.M.HEAPF64[p >> 3], v = this.M.HEAPF64.slice((p >> 3) + 1, (p >> 3) + 1 + 5 * n), faces = [];
+        for (let i = 0; i < n; i++) faces.push({ x0: v[5 * i], y0: v[5 * i + 1], x1: v[5 * i + 2], y1: v[5 * i + 3], score: v[5 * i + 4] });
+        return faces;
+      } finally {
+        this.M._free(p);
+      }
+    });
+  }
+
+  /**
    * protectPhoto on wasm-resident photos (allocPhoto): src is read, dst (the same size; may be src itself) receives
    * the protected photo.  Returns {detection, wholePhoto, squares} as protectPhoto does.
    */
@@ -279,6 +300,55 @@ export class Engine {
           dst.set(this.M.HEAPU8.subarray(p + a, p + b), a);
         }
         return dst;
+      } finally {
+        this.M._free(p);
+      }
+    });
+  }
+
+  /**
+   * views.mjs diffRGBA of two wasm-resident photos of one size (allocPhoto), in C: {linf, psnr, changed, box}
+   * over RGB, only the pixels in region ({x0, y0, x1, y1}; null: none; default the whole photo) compared.
+   */
+  diffPhotos(a, b, region = { x0: 0, y0: 0, x1: a.width, y1: a.height }) {
+    this.#checkPhoto('diff', a);
+    this.#checkPhoto('diff', b);
+    if (a.width !== b.width || a.height !== b.height) throw new DadfiError('diff: the photos differ in size', 'bad-argument', STATUS.ARG);
+    const w = a.width, h = a.height;
+    const rx0 = region ? Math.max(0, Math.floor(region.x0)) : 0, rx1 = region ? Math.min(w, Math.ceil(region.x1)) : 0;
+    const ry0 = region ? Math.max(0, Math.floor(region.y0)) : 0, ry1 = region ? Math.min(h, Math.ceil(region.y1)) : 0;
+    return this.#call('diff', () => {
+      const p = this.#malloc(8 * 7, 'diff');
+      try {
+        if (this.M._dfapi_diff(a.ptr, b.ptr, w, h, rx0, ry0, rx1, ry1, p) !== 0) throw this.#fail('diff');
+        const [linf, se, changed, x0, y0, x1, y1] = this.M.HEAPF64.slice(p >> 3, (p >> 3) + 7);
+        const mse = se / (w * h * 3);
+        return { linf, psnr: mse === 0 ? Infinity : 10 * Math.log10(255 * 255 / mse), changed, box: changed ? { x0, y0, x1, y1 } : null };
+      } finally {
+        this.M._free(p);
+      }
+    });
+  }
+
+  /**
+   * boxShrinkPhoto's view pixels of the box [vx0, vx1) x [vy0, vy1) only, as a new Uint8ClampedArray of the box's
+   * size ((vx1 - vx0) x (vy1 - vy0) RGBA): the views' changed box (views.mjs viewPatch).
+   */
+  shrinkBoxPhoto(ph, f, vx0, vy0, vx1, vy1) {
+    this.#checkPhoto('views', ph);
+    const vw = Math.ceil(ph.width / f), vh = Math.ceil(ph.height / f);
+    if (![vx0, vy0, vx1, vy1].every(Number.isInteger) || vx0 < 0 || vy0 < 0 || vx1 > vw || vy1 > vh || vx1 <= vx0 || vy1 <= vy0)
+      throw new DadfiError('views: bad box', 'bad-argument', STATUS.ARG);
+    const bw = vx1 - vx0, out = new Uint8ClampedArray(bw * (vy1 - vy0) * 4);
+    return this.#call('views', () => {
+      const p = this.#malloc(vw * vh * 4, 'views');
+      try {
+        if (this.M._dfapi_box_shrink(p, ph.ptr, ph.width, ph.height, f, vx0, vy0, vx1, vy1) !== 0) throw this.#fail('views');
+        for (let vy = vy0; vy < vy1; vy++) {
+          const a = p + (vy * vw + vx0) * 4;
+          out.set(this.M.HEAPU8.subarray(a, a + bw * 4), (vy - vy0) * bw * 4);
+        }
+        return out;
       } finally {
         this.M._free(p);
       }

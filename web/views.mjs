@@ -2,6 +2,8 @@
 // the original, the protected photo and the perturbation amplified.  A 12 MP photo is shrunk by a whole factor
 // (box filter: every view pixel is the mean of its f x f block), and only the part of the photo that protection
 // changed (a face square, or the whole photo) is shrunk a second time, so that a face costs a face's worth of work.
+// The worker sends the original's view as soon as the photo is decoded and, once it is protected, only the changed
+// box of the other two (viewPatch): the page draws the first while the photo is being protected.
 // Pure JavaScript on typed arrays; also run by tests/js/views.test.mjs in Node.
 
 /** The whole factor f by which a w x h photo is shrunk so that its longest side is at most maxSide. */
@@ -111,6 +113,49 @@ export function boxShrink(src, w, h, f, dst, vx0 = 0, vy0 = 0, vx1 = Math.ceil(w
     }
   }
   return dst;
+}
+
+/**
+ * The changed part of the views, for a page that already shows the original's view (the photo shrunk by f, vw x vh
+ * view pixels): {box: {x, y, width, height} (view pixels) or null (nothing changed), protected, perturbation (RGBA
+ * Uint8ClampedArrays of the box's size, or null)}.  The box is diffRGBA's (photo pixels) in view pixels; the
+ * protected view there is prot shrunk, the perturbation 128 + (protected - original) amplified as in makeViews,
+ * so that the original's view with the protected patch over it, and mid-grey with the perturbation patch over
+ * it, are exactly makeViews' protected and perturbation views.  shrinkBox(src, f, vx0, vy0, vx1, vy1): the view
+ * pixels of [vx0, vx1) x [vy0, vy1) (a new RGBA array of that size; default boxShrink on RGBA arrays; the worker
+ * passes the engine's, in C, with orig and prot photos in wasm memory).
+ */
+export function viewPatch(orig, prot, width, height, eps, box, f, shrinkBox = (src, g, vx0, vy0, vx1, vy1) => {
+  const vw = Math.ceil(width / g), full = boxShrink(src, width, height, g, new Uint8ClampedArray(vw * Math.ceil(height / g) * 4), vx0, vy0, vx1, vy1);
+  const out = new Uint8ClampedArray((vx1 - vx0) * (vy1 - vy0) * 4);
+  for (let vy = vy0; vy < vy1; vy++) out.set(full.subarray(4 * (vy * vw + vx0), 4 * (vy * vw + vx1)), 4 * (vy - vy0) * (vx1 - vx0));
+  return out;
+}) {
+  if (!box) return { box: null, protected: null, perturbation: null };
+  const vx0 = Math.floor(box.x0 / f), vy0 = Math.floor(box.y0 / f), vx1 = Math.ceil(box.x1 / f), vy1 = Math.ceil(box.y1 / f);
+  const o = shrinkBox(orig, f, vx0, vy0, vx1, vy1), p = shrinkBox(prot, f, vx0, vy0, vx1, vy1);
+  const perturbation = new Uint8ClampedArray(o.length), k = 127 / Math.max(1, eps * 127.5);
+  for (let i = 0; i < o.length; i += 4) {
+    perturbation[i] = 128 + k * (p[i] - o[i]);
+    perturbation[i + 1] = 128 + k * (p[i + 1] - o[i + 1]);
+    perturbation[i + 2] = 128 + k * (p[i + 2] - o[i + 2]);
+    perturbation[i + 3] = 255;
+  }
+  return { box: { x: vx0, y: vy0, width: vx1 - vx0, height: vy1 - vy0 }, protected: p, perturbation };
+}
+
+/** The views makeViews returns, from the original's view and viewPatch's patch (new arrays; `original` is kept). */
+export function applyViewPatch(original, vw, vh, patch) {
+  const protectedView = new Uint8ClampedArray(original), perturbation = new Uint8ClampedArray(vw * vh * 4);
+  new Uint32Array(perturbation.buffer).fill(new Uint32Array(new Uint8Array([128, 128, 128, 255]).buffer)[0]);
+  const b = patch.box;
+  if (b)
+    for (let y = 0; y < b.height; y++) {
+      const src = 4 * y * b.width, dst = 4 * ((b.y + y) * vw + b.x), n = 4 * b.width;
+      protectedView.set(patch.protected.subarray(src, src + n), dst);
+      perturbation.set(patch.perturbation.subarray(src, src + n), dst);
+    }
+  return { width: vw, height: vh, original, protected: protectedView, perturbation };
 }
 
 /**

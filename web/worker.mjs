@@ -6,11 +6,16 @@
 //            imported:[names]}
 //   {type:'protect', blob, eps, workSide, format, quality, views, encode}
 //        -> {type:'progress', stage:'decode'|'protect'|'encode', fraction, etaMs?}*  (etaMs: Gen time estimate)
-//        -> {type:'progress', stage:'views', views:{width, height, original, protected, perturbation} (RGBA
-//            Uint8ClampedArrays, their buffers transferred; views.mjs), width, height, stats}  (with views: true,
-//            before the file is encoded)
+//        -> {type:'progress', stage:'original', view:{width, height, factor, original}, width, height}  (with views:
+//            true, as soon as the photo is decoded: the original's display view, an RGBA Uint8ClampedArray whose
+//            buffer is transferred; the page draws it while the photo is being protected)
+//        -> {type:'progress', stage:'views', views:{width, height, factor, box, protected, perturbation}, width,
+//            height, stats}  (with views: true, before the file is encoded: the changed box of the protected and the
+//            perturbation views (views.mjs viewPatch; box null: nothing changed), buffers transferred)
 //        -> {type:'result', blob, width, height, stats}  (stats.faces: {detection, wholePhoto, squares:[{cx,cy,side}]};
 //            with encode: false no file is made (blob null): an 'encode' request makes it when it is needed)
+//   {type:'recycle', buffer}                     (no answer, not queued) the 'original' view's buffer, drawn by
+//        the page and handed back: the next photo's view is written into it (a fresh 12 MB array costs more)
 //   {type:'encode', format, quality}                     -> {type:'result', blob, width, height, ms}  (the last result)
 //   PNG files are encoded in C (engine.encodePngPhoto), JPEG by the canvas.
 //   {type:'preview', cx, cy, side, attr, jpegQuality?}
@@ -24,7 +29,7 @@
 //        the original and the protected photo as JPEG first, as an upload would be (the model gets the decoded JPEG)
 //   any failure                                          -> {type:'error', code, message}
 import { loadEngine, DadfiError } from './engine.mjs';
-import { changedRegion, diffRGBA, makeViews } from './views.mjs';
+import { changedRegion, viewFactor, viewPatch } from './views.mjs';
 import { decodeBitmap, pixelsInto } from './decode.mjs';
 const VIEW_SIDE = 2048; // views sent to the page: the photo shrunk by a whole factor to at most this (display only)
 
@@ -35,6 +40,7 @@ let detectorError = null; // why the detector could not be loaded (the page says
 let protectMs = 300;      // the last face-path protection time (progress estimate)
 let flopsPerMs = 8e6;   // Gen speed estimate for the progress bar (8 GFLOP/s), updated after each run
 let last = null;        // {width, height, orig, prot: engine photos (wasm memory, engine.allocPhoto), eps, engine}
+let spareView = null;   // the last original view's array, handed back by the page ('recycle'): the next view's
 
 // The last photo's buffers are freed when the next photo comes (or the engine was replaced after a trap).
 function freeLast() {
@@ -75,6 +81,21 @@ async function ensureEngine() {
   // (a few ms each) get the kernels optimised before the user's photo arrives.
   const x = new Float32Array(3 * 64 * 64);
   for (let i = 0; i < 4; i++) e.genForward(gen, x, 64, 64);
+}
+
+// The detector the same way, on a blank 2400 x 1800 photo: run after the 'ready' answer, before the first photo
+// (requests are queued), so that the page is ready sooner and the first photo finds the detector's code compiled
+// and its buffers (those of a 12 MP photo's views, ~55 MB) allocated and touched.
+function warmDetector() {
+  if (!engine || engine.dead || !detector) return;
+  let ph = null;
+  try {
+    ph = engine.allocPhoto(2400, 1800);
+    ph.view().fill(128);
+    engine.detectFaces(detector, ph);
+  } catch { /* a warm-up only */ } finally {
+    if (ph) ph.free();
+  }
 }
 
 // Every deepfake model the site serves (those that fail to load are left out).
@@ -141,6 +162,23 @@ async function protect(msg, progress) {
   }
   const width = orig.width, height = orig.height;
   const t1 = performance.now();
+  // the original's view at once: the page draws it while the photo is being protected
+  let view = null;
+  if (msg.views) {
+    const f = viewFactor(width, height, VIEW_SIDE), vw = Math.ceil(width / f), vh = Math.ceil(height / f);
+    let original;
+    try {
+      const n = vw * vh * 4, buf = spareView && spareView.length === n ? spareView : new Uint8ClampedArray(n);
+      spareView = null;
+      original = engine.boxShrinkPhoto(orig, f, buf);
+    } catch (e) {
+      orig.free(), prot.free();
+      throw e;
+    }
+    view = { f, vw, vh };
+    progress('original', 1, { view: { width: vw, height: vh, factor: f, original }, width, height }, [original.buffer]);
+  }
+  const t1v = performance.now();
   let r;
   const workSide = msg.workSide ?? 1024;
   const [ww, wh] = engine.workingSize(width, height, workSide);
@@ -156,17 +194,17 @@ async function protect(msg, progress) {
     throw e;
   }
   const t2 = performance.now();
-  if (r.wholePhoto && !faces && t2 - t1 > 50) flopsPerMs = flops / (t2 - t1); // calibrates the next estimate
-  if (faces) protectMs = t2 - t1;
+  if (r.wholePhoto && !faces && t2 - t1v > 50) flopsPerMs = flops / (t2 - t1v); // calibrates the next estimate
+  if (faces) protectMs = t2 - t1v;
   last = { width, height, orig, prot, eps: msg.eps, engine };
-  const d = diffRGBA(orig.view(), prot.view(), width, height, changedRegion(r, width, height));
+  const d = engine.diffPhotos(orig, prot, changedRegion(r, width, height)); // diffRGBA in C
   const stats = { linf: d.linf, psnr: d.psnr, changedPixels: d.changed };
   stats.faces = { detection: r.detection, wholePhoto: r.wholePhoto, squares: r.squares, detectorError };
-  if (msg.views) { // shown at once; the encoded file follows (or is made when it is needed: encode false)
-    const v = makeViews(orig, prot, width, height, msg.eps, d.box, VIEW_SIDE,
-      (ph, f, dst, vx0, vy0, vx1, vy1) => engine.boxShrinkPhoto(ph, f, dst, vx0, vy0, vx1, vy1));
-    const views = { width: v.width, height: v.height, original: v.original, protected: v.protected, perturbation: v.perturbation };
-    progress('views', 1, { views, width, height, stats }, [v.original.buffer, v.protected.buffer, v.perturbation.buffer]);
+  if (view) { // the changed box, shown at once; the encoded file follows (or is made when it is needed: encode false)
+    const patch = viewPatch(orig, prot, width, height, msg.eps, d.box, view.f,
+      (ph, f, vx0, vy0, vx1, vy1) => engine.shrinkBoxPhoto(ph, f, vx0, vy0, vx1, vy1));
+    const views = { width: view.vw, height: view.vh, factor: view.f, ...patch };
+    progress('views', 1, { views, width, height, stats }, patch.box ? [patch.protected.buffer, patch.perturbation.buffer] : []);
   }
   const t3 = performance.now();
   let blob = null;
@@ -175,7 +213,7 @@ async function protect(msg, progress) {
     blob = await encodePhoto(prot, width, height, msg.format, msg.quality, f => progress('encode', f));
   }
   const t4 = performance.now();
-  stats.ms = { decode: t1 - t0, protect: t2 - t1, views: t3 - t2, encode: blob ? t4 - t3 : null, total: t4 - t0 };
+  stats.ms = { decode: t1 - t0, protect: t2 - t1v, views: t1v - t1 + t3 - t2, encode: blob ? t4 - t3 : null, total: t4 - t0 };
   stats.decodePath = decodePath;
   stats.heapBytes = engine.heapBytes;
   return [{ type: 'result', blob, width, height, stats }, []];
@@ -254,11 +292,18 @@ async function init(msg) {
 let queue = Promise.resolve();
 self.onmessage = ev => {
   const msg = ev.data, id = msg.id;
+  if (msg.type === 'recycle') { // no answer; not queued
+    if (msg.buffer instanceof ArrayBuffer) spareView = new Uint8ClampedArray(msg.buffer);
+    return;
+  }
   const progress = (stage, fraction, extra, transfer = []) => self.postMessage({ type: 'progress', id, stage, fraction, ...extra }, transfer);
   queue = queue.then(async () => {
     try {
       let r;
-      if (msg.type === 'init') r = await init(msg);
+      if (msg.type === 'init') {
+        r = await init(msg);
+        queue = queue.then(warmDetector); // after this answer, before the next request
+      }
       else if (!cfg) throw new DadfiError('worker: not initialised', 'internal');
       else if (msg.type === 'protect') r = await protect(msg, progress);
       else if (msg.type === 'encode') {

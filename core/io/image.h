@@ -56,6 +56,19 @@ void df_planar_to_rgb8(uint8_t *rgb, const float *in, int w, int h, int stride_p
 df_status df_box_shrink_rgba8(uint8_t *dst, const uint8_t *src, int w, int h, int f, int vx0, int vy0, int vx1,
                               int vy1);
 
+/* Two RGBA photos of one size compared over RGB in the box [x0, x1) x [y0, y1) (clipped to the photo; pixels
+ * elsewhere are taken as equal): the largest |a - b| (linf), the sum of squared differences (se), the pixels that
+ * differ in any byte (changed) and the smallest box holding them ([x0, x1) x [y0, y1); x0 >= x1 when none).
+ * (The page's comparison: web/views.mjs diffRGBA is the same.) */
+typedef struct {
+    int linf;
+    double se;
+    long changed;
+    int x0, y0, x1, y1;
+} df_diff;
+df_status df_diff_rgba8(const uint8_t *a, const uint8_t *b, int w, int h, int x0, int y0, int x1, int y1,
+                        df_diff *out);
+
 #ifdef __cplusplus
 }
 #endif

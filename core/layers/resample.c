@@ -136,8 +136,9 @@ typedef struct {
 } warp_job;
 
 /* Forward through an axis-aligned map (a1 = a3 = 0: u depends on x only, v on y only): each column's and each
- * row's taps are computed once, not once per pixel; the sums are those of warp_image, in the same order (the
- * same floats).  Returns 0 (nothing done) when the tables cannot be allocated. */
+ * row's taps are computed once, not once per pixel, and each input row's horizontal sums once, not once per
+ * output row that reads it; the sums are those of warp_image, in the same order (the same floats).  Returns 0
+ * (nothing done) when the tables cannot be allocated. */
 static int warp_axis_aligned(const warp_job *j, int b, double fx, double fy) {
     const rs_affine *m = &j->maps[b];
     int k = j->kernels[b], C = j->C, H = j->H, W = j->W, OH = j->OH, OW = j->OW;
@@ -164,29 +165,42 @@ static int warp_axis_aligned(const warp_job *j, int b, double fx, double fy) {
         for (int t = 0; t < n && ok; t++) iys[(size_t)y * my + t] = clampi(y0 + t, H - 1), wys[(size_t)y * my + t] = wt[t];
     }
     size_t pin = (size_t)H * W, pout = (size_t)OH * OW;
+    /* Two passes with those sums: each input row's horizontal sums r at every output column, made once (rows no
+     * output reads are skipped), then each output row the weighted sum of its rows' r (vectorisable along x). */
+    float *hs = ok ? malloc(sizeof(float) * (size_t)H * OW) : NULL;
+    unsigned char *used = ok ? calloc((size_t)H, 1) : NULL;
+    ok = ok && hs && used;
+    for (int y = 0; y < OH && ok; y++)
+        for (int t = 0; t < nys[y]; t++) used[iys[(size_t)y * my + t]] = 1;
     for (int c = 0; c < C && ok; c++) {
         const float *src = j->in + ((size_t)b * C + c) * pin;
         float *out = j->out + ((size_t)b * C + c) * pout;
-        for (int y = 0; y < OH; y++) {
-            const int *iy = iys + (size_t)y * my;
-            const float *wy = wys + (size_t)y * my;
-            int ny = nys[y];
+        for (int sy = 0; sy < H; sy++) {
+            if (!used[sy]) continue;
+            const float *row = src + (size_t)sy * W;
+            float *h = hs + (size_t)sy * OW;
             for (int x = 0; x < OW; x++) {
                 const int *ix = ixs + (size_t)x * mx;
                 const float *wx = wxs + (size_t)x * mx;
                 int nx = nxs[x];
-                float acc = 0;
-                for (int ty = 0; ty < ny; ty++) {
-                    const float *row = src + (size_t)iy[ty] * W;
-                    float r = 0;
-                    for (int tx = 0; tx < nx; tx++) r += wx[tx] * row[ix[tx]];
-                    acc += wy[ty] * r;
-                }
-                out[(size_t)y * OW + x] = acc;
+                float r = 0;
+                for (int tx = 0; tx < nx; tx++) r += wx[tx] * row[ix[tx]];
+                h[x] = r;
+            }
+        }
+        for (int y = 0; y < OH; y++) {
+            const int *iy = iys + (size_t)y * my;
+            const float *wy = wys + (size_t)y * my;
+            float *restrict o = out + (size_t)y * OW;
+            for (int x = 0; x < OW; x++) o[x] = 0;
+            for (int ty = 0; ty < nys[y]; ty++) {
+                const float *restrict h = hs + (size_t)iy[ty] * OW;
+                const float w = wy[ty];
+                for (int x = 0; x < OW; x++) o[x] += w * h[x];
             }
         }
     }
-    free(nxs), free(wxs);
+    free(nxs), free(wxs), free(hs), free(used);
     return ok;
 }
 

@@ -2,6 +2,7 @@
 #include "blazeface.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,13 +10,63 @@
 #include "dfw.h"
 #include "resample.h"
 
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
+
 #define BF_COORDS 16 /* regressor values per anchor: box (4) + 6 keypoints (12) */
+
+/* Four floats in one vector register: the compilers' vector extension (SSE2 natively, SIMD128 in wasm), so the
+ * fused kernels below are one code for both; loads and stores are unaligned. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+static inline v4f vld(const float *p) {
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void vst(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+static inline v4f vsplat(const float *p) { /* the float at p in every lane */
+#ifdef __wasm_simd128__
+    return (v4f)wasm_v128_load32_splat(p);
+#else
+    float x = *p;
+    return (v4f){x, x, x, x};
+#endif
+}
+static inline v4f vrelu(v4f a) { /* a > 0 ? a : 0, lane by lane */
+    v4f z = {0, 0, 0, 0};
+    return (v4f)((v4i)a & (v4i)(a > z));
+}
+static inline v4f vmax(v4f a, v4f b) { /* a > b ? a : b, lane by lane */
+    v4i m = (v4i)(a > b);
+    return (v4f)(((v4i)a & m) | ((v4i)b & ~m));
+}
+/* Lanes 0, 2, 4, 6 and 1, 3, 5, 7 of the eight floats a, b (a stride-2 row split into its two phases). */
+static inline v4f veven(v4f a, v4f b) {
+#ifdef __clang__
+    return __builtin_shufflevector(a, b, 0, 2, 4, 6);
+#else
+    return __builtin_shuffle(a, b, (v4i){0, 2, 4, 6});
+#endif
+}
+static inline v4f vodd(v4f a, v4f b) {
+#ifdef __clang__
+    return __builtin_shufflevector(a, b, 1, 3, 5, 7);
+#else
+    return __builtin_shuffle(a, b, (v4i){1, 3, 5, 7});
+#endif
+}
 
 typedef struct {
     df_conv dw, pw;
     int w_dw, w_pw, b_pw;
     int stride, skip; /* skip: 1 residual, 0 none */
+    size_t pwt;       /* offset of the pointwise weights, transposed and padded, in blazeface.fw */
 } bf_block;
+
+/* Buffers of one forward pass, grown on demand (blazeface_forward keeps them for the next call). */
+enum { BUF_XIN, BUF_ACT0, BUF_ACT1, BUF_RING, BUF_T, BUF_POOL, BUF_ZERO, BUF_HC0, BUF_HC1, BUF_HR0, BUF_HR1, BUF_WS, BUF_N };
 
 struct blazeface {
     int S, K, nb, stride;
@@ -26,9 +77,12 @@ struct blazeface {
     df_conv cls[2], reg[2];
     int cls_w[2], cls_b[2], reg_w[2], reg_b[2];
     df_params p;
-    int capH, capW;                              /* buffers below are sized for inputs up to capH x capW */
-    float *act[3], *pad, *ws, *hcls[2], *hreg[2];
-    float *img;                                  /* detector input [3, capH, capW] (blazeface_detect) */
+    /* the fused kernels' weights: the stem [3][K][K][C0'] and each block's pointwise [C][Co'] (C' rounded up to 4,
+     * zeros after), then the padded biases [C0'] and [Co'] */
+    float *fw;
+    size_t stem_wt, stem_bt, pw_bt[BF_MAX_BLOCKS];
+    float *buf[BUF_N];
+    size_t cap[BUF_N];                           /* floats allocated in buf[i] */
     bf_face *cand;                               /* candidates of one view */
     int cap_cand;
 };
@@ -100,6 +154,43 @@ static df_status parse_structure(blazeface *m, const dfw_file *f) {
     return DF_OK;
 }
 
+/* The fused kernels' copies of the weights (blazeface.fw): output channels last and padded to a multiple of 4,
+ * so that a kernel reads the weights of 4 output channels side by side. */
+static df_status arrange_weights(blazeface *m) {
+    int K = m->stem.kh, C0 = m->stem.cout, C04 = (C0 + 3) & ~3, C = C0;
+    size_t n = (size_t)3 * K * K * C04 + C04;
+    for (int k = 0; k < m->nb; k++) {
+        int Co4 = (m->B[k].pw.cout + 3) & ~3;
+        n += (size_t)C * Co4 + Co4;
+        C = m->B[k].pw.cout;
+    }
+    if (!(m->fw = calloc(n, sizeof(float)))) return df_fail(DF_ERR_NOMEM, "blazeface: out of memory");
+    const float *w = df_params_get(&m->p, m->stem_w), *b = df_params_get(&m->p, m->stem_b);
+    size_t at = 0;
+    m->stem_wt = at;
+    for (int o = 0; o < C0; o++)
+        for (int t = 0; t < 3 * K * K; t++) m->fw[at + (size_t)t * C04 + o] = w[(size_t)o * 3 * K * K + t];
+    at += (size_t)3 * K * K * C04;
+    m->stem_bt = at;
+    memcpy(m->fw + at, b, (size_t)C0 * sizeof(float));
+    at += C04;
+    C = C0;
+    for (int k = 0; k < m->nb; k++) {
+        bf_block *bk = &m->B[k];
+        int Co = bk->pw.cout, Co4 = (Co + 3) & ~3;
+        w = df_params_get(&m->p, bk->w_pw), b = df_params_get(&m->p, bk->b_pw);
+        bk->pwt = at;
+        for (int o = 0; o < Co; o++)
+            for (int c = 0; c < C; c++) m->fw[at + (size_t)c * Co4 + o] = w[(size_t)o * C + c];
+        at += (size_t)C * Co4;
+        m->pw_bt[k] = at;
+        memcpy(m->fw + at, b, (size_t)Co * sizeof(float));
+        at += Co4;
+        C = Co;
+    }
+    return DF_OK;
+}
+
 df_status blazeface_load(blazeface **out, const uint8_t *buf, size_t len) {
     if (!out) return df_fail(DF_ERR_ARG, "blazeface: NULL output");
     *out = NULL;
@@ -149,6 +240,7 @@ df_status blazeface_load(blazeface **out, const uint8_t *buf, size_t len) {
     if (!s) s = dfw_load_params(&f, &m->p);
     for (size_t i = 0; !s && i < m->p.total; i++)
         if (!isfinite(m->p.data[i])) s = df_fail(DF_ERR_FORMAT, "blazeface: a weight is not finite");
+    if (!s) s = arrange_weights(m);
     dfw_free(&f);
     if (s) {
         blazeface_free(m);
@@ -159,17 +251,16 @@ df_status blazeface_load(blazeface **out, const uint8_t *buf, size_t len) {
 }
 
 static void free_buffers(blazeface *m) {
-    for (int i = 0; i < 3; i++) free(m->act[i]), m->act[i] = NULL;
-    for (int i = 0; i < 2; i++) free(m->hcls[i]), free(m->hreg[i]), m->hcls[i] = m->hreg[i] = NULL;
-    free(m->pad), free(m->ws), free(m->img), free(m->cand);
-    m->pad = m->ws = m->img = NULL;
+    for (int i = 0; i < BUF_N; i++) free(m->buf[i]), m->buf[i] = NULL, m->cap[i] = 0;
+    free(m->cand);
     m->cand = NULL;
-    m->capH = m->capW = m->cap_cand = 0;
+    m->cap_cand = 0;
 }
 
 void blazeface_free(blazeface *m) {
     if (!m) return;
     free_buffers(m);
+    free(m->fw);
     df_params_free(&m->p);
     free(m);
 }
@@ -207,93 +298,246 @@ int blazeface_anchors(const blazeface *m, int H, int W, float *xy, int cap) {
 }
 
 /* ------------------------------------------------------------------ forward */
-/* Size the buffers for an H x W input (one planning walk over the layers). */
+/* The forward pass is fused so that each activation is written once and read once (a row at a time, the
+ * intermediate rows staying in the cache): the stem (conv KxK/2 + ReLU) reads its input from planes made once per
+ * view, and each block computes, for one output row, the depthwise row of every channel, then the pointwise
+ * convolution, bias, skip and ReLU of that row.  The same floats as the layer-by-layer pass up to rounding (the
+ * sums are taken in another order); tests/test_blazeface.c compares the two.
+ *
+ * The stem's input (BUF_XIN) for an H x W detector input: padded TensorFlow-"same" for the KxK/2 stem (P = K - 2
+ * rows and columns, P / 2 before, the rest after) and split by column parity: planes [3][2][H + P][pitch], phase 0
+ * holding the padded columns 0, 2, 4, ..., phase 1 the columns 1, 3, 5, ...; every tap of a row of the stem's
+ * output then reads contiguous floats. */
+static int xin_pitch(const blazeface *m, int W) { return (W / 2 + m->stem.kw + 8 + 3) & ~3; }
+static size_t xin_floats(const blazeface *m, int H, int W) { return (size_t)6 * (H + m->stem.kh - 2) * xin_pitch(m, W); }
+/* Floats per row of a block's ring of input rows (input w wide: a zero before for stride 1, zeros after) and per
+ * row of its depthwise result and max-pooled skip (output ow wide; the kernels run to a multiple of 8). */
+static int ring_pitch(int w) { return ((w + 3) & ~3) + 24; }
+static int row_pitch(int ow) { return ((ow + 7) & ~7) + 8; }
+
+static df_status grow(blazeface *m, int i, size_t n) {
+    if (n <= m->cap[i]) return DF_OK;
+    free(m->buf[i]);
+    m->cap[i] = 0;
+    if (!(m->buf[i] = malloc(n * sizeof(float)))) return DF_ERR_NOMEM;
+    m->cap[i] = n;
+    return DF_OK;
+}
+
+/* Size the buffers for an H x W input (one planning walk over the layers); each grows only when needed. */
 static df_status reserve(blazeface *m, int H, int W) {
-    if (H <= m->capH && W <= m->capW) return DF_OK;
-    if (H < m->capH) H = m->capH;
-    if (W < m->capW) W = m->capW;
-    int P = m->stem.kh - 2;
-    size_t act = 0, pad = (size_t)3 * (H + P) * (W + P), ws = df_conv2d_workspace(&m->stem, H + P, W + P), hc[2] = {1, 1}, hr[2] = {1, 1};
-    int h = H / 2, w = W / 2;
-    act = (size_t)m->stem.cout * h * w;
+    size_t need[BUF_N];
+    for (int i = 0; i < BUF_N; i++) need[i] = 1;
+    need[BUF_XIN] = xin_floats(m, H, W);
+    int h = H / 2, w = W / 2, C = m->stem.cout;
+    size_t act = (size_t)C * h * w;
+    if (act < (size_t)3 * H * W) act = (size_t)3 * H * W; /* run_view's crop, before the stem */
     for (int k = 0; k < m->nb; k++) {
         const bf_block *b = &m->B[k];
-        int hp = b->stride == 2 ? h + 1 : h, wp = b->stride == 2 ? w + 1 : w;
-        if (b->stride == 2 && (size_t)b->dw.cin * hp * wp > pad) pad = (size_t)b->dw.cin * hp * wp;
-        size_t x = df_conv2d_workspace(&b->dw, hp, wp);
-        if (x > ws) ws = x;
-        h /= b->stride, w /= b->stride;
-        if ((x = df_conv2d_workspace(&b->pw, h, w)) > ws) ws = x;
-        if ((size_t)b->pw.cout * h * w > act) act = (size_t)b->pw.cout * h * w;
-        if ((size_t)b->dw.cout * h * w > act) act = (size_t)b->dw.cout * h * w;
+        int oh = h / b->stride, ow = w / b->stride, Co = b->pw.cout;
+        size_t x = (size_t)3 * C * ring_pitch(w);
+        if (x > need[BUF_RING]) need[BUF_RING] = x;
+        if ((x = (size_t)C * row_pitch(ow)) > need[BUF_T]) need[BUF_T] = need[BUF_POOL] = x;
+        if ((size_t)ring_pitch(w) > need[BUF_ZERO]) need[BUF_ZERO] = (size_t)ring_pitch(w);
+        if ((x = (size_t)Co * oh * ow) > act) act = x;
+        h = oh, w = ow, C = Co;
         for (int i = 0; i < 2; i++)
             if (m->head_block[i] == k) {
-                hc[i] = (size_t)m->cls[i].cout * h * w, hr[i] = (size_t)m->reg[i].cout * h * w;
-                if ((x = df_conv2d_workspace(&m->reg[i], h, w)) > ws) ws = x;
-                if ((x = df_conv2d_workspace(&m->cls[i], h, w)) > ws) ws = x;
+                need[BUF_HC0 + i] = (size_t)m->cls[i].cout * h * w, need[BUF_HR0 + i] = (size_t)m->reg[i].cout * h * w;
+                if ((x = df_conv2d_workspace(&m->reg[i], h, w)) > need[BUF_WS]) need[BUF_WS] = x;
+                if ((x = df_conv2d_workspace(&m->cls[i], h, w)) > need[BUF_WS]) need[BUF_WS] = x;
             }
     }
-    if (act < (size_t)3 * H * W) act = (size_t)3 * H * W; /* run_view's crop uses act[0] before the forward */
-    free_buffers(m);
+    need[BUF_ACT0] = need[BUF_ACT1] = act;
     int ok = 1;
-    for (int i = 0; i < 3; i++) ok &= (m->act[i] = malloc(act * sizeof(float))) != NULL;
-    for (int i = 0; i < 2; i++) {
-        ok &= (m->hcls[i] = malloc(hc[i] * sizeof(float))) != NULL;
-        ok &= (m->hreg[i] = malloc(hr[i] * sizeof(float))) != NULL;
+    for (int i = 0; i < BUF_N; i++) ok &= grow(m, i, need[i]) == DF_OK;
+    int na = blazeface_anchors(m, H, W, NULL, 0);
+    if (ok && na > m->cap_cand) {
+        free(m->cand);
+        m->cap_cand = (m->cand = malloc((size_t)na * sizeof(bf_face))) ? na : 0;
+        ok = m->cand != NULL;
     }
-    ok &= (m->pad = malloc(pad * sizeof(float))) != NULL;
-    ok &= (m->ws = malloc((ws ? ws : 1) * sizeof(float))) != NULL;
-    ok &= (m->img = malloc((size_t)3 * H * W * sizeof(float))) != NULL;
-    m->cap_cand = blazeface_anchors(m, H, W, NULL, 0);
-    ok &= (m->cand = malloc((size_t)m->cap_cand * sizeof(bf_face))) != NULL;
     if (!ok) {
         free_buffers(m);
         return df_fail(DF_ERR_NOMEM, "blazeface: cannot allocate buffers for a %d x %d input", W, H);
     }
-    m->capH = H, m->capW = W;
+    memset(m->buf[BUF_ZERO], 0, m->cap[BUF_ZERO] * sizeof(float));
     return DF_OK;
 }
 
-/* out [C, Hp, Wp] = in [C, h, w] at offset (top, left), zeros elsewhere. */
-static void pad_planes(float *out, const float *in, int C, int h, int w, int Hp, int Wp, int top, int left) {
-    memset(out, 0, (size_t)C * Hp * Wp * sizeof(float));
-    for (int c = 0; c < C; c++)
-        for (int y = 0; y < h; y++)
-            memcpy(out + ((size_t)c * Hp + y + top) * Wp + left, in + ((size_t)c * h + y) * w, (size_t)w * sizeof(float));
+/* The stem's input planes (BUF_XIN) of an H x W detector input whose pixels are src [3][sh][sw] placed at
+ * (ox, oy), -1 (black) elsewhere. */
+static void fill_input(blazeface *m, const float *src, int sw, int sh, int ox, int oy, int H, int W) {
+    int P = m->stem.kh - 2, top = P / 2, Hp = H + P, pitch = xin_pitch(m, W);
+    float *x = m->buf[BUF_XIN];
+    memset(x, 0, xin_floats(m, H, W) * sizeof(float));
+    for (int c = 0; c < 3; c++) {
+        float *ph[2] = {x + (size_t)2 * c * Hp * pitch, x + (size_t)(2 * c + 1) * Hp * pitch};
+        for (int y = 0; y < H; y++) {
+            float *r[2] = {ph[0] + (size_t)(y + top) * pitch, ph[1] + (size_t)(y + top) * pitch};
+            const float *sr = y >= oy && y < oy + sh ? src + ((size_t)c * sh + (y - oy)) * sw - ox : NULL;
+            for (int X = 0; X < W; X++) {
+                int col = X + top; /* the padded column */
+                r[col & 1][col >> 1] = sr && X >= ox && X < ox + sw ? sr[X] : -1.0f;
+            }
+        }
+    }
 }
 
-/* out [C', h/s, w/s] = ReLU(out + skip of in [C, h, w]) (C <= C'): the skip is the input itself (s = 1) or its
- * 2x2/2 max pool; the channels C.. C'-1 of the skip are zero (ReLU only); in = NULL: no skip (ReLU only).  One
- * pass: the same values as adding the skip, then a separate ReLU pass. */
-static inline float relu(float v) { return v > 0.0f ? v : 0.0f; }
-static void skip_relu(float *out, const float *in, int C, int Co, int h, int w, int s) {
-    int oh = h / s, ow = w / s;
-    size_t plane = (size_t)oh * ow;
-    for (int c = 0; c < Co; c++) {
-        float *restrict op = out + (size_t)c * plane;
-        if (!in || c >= C) {
-            for (size_t i = 0; i < plane; i++) op[i] = relu(op[i]);
-            continue;
+/* d[0 .. n) = s[0 .. n), inline: in wasm a memcpy of 512 bytes or more is a call into JavaScript (emscripten's
+ * memcpy_big), which costs more than copying one row. */
+static inline void copy_row(float *d, const float *s, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst(d + i, vld(s + i));
+    for (; i < n; i++) d[i] = s[i];
+}
+
+/* n (1..8) floats of a, b to d. */
+static inline void store8(float *d, v4f a, v4f b, int n) {
+    if (n >= 8) {
+        vst(d, a), vst(d + 4, b);
+        return;
+    }
+    float t[8];
+    vst(t, a), vst(t + 4, b);
+    memcpy(d, t, (size_t)n * sizeof(float));
+}
+/* n (1..8) floats from s, zeros after. */
+static inline void load8(const float *s, int n, v4f *a, v4f *b) {
+    if (n >= 8) {
+        *a = vld(s), *b = vld(s + 4);
+        return;
+    }
+    float t[8] = {0};
+    memcpy(t, s, (size_t)n * sizeof(float));
+    *a = vld(t), *b = vld(t + 4);
+}
+
+/* out [C0, H/2, W/2] = ReLU(bias + the stem's KxK/2 convolution), from BUF_XIN. */
+static void stem_forward(const blazeface *m, float *out, int H, int W) {
+    const int K = m->stem.kh, Hp = H + K - 2, pitch = xin_pitch(m, W), C0 = m->stem.cout, C4 = (C0 + 3) & ~3;
+    const int h = H / 2, w = W / 2;
+    const size_t plane = (size_t)h * w, phase = (size_t)Hp * pitch;
+    const float *x = m->buf[BUF_XIN], *wt = m->fw + m->stem_wt, *bias = m->fw + m->stem_bt;
+    for (int y = 0; y < h; y++)
+        for (int x0 = 0; x0 < w; x0 += 8)
+            for (int o = 0; o < C4; o += 4) {
+                v4f a0 = vsplat(bias + o), a1 = vsplat(bias + o + 1), a2 = vsplat(bias + o + 2), a3 = vsplat(bias + o + 3);
+                v4f b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+                for (int c = 0; c < 3; c++)
+                    for (int ky = 0; ky < K; ky++) {
+                        const float *e = x + 2 * c * phase + (size_t)(2 * y + ky) * pitch + x0, *d = e + phase;
+                        const float *wk = wt + (size_t)(c * K + ky) * K * C4 + o;
+                        for (int kx = 0; kx < K; kx++, wk += C4) {
+                            const float *s = (kx & 1 ? d : e) + (kx >> 1);
+                            v4f u = vld(s), v = vld(s + 4), q;
+                            q = vsplat(wk), a0 += q * u, b0 += q * v;
+                            q = vsplat(wk + 1), a1 += q * u, b1 += q * v;
+                            q = vsplat(wk + 2), a2 += q * u, b2 += q * v;
+                            q = vsplat(wk + 3), a3 += q * u, b3 += q * v;
+                        }
+                    }
+                int n = w - x0 < 8 ? w - x0 : 8;
+                float *d = out + (size_t)o * plane + (size_t)y * w + x0;
+                store8(d, vrelu(a0), vrelu(b0), n);
+                if (o + 1 < C0) store8(d + plane, vrelu(a1), vrelu(b1), n);
+                if (o + 2 < C0) store8(d + 2 * plane, vrelu(a2), vrelu(b2), n);
+                if (o + 3 < C0) store8(d + 3 * plane, vrelu(a3), vrelu(b3), n);
+            }
+}
+
+/* Block k: in [C, h, w] -> out [Co, h/s, w/s] = ReLU(pointwise(depthwise 3x3/s (in)) + bias + skip), the
+ * depthwise zero-padded ("same" for s = 1, bottom/right for s = 2), the skip the input itself (s = 1) or its
+ * 2x2/2 max pool, none for channels >= C or a block without one.  Input rows go through a ring of three
+ * padded rows per channel (BUF_RING), the depthwise row to BUF_T, the pooled skip row to BUF_POOL. */
+static void block_forward(blazeface *m, int k, float *out, const float *in, int C, int h, int w) {
+    const bf_block *b = &m->B[k];
+    const int s = b->stride, Co = b->pw.cout, C4 = (Co + 3) & ~3, oh = h / s, ow = w / s, lp = s == 1;
+    const int rp = ring_pitch(w), tp = row_pitch(ow), ow8 = (ow + 7) & ~7;
+    const size_t hw = (size_t)h * w, ohw = (size_t)oh * ow;
+    const float *dw = df_params_get(&m->p, b->w_dw), *wt = m->fw + b->pwt, *bias = m->fw + m->pw_bt[k];
+    const float *zero = m->buf[BUF_ZERO];
+    float *ring = m->buf[BUF_RING], *t = m->buf[BUF_T], *pool = m->buf[BUF_POOL];
+    memset(ring, 0, (size_t)3 * C * rp * sizeof(float));
+    int loaded = -1; /* input rows 0 .. loaded have been in the ring (row r in slot r % 3) */
+    for (int oy = 0; oy < oh; oy++) {
+        const int r0 = s * oy - lp; /* the depthwise window's first input row */
+        while (loaded < r0 + 2 && loaded + 1 < h) {
+            loaded++;
+            float *slot = ring + (size_t)(loaded % 3) * C * rp + lp;
+            for (int c = 0; c < C; c++) copy_row(slot + (size_t)c * rp, in + c * hw + (size_t)loaded * w, w);
         }
-        const float *restrict ip = in + (size_t)c * h * w;
-        if (s == 1) {
-            for (size_t i = 0; i < plane; i++) op[i] = relu(op[i] + ip[i]);
-            continue;
+        for (int c = 0; c < C; c++) {
+            const float *r[3];
+            for (int i = 0; i < 3; i++) {
+                int rr = r0 + i;
+                r[i] = rr < 0 || rr >= h ? zero : ring + ((size_t)(rr % 3) * C + c) * rp;
+            }
+            const float *kw = dw + 9 * c;
+            const v4f k0 = vsplat(kw), k1 = vsplat(kw + 1), k2 = vsplat(kw + 2), k3 = vsplat(kw + 3), k4 = vsplat(kw + 4),
+                      k5 = vsplat(kw + 5), k6 = vsplat(kw + 6), k7 = vsplat(kw + 7), k8 = vsplat(kw + 8);
+            float *tc = t + (size_t)c * tp;
+            if (s == 1) {
+                for (int x = 0; x < ow8; x += 4) {
+                    v4f a = k0 * vld(r[0] + x) + k1 * vld(r[0] + x + 1) + k2 * vld(r[0] + x + 2);
+                    a += k3 * vld(r[1] + x) + k4 * vld(r[1] + x + 1) + k5 * vld(r[1] + x + 2);
+                    a += k6 * vld(r[2] + x) + k7 * vld(r[2] + x + 1) + k8 * vld(r[2] + x + 2);
+                    vst(tc + x, a);
+                }
+                continue;
+            }
+            for (int x = 0; x < ow8; x += 4) {
+                const float *q0 = r[0] + 2 * x, *q1 = r[1] + 2 * x, *q2 = r[2] + 2 * x;
+                v4f u = vld(q0), v = vld(q0 + 4), p = vld(q0 + 2), q = vld(q0 + 6);
+                v4f a = k0 * veven(u, v) + k1 * vodd(u, v) + k2 * veven(p, q);
+                u = vld(q1), v = vld(q1 + 4), p = vld(q1 + 2), q = vld(q1 + 6);
+                a += k3 * veven(u, v) + k4 * vodd(u, v) + k5 * veven(p, q);
+                u = vld(q2), v = vld(q2 + 4), p = vld(q2 + 2), q = vld(q2 + 6);
+                a += k6 * veven(u, v) + k7 * vodd(u, v) + k8 * veven(p, q);
+                vst(tc + x, a);
+            }
+            if (b->skip) /* rows 2 oy and 2 oy + 1 exist: h is even */
+                for (int x = 0; x < ow8; x += 4) {
+                    const float *q0 = r[0] + 2 * x, *q1 = r[1] + 2 * x;
+                    v4f u = vld(q0), v = vld(q0 + 4), p = vld(q1), q = vld(q1 + 4);
+                    vst(pool + (size_t)c * tp + x, vmax(vmax(veven(u, v), vodd(u, v)), vmax(veven(p, q), vodd(p, q))));
+                }
         }
-        for (int y = 0; y < oh; y++) {
-            const float *r0 = ip + (size_t)2 * y * w, *r1 = r0 + w;
-            float *o = op + (size_t)y * ow;
-            for (int x = 0; x < ow; x++) {
-                float a = r0[2 * x] > r0[2 * x + 1] ? r0[2 * x] : r0[2 * x + 1];
-                float b = r1[2 * x] > r1[2 * x + 1] ? r1[2 * x] : r1[2 * x + 1];
-                o[x] = relu(o[x] + (a > b ? a : b));
+        /* pointwise + bias + skip + ReLU of the row; the skip of channel c at sk + c * sp */
+        const int nsk = b->skip ? C : 0;
+        const float *sk = s == 1 ? in + (size_t)oy * w : pool;
+        const size_t sp = s == 1 ? hw : (size_t)tp;
+        for (int x = 0; x < ow; x += 8) {
+            const int n = ow - x < 8 ? ow - x : 8;
+            for (int o = 0; o < C4; o += 4) {
+                v4f a0 = vsplat(bias + o), a1 = vsplat(bias + o + 1), a2 = vsplat(bias + o + 2), a3 = vsplat(bias + o + 3);
+                v4f b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+                const float *tc = t + x, *wc = wt + o;
+                for (int c = 0; c < C; c++, tc += tp, wc += C4) {
+                    v4f u = vld(tc), v = vld(tc + 4), q;
+                    q = vsplat(wc), a0 += q * u, b0 += q * v;
+                    q = vsplat(wc + 1), a1 += q * u, b1 += q * v;
+                    q = vsplat(wc + 2), a2 += q * u, b2 += q * v;
+                    q = vsplat(wc + 3), a3 += q * u, b3 += q * v;
+                }
+                v4f acc[8] = {a0, b0, a1, b1, a2, b2, a3, b3};
+                for (int j = 0; j < 4 && o + j < Co; j++) {
+                    v4f u = acc[2 * j], v = acc[2 * j + 1];
+                    if (o + j < nsk) {
+                        v4f p, q;
+                        load8(sk + (size_t)(o + j) * sp + x, n, &p, &q);
+                        u += p, v += q;
+                    }
+                    store8(out + (size_t)(o + j) * ohw + (size_t)oy * ow + x, vrelu(u), vrelu(v), n);
+                }
             }
         }
     }
 }
 
 static void conv(const blazeface *m, float *out, const float *in, const df_conv *cv, int wi, int bi, int H, int W) {
-    df_conv2d_forward(out, in, df_params_get(&m->p, wi), bi >= 0 ? df_params_get(&m->p, bi) : NULL, cv, 1, H, W, m->ws);
+    df_conv2d_forward(out, in, df_params_get(&m->p, wi), bi >= 0 ? df_params_get(&m->p, bi) : NULL, cv, 1, H, W,
+                      m->buf[BUF_WS]);
 }
 
 /* Keep the best `cap` candidates: insert f, replacing the worst when full. */
@@ -312,15 +556,16 @@ static void keep(bf_face *c, int *n, int cap, const bf_face *f) {
 static void decode_head(const blazeface *m, int i, int h, int w, float min_score, bf_face *out, int cap, int *n) {
     int t = head_stride(m, i), A = m->A[i];
     size_t hw = (size_t)h * w;
+    const float *hcls = m->buf[BUF_HC0 + i], *hreg = m->buf[BUF_HR0 + i];
     float lmin = logf(min_score / (1.0f - min_score));
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
             for (int a = 0; a < A; a++) {
                 size_t p = (size_t)y * w + x;
-                float logit = m->hcls[i][a * hw + p];
+                float logit = hcls[a * hw + p];
                 if (!(logit >= lmin)) continue;
                 logit = logit < -100.0f ? -100.0f : logit > 100.0f ? 100.0f : logit;
-                const float *r = m->hreg[i] + (size_t)a * BF_COORDS * hw + p;
+                const float *r = hreg + (size_t)a * BF_COORDS * hw + p;
                 float ax = (x + 0.5f) * t, ay = (y + 0.5f) * t, cx = ax + r[0], cy = ay + r[hw];
                 float bw = r[2 * hw], bh = r[3 * hw];
                 bf_face f = {cx - 0.5f * bw, cy - 0.5f * bh, cx + 0.5f * bw, cy + 0.5f * bh, 1.0f / (1.0f + expf(-logit)), {{0}}};
@@ -328,6 +573,26 @@ static void decode_head(const blazeface *m, int i, int h, int w, float min_score
                     f.kp[k][0] = ax + r[(4 + 2 * k) * hw], f.kp[k][1] = ay + r[(5 + 2 * k) * hw];
                 keep(out, n, cap, &f);
             }
+}
+
+/* The network on the input planes of an H x W input (fill_input; reserve done). */
+static void forward_planes(blazeface *m, int H, int W, float min_score, bf_face *out, int cap, int *n) {
+    float *cur = m->buf[BUF_ACT0], *nxt = m->buf[BUF_ACT1];
+    stem_forward(m, cur, H, W);
+    int h = H / 2, w = W / 2, C = m->stem.cout;
+    for (int k = 0; k < m->nb; k++) {
+        const bf_block *b = &m->B[k];
+        block_forward(m, k, nxt, cur, C, h, w);
+        float *t = cur;
+        cur = nxt, nxt = t;
+        h /= b->stride, w /= b->stride, C = b->pw.cout;
+        for (int i = 0; i < 2; i++)
+            if (m->head_block[i] == k) {
+                conv(m, m->buf[BUF_HC0 + i], cur, &m->cls[i], m->cls_w[i], m->cls_b[i], h, w);
+                conv(m, m->buf[BUF_HR0 + i], cur, &m->reg[i], m->reg_w[i], m->reg_b[i], h, w);
+                decode_head(m, i, h, w, min_score, out, cap, n);
+            }
+    }
 }
 
 df_status blazeface_forward(blazeface *m, const float *x, int H, int W, float min_score, bf_face *out, int cap,
@@ -338,32 +603,8 @@ df_status blazeface_forward(blazeface *m, const float *x, int H, int W, float mi
     df_status s = check_input(m, H, W);
     if (!s) s = reserve(m, H, W);
     if (s) return s;
-    int P = m->stem.kh - 2;
-    pad_planes(m->pad, x, 3, H, W, H + P, W + P, P / 2, P / 2);
-    float *cur = m->act[0], *tmp = m->act[1], *nxt = m->act[2];
-    conv(m, cur, m->pad, &m->stem, m->stem_w, m->stem_b, H + P, W + P);
-    int h = H / 2, w = W / 2, C = m->stem.cout;
-    skip_relu(cur, NULL, 0, C, h, w, 1);
-    for (int k = 0; k < m->nb; k++) {
-        const bf_block *b = &m->B[k];
-        int oh = h / b->stride, ow = w / b->stride, Co = b->pw.cout;
-        if (b->stride == 2) {
-            pad_planes(m->pad, cur, C, h, w, h + 1, w + 1, 0, 0);
-            conv(m, tmp, m->pad, &b->dw, b->w_dw, -1, h + 1, w + 1);
-        } else
-            conv(m, tmp, cur, &b->dw, b->w_dw, -1, h, w);
-        conv(m, nxt, tmp, &b->pw, b->w_pw, b->b_pw, oh, ow);
-        skip_relu(nxt, b->skip ? cur : NULL, C, Co, h, w, b->stride);
-        float *t = cur;
-        cur = nxt, nxt = t;
-        h = oh, w = ow, C = Co;
-        for (int i = 0; i < 2; i++)
-            if (m->head_block[i] == k) {
-                conv(m, m->hcls[i], cur, &m->cls[i], m->cls_w[i], m->cls_b[i], h, w);
-                conv(m, m->hreg[i], cur, &m->reg[i], m->reg_w[i], m->reg_b[i], h, w);
-                decode_head(m, i, h, w, min_score, out, cap, n);
-            }
-    }
+    fill_input(m, x, W, H, 0, 0, H, W);
+    forward_planes(m, H, W, min_score, out, cap, n);
     return DF_OK;
 }
 
@@ -445,8 +686,48 @@ int bf_drop_nested(bf_face *f, int n) {
 #define BF_EDGE_MARGIN 2.0f /* input pixels: a box this close to a tile's inner edge is a cut face */
 
 bf_opts bf_default_opts(void) {
-    bf_opts o = {0.5f, 0.03f, BF_MAX_INPUT, 1024 * 512};
+    bf_opts o = {0.5f, 0.03f, BF_MAX_INPUT, 1280L * 1024};
     return o;
+}
+
+/* The pixels the views are resampled from: the photo itself (k = 1, `channels` 3 or 4) or, when the finest scale
+ * shrinks it k >= 2 times, its k x k box means (3 channels, W / k x H / k: photo pixel x is source pixel x / k). */
+typedef struct {
+    const uint8_t *px;
+    int W, H, channels, k;
+} bf_source;
+
+/* The k x k box means of an 8-bit photo (channels 3 or 4) as a new W / k x H / k RGB image (the last W % k columns
+ * and H % k rows dropped): one pass over the photo, so that no view reads all of it (k <= 16). */
+static uint8_t *box_shrink(const uint8_t *rgb, int W, int H, int channels, int k) {
+    int sw = W / k, sh = H / k;
+    size_t n = (size_t)sw * k * channels, row = (size_t)W * channels;
+    uint8_t *dst = malloc((size_t)sw * sh * 3);
+    uint16_t *acc = malloc(n * sizeof *acc);
+    if (!dst || !acc) {
+        free(dst), free(acc);
+        return NULL;
+    }
+    const float inv = 1.0f / (float)(k * k);
+    for (int y = 0; y < sh; y++) {
+        const uint8_t *r = rgb + (size_t)y * k * row;
+        for (size_t i = 0; i < n; i++) acc[i] = r[i];
+        for (int j = 1; j < k; j++) {
+            r += row;
+            for (size_t i = 0; i < n; i++) acc[i] = (uint16_t)(acc[i] + r[i]); /* <= 16 x 255 */
+        }
+        uint8_t *d = dst + (size_t)y * sw * 3;
+        for (int x = 0; x < sw; x++) {
+            const uint16_t *a = acc + (size_t)x * k * channels;
+            for (int c = 0; c < 3; c++) {
+                unsigned sum = 0;
+                for (int j = 0; j < k; j++) sum += a[j * channels + c];
+                d[3 * x + c] = (uint8_t)(sum * inv + 0.5f);
+            }
+        }
+    }
+    free(acc);
+    return dst;
 }
 
 /* One detector input: the photo rectangle [px0, px0 + pw) x [py0, py0 + ph) resampled to cw x ch pixels at
@@ -458,29 +739,30 @@ typedef struct {
     int cut[4];
 } bf_view;
 
-static df_status run_view(blazeface *m, const uint8_t *rgb, int W, int H, int channels, const bf_view *v,
-                          float min_score, bf_face *faces, int cap, int *n) {
-    df_status s = reserve(m, v->th, v->tw);
+static df_status run_view(blazeface *m, const bf_source *src, int W, int H, const bf_view *v, float min_score,
+                          bf_face *faces, int cap, int *n) {
+    df_status s = check_input(m, v->th, v->tw);
+    if (!s) s = reserve(m, v->th, v->tw);
     if (s) return s;
-    size_t np = (size_t)v->cw * v->ch, plane = (size_t)v->tw * v->th;
-    float *crop = m->act[0]; /* scratch until the forward pass (reserve makes it hold [3, th, tw]) */
+    size_t np = (size_t)v->cw * v->ch;
+    int ch = src->channels;
+    float *crop = m->buf[BUF_ACT1]; /* scratch until the forward pass (reserve makes it hold [3, th, tw]) */
     if (v->px0 == 0 && v->py0 == 0 && v->pw == W && v->ph == H) {
-        uint8_t *u8 = malloc(np * channels);
+        uint8_t *u8 = malloc(np * ch);
         if (!u8) return df_fail(DF_ERR_NOMEM, "blazeface: out of memory");
-        s = rs_resize_u8(u8, v->cw, v->ch, rgb, W, H, channels, channels, RS_TRIANGLE_AA);
+        s = rs_resize_u8(u8, v->cw, v->ch, src->px, src->W, src->H, ch, ch, RS_TRIANGLE_AA);
         for (size_t p = 0; !s && p < np; p++)
-            for (int c = 0; c < 3; c++) crop[c * np + p] = u8[p * channels + c] / 127.5f - 1.0f;
+            for (int c = 0; c < 3; c++) crop[c * np + p] = u8[p * ch + c] / 127.5f - 1.0f;
         free(u8);
-    } else
-        s = rs_crop_u8_planar(crop, v->ch, v->cw, rgb, W, H, channels, v->px0, v->py0, v->pw, v->ph, RS_TRIANGLE_AA);
+    } else {
+        double k = src->k;
+        s = rs_crop_u8_planar(crop, v->ch, v->cw, src->px, src->W, src->H, ch, v->px0 / k, v->py0 / k, v->pw / k,
+                              v->ph / k, RS_TRIANGLE_AA);
+    }
     if (s) return s;
-    for (size_t i = 0; i < 3 * plane; i++) m->img[i] = -1.0f;
-    for (int c = 0; c < 3; c++)
-        for (int y = 0; y < v->ch; y++)
-            memcpy(m->img + c * plane + (size_t)(y + v->oy) * v->tw + v->ox, crop + c * np + (size_t)y * v->cw,
-                   (size_t)v->cw * sizeof(float));
+    fill_input(m, crop, v->cw, v->ch, v->ox, v->oy, v->th, v->tw);
     int nc = 0;
-    if ((s = blazeface_forward(m, m->img, v->th, v->tw, min_score, m->cand, m->cap_cand, &nc)) != DF_OK) return s;
+    forward_planes(m, v->th, v->tw, min_score, m->cand, m->cap_cand, &nc);
     nc = bf_nms(m->cand, nc, BF_NMS_IOU, 1);
     double sx = v->pw / v->cw, sy = v->ph / v->ch;
     for (int i = 0; i < nc; i++) {
@@ -507,7 +789,7 @@ static int tile_side(double Ls, int n, int stride, int overlap) {
 /* Every tile of the photo at scale sc: the fewest input pixels in all (the network's time is proportional to
  * them), with sides up to max_tile and areas up to max_tile_area; along each axis n tiles of equal side spread
  * evenly, neighbours overlapping by `overlap` input pixels (a face that small lies whole in one of them). */
-static df_status run_scale(blazeface *m, const uint8_t *rgb, int W, int H, int channels, double sc, const bf_opts *o,
+static df_status run_scale(blazeface *m, const bf_source *src, int W, int H, double sc, const bf_opts *o,
                            bf_face *faces, int cap, int *n) {
     int overlap = (int)(BF_MIN_FACE_PX * BF_LEVEL_RATIO * 1.5), nx = 0, ny = 0, tw = 0, th = 0;
     double Lw = W * sc, Lh = H * sc, best = 0;
@@ -536,7 +818,7 @@ static df_status run_scale(blazeface *m, const uint8_t *rgb, int W, int H, int c
                 v.ch = (int)fmin(th, fmax(1.0, round(H * sc)));
             else
                 v.ch = th, v.ph = th / sc, v.py0 = j * (H - v.ph) / (ny - 1);
-            df_status s = run_view(m, rgb, W, H, channels, &v, o->min_score, faces, cap, n);
+            df_status s = run_view(m, src, W, H, &v, o->min_score, faces, cap, n);
             if (s) return s;
         }
     return DF_OK;
@@ -564,14 +846,22 @@ df_status blazeface_detect(blazeface *m, const uint8_t *rgb, int W, int H, int c
     bf_view v = {0, 0, W, H, (int)fmax(1.0, round(W * sc0)), (int)fmax(1.0, round(H * sc0)), 0, 0, S, S, {0, 0, 0, 0}};
     v.cw = v.cw > S ? S : v.cw, v.ch = v.ch > S ? S : v.ch;
     v.ox = (S - v.cw) / 2, v.oy = (S - v.ch) / 2;
-    df_status s = run_view(m, rgb, W, H, channels, &v, o.min_score, faces, cap, n);
     /* finer scales, down to faces of min_face at BF_MIN_FACE_PX input pixels (never above the photo's resolution) */
     double fpx = o.min_face * (W < H ? W : H), scf = fmin(1.0, BF_MIN_FACE_PX / fpx);
-    if (!s && scf > sc0 * 1.25) {
-        int levels = (int)ceil(log(scf / sc0) / log(BF_LEVEL_STRETCH));
-        for (int l = 1; l <= levels && !s; l++)
-            s = run_scale(m, rgb, W, H, channels, sc0 * pow(scf / sc0, (double)l / levels), &o, faces, cap, n);
+    int levels = scf > sc0 * 1.25 ? (int)ceil(log(scf / sc0) / log(BF_LEVEL_STRETCH)) : 0;
+    /* every view is resampled from the photo's k x k box means, k the finest scale's whole shrink factor */
+    bf_source src = {rgb, W, H, channels, 1};
+    int k = (int)floor(1.0 / (levels ? scf : sc0));
+    uint8_t *shrunk = NULL;
+    if (k >= 2) {
+        k = k > 16 ? 16 : k;
+        if (!(shrunk = box_shrink(rgb, W, H, channels, k))) return df_fail(DF_ERR_NOMEM, "blazeface: out of memory");
+        src = (bf_source){shrunk, W / k, H / k, 3, k};
     }
+    df_status s = run_view(m, &src, W, H, &v, o.min_score, faces, cap, n);
+    for (int l = 1; l <= levels && !s; l++)
+        s = run_scale(m, &src, W, H, sc0 * pow(scf / sc0, (double)l / levels), &o, faces, cap, n);
+    free(shrunk);
     if (s) {
         *n = 0;
         return s;

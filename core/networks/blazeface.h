@@ -42,7 +42,7 @@ extern "C" {
 #define BLAZEFACE_ARCH "blazeface"
 #define BF_KEYPOINTS 6
 #define BF_MAX_BLOCKS 64
-#define BF_MAX_INPUT 1024     /* largest H or W blazeface_forward accepts */
+#define BF_MAX_INPUT 2048     /* largest H or W blazeface_forward accepts */
 #define BF_NMS_IOU 0.3f       /* MediaPipe's suppression threshold */
 
 /* A face: box [x0, x1) x [y0, y1) and keypoints in pixels of the image it was found in. */
@@ -88,14 +88,14 @@ typedef struct {
     float min_score; /* 0.5 (MediaPipe's threshold) */
     float min_face;  /* smallest face to look for, as a fraction of the photo's short side (0.03) */
     int max_tile;    /* largest detector input side of a tile (BF_MAX_INPUT; a multiple of the stride, >= S) */
-    long max_tile_area; /* largest tile in detector input pixels (1024 x 512: memory ~110 bytes a pixel) */
+    long max_tile_area; /* largest tile in detector input pixels (1280 x 1024: memory ~62 bytes a pixel) */
 } bf_opts;
 bf_opts bf_default_opts(void);
 
 /* Faces in an 8-bit photo (W x H, `channels` 3 or 4 interleaved, rows contiguous; RGB first), in photo pixels,
  * best first: faces[0 .. *n) (at most cap).  The detector sees resized copies (stb's antialiased triangle
- * filter): the whole photo letterboxed (centred, black borders) into S x S, then, when faces of min_face would be
- * too small there, finer scales (at most the photo's own) cut into overlapping tiles (sides of at most max_tile,
+ * filter, from the photo's k x k box means when the finest scale shrinks it k >= 2 times): the whole photo
+ * letterboxed (centred, black borders) into S x S, then, when faces of min_face would be too small there, finer scales (at most the photo's own) cut into overlapping tiles (sides of at most max_tile,
  * areas of at most max_tile_area pixels; of the layouts that fit, the one with the fewest pixels in all);
  * faces cut by a tile's inner edge are left to the tile that holds them whole.  Each view's candidates are merged
  * by weighted NMS, the views' faces by plain NMS.  Memory is bounded by the tile, not by the photo. */

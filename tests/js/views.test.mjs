@@ -1,9 +1,10 @@
 // The page's display views (web/views.mjs, run by the worker): the whole-factor box shrink against a plain
 // per-pixel reference (every factor and edge case), the RGBA comparison (L-inf, PSNR, changed box) against a plain
-// loop, and makeViews: shrinking only the changed box gives the same views as shrinking both photos whole.
+// loop, and makeViews: shrinking only the changed box gives the same views as shrinking both photos whole; the
+// page's two steps (the original's view, then viewPatch's changed box) give makeViews' views exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { viewFactor, diffRGBA, boxShrink, makeViews } from '../../web/views.mjs';
+import { viewFactor, diffRGBA, boxShrink, makeViews, viewPatch, applyViewPatch } from '../../web/views.mjs';
 
 function picture(w, h, seed) {
   const a = new Uint8ClampedArray(w * h * 4);
@@ -126,5 +127,32 @@ test('makeViews: shrinking only the changed box equals shrinking both photos who
     const none = makeViews(orig, orig, w, h, eps, null, maxSide);
     assert.deepEqual(none.protected, o);
     assert.ok(none.perturbation.every((x, i) => x === (i % 4 === 3 ? 255 : 128)));
+  }
+});
+
+test('viewPatch: the original\'s view and the changed box give makeViews\' views exactly', () => {
+  const eps = 0.05;
+  for (const [w, h, maxSide] of [[101, 67, 30], [64, 48, 2048], [90, 90, 45], [77, 50, 20]]) {
+    const orig = picture(w, h, 3 * w + h), prot = orig.slice();
+    for (let y = 9; y < 33; y++)
+      for (let x = 17; x < 44; x++)
+        for (let c = 0; c < 3; c++) prot[(y * w + x) * 4 + c] += ((2 * x + y + c) % 9) - 4;
+    const d = diffRGBA(orig, prot, w, h), f = viewFactor(w, h, maxSide), vw = Math.ceil(w / f), vh = Math.ceil(h / f);
+    const v = makeViews(orig, prot, w, h, eps, d.box, maxSide);
+    const original = boxShrink(orig, w, h, f, new Uint8ClampedArray(vw * vh * 4));
+    const patch = viewPatch(orig, prot, w, h, eps, d.box, f);
+    const b = patch.box;
+    assert.deepEqual(b, { x: Math.floor(d.box.x0 / f), y: Math.floor(d.box.y0 / f), width: Math.ceil(d.box.x1 / f) - Math.floor(d.box.x0 / f), height: Math.ceil(d.box.y1 / f) - Math.floor(d.box.y0 / f) });
+    assert.equal(patch.protected.length, b.width * b.height * 4);
+    const all = applyViewPatch(original, vw, vh, patch);
+    assert.deepEqual(all.original, v.original);
+    assert.deepEqual(all.protected, v.protected, `${w}x${h} / ${f}: the protected view`);
+    assert.deepEqual(all.perturbation, v.perturbation, `${w}x${h} / ${f}: the perturbation`);
+    // nothing changed: no box, and the views are the original and mid-grey
+    const none = viewPatch(orig, orig, w, h, eps, null, f);
+    assert.deepEqual(none, { box: null, protected: null, perturbation: null });
+    const nv = applyViewPatch(original, vw, vh, none);
+    assert.deepEqual(nv.protected, original);
+    assert.ok(nv.perturbation.every((x, i) => x === (i % 4 === 3 ? 255 : 128)));
   }
 });

@@ -208,6 +208,20 @@ test('wasm module', { skip }, async t => {
         assert.equal(w.squares.length, f.faces);
         assert.equal(f.faces, 1);
         const [cx, cy, side] = f.squares[0];
+        // the detector alone (detectFaces): the one face, on the pasted photo, its square's centre in its box
+        const phFace = e.allocPhoto(CW, CH);
+        try {
+          phFace.view().set(toRGBA(canvas));
+          const faces = e.detectFaces(d, phFace);
+          assert.equal(faces.length, 1, JSON.stringify(faces));
+          const b = faces[0];
+          assert.ok(b.score >= 0.5 && b.score <= 1 && b.x0 > ox - 20 && b.x1 < ox + 198 && b.y0 > oy - 20 && b.y1 < oy + 238, JSON.stringify(b));
+          assert.ok(cx > b.x0 && cx < b.x1 && cy > b.y0 && cy < b.y1, `square centre ${cx}, ${cy} outside ${JSON.stringify(b)}`);
+          assert.throws(() => e.detectFaces(null, phFace), err => err.code === 'bad-argument');
+          assert.throws(() => e.detectFaces(g, phFace), err => err.code === 'bad-argument');
+        } finally {
+          phFace.free();
+        }
         assert.ok(Math.abs(w.squares[0].cx - cx) < 0.1 && Math.abs(w.squares[0].cy - cy) < 0.1 && Math.abs(w.squares[0].side - side) < 0.1,
           `wasm square ${JSON.stringify(w.squares[0])} vs native ${f.squares[0]}`);
         // the page's path: both photos in wasm memory, protected out of place: the same squares and pixels, the
@@ -255,7 +269,7 @@ test('wasm module', { skip }, async t => {
       }
     });
 
-    await t.test('boxShrinkPhoto (C) gives the bytes of views.mjs boxShrink', () => {
+    await t.test('boxShrinkPhoto, shrinkBoxPhoto and diffPhotos (C) give the bytes of views.mjs boxShrink and diffRGBA', () => {
       let seed = 7;
       const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
       for (const [w, h, f] of [[1, 1, 1], [5, 3, 2], [37, 23, 2], [64, 48, 2], [33, 65, 3], [100, 7, 16], [17, 40, 5]]) {
@@ -269,7 +283,29 @@ test('wasm module', { skip }, async t => {
             const want = boxShrink(src, w, h, f, new Uint8ClampedArray(vw * vh * 4).fill(9), ...b);
             const got = e.boxShrinkPhoto(ph, f, new Uint8ClampedArray(vw * vh * 4).fill(9), ...b);
             assert.deepEqual([...got], [...want], `${w} x ${h}, factor ${f}, box ${b}`);
+            if (b[2] <= b[0] || b[3] <= b[1]) continue;
+            // shrinkBoxPhoto: the box's view pixels alone (the page's changed box)
+            const box = e.shrinkBoxPhoto(ph, f, ...b), bw = b[2] - b[0];
+            assert.equal(box.length, bw * (b[3] - b[1]) * 4);
+            for (let vy = b[1]; vy < b[3]; vy++)
+              assert.deepEqual([...box.subarray((vy - b[1]) * bw * 4, (vy - b[1] + 1) * bw * 4)],
+                [...want.subarray((vy * vw + b[0]) * 4, (vy * vw + b[2]) * 4)], `${w} x ${h}, factor ${f}, box ${b}, row ${vy}`);
           }
+          assert.throws(() => e.shrinkBoxPhoto(ph, f, 0, 0, vw + 1, vh), err => err.code === 'bad-argument');
+          // diffPhotos: views.mjs diffRGBA in C, whole and over a region, changed pixels scattered
+          const q = e.allocPhoto(w, h), other = src.slice();
+          try {
+            for (let i = 0; i < other.length; i += 4 * 7) other[i + (i % 4 === 0 ? (i >> 2) % 4 : 0)] ^= 1 + ((i >> 3) % 31);
+            q.view().set(other);
+            for (const region of [undefined, { x0: 1, y0: 1, x1: w - 1, y1: h - 1 }, { x0: -3, y0: 2.5, x1: w + 9, y1: h / 2 }, null]) {
+              const want = diffRGBA(src, other, w, h, ...(region === undefined ? [] : [region]));
+              assert.deepEqual(e.diffPhotos(ph, q, ...(region === undefined ? [] : [region])), want, `${w} x ${h}, region ${JSON.stringify(region)}`);
+            }
+            assert.deepEqual(e.diffPhotos(ph, ph), { linf: 0, psnr: Infinity, changed: 0, box: null });
+          } finally {
+            q.free();
+          }
+          assert.throws(() => e.shrinkBoxPhoto(ph, f, 1, 0, 1, vh), err => err.code === 'bad-argument');
           assert.throws(() => e.boxShrinkPhoto(ph, 17, new Uint8ClampedArray(4)), err => err.code === 'bad-argument');
           assert.throws(() => e.boxShrinkPhoto(ph, f, new Uint8ClampedArray(vw * vh * 4), 0, 0, vw + 1, vh), err => err.code === 'bad-argument');
           assert.throws(() => e.boxShrinkPhoto(ph, f, new Uint8ClampedArray(vw * vh * 4 - 4)), err => err.code === 'bad-argument');
