@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "df.h"
+#include "ws_guard.h"
 
 /* ------------------------------------------------------------------ references (double) */
 static int refl(int i, int n) {
@@ -133,27 +134,6 @@ static double grad_err(const float *got, const float *base, const double *ref, s
     return m / (1.0 + s);
 }
 
-/* A guard zone after the workspace catches overruns; under AddressSanitizer the allocation is exact
- * instead, so that reads past the workspace are caught too. */
-#if defined(__SANITIZE_ADDRESS__)
-#define GUARD 0
-#else
-#define GUARD 64
-#endif
-static const float GUARD_VAL = 12345.5f;
-
-static float *ws_alloc(size_t n) {
-    float *ws = malloc(sizeof(float) * (n + GUARD));
-    for (size_t i = 0; i < n; i++) ws[i] = NAN;
-    for (int i = 0; i < GUARD; i++) ws[n + (size_t)i] = GUARD_VAL;
-    return ws;
-}
-
-static int ws_guard_ok(const float *ws, size_t n) {
-    for (int i = 0; i < GUARD; i++)
-        if (ws[n + (size_t)i] != GUARD_VAL) return 0;
-    return 1;
-}
 
 static void run_layer(layer *L, const df_isa *isas, int nisa) {
     int OH, OW, Cin, Cout;

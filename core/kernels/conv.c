@@ -13,11 +13,15 @@
  *             stride-1 convolution of dY with the taps of W in that phase, flipped and transposed
  *   reflect padding: gradients of the padded border are folded back onto their source pixels.
  * With several threads each thread takes whole bands (forward, dinp) or blocks of dW.
+ * 3x3 stride-1 convolutions with enough channels (df_winograd_fits) take Winograd F(4x4, 3x3) instead
+ * (winograd.c) for the forward and dinp (dinp: the same convolution of dY, weights flipped and
+ * transposed; with reflect padding into the padded gradient, folded afterwards); dW stays a GEMM.
  * Depthwise convolutions (groups == cin == cout) use direct loops.  Transposed convolution is the
  * adjoint: its forward is conv's input gradient, its input gradient is conv's forward. */
 #include <string.h>
 
 #include "gemm_kern.h"
+#include "winograd.h"
 
 /* ------------------------------------------------------------------ padding */
 static int reflect_index(int i, int n) {
@@ -390,9 +394,46 @@ static size_t ws_floats(const geom *g) {
     return (d + pk > need ? d + pk : need) + 16;
 }
 
+/* Winograd (winograd.c) for the forward and the input gradient: the switch is read per call, the
+ * workspace counts it whenever the shape fits. */
+static int wino_fits(const geom *g) {
+    df_conv c = {g->cin, g->cout, g->kh, g->kw, g->stride, g->pad, g->groups, g->mode};
+    return df_winograd_fits(&c, g->H, g->W);
+}
+
+static int use_wino(const geom *g) { return wino_fits(g) && df_winograd_enabled(); }
+
+static df_wino wino_fwd(const geom *g) {
+    df_wino s = {g->cin, g->H, g->W, g->cout, g->OH, g->OW, g->pad, g->pad, g->mode, 0};
+    return s;
+}
+
+/* dinp = dY padded by 2 - pad (zero), or for reflect the padded gradient [cin][Hp][Wp] (dY padded by 2),
+ * convolved with the flipped, transposed weights. */
+static df_wino wino_dinp(const geom *g) {
+    int reflect = g->mode == DF_PAD_REFLECT, p = reflect ? 2 : 2 - g->pad;
+    df_wino s = {g->cout, g->OH, g->OW, g->cin, reflect ? g->Hp : g->H, reflect ? g->Wp : g->W, p, p, DF_PAD_ZERO, 1};
+    return s;
+}
+
+static size_t wino_dxp_floats(const geom *g) {
+    return g->mode == DF_PAD_REFLECT ? ((size_t)g->cin * g->Hp * g->Wp + 15) / 16 * 16 : 0;
+}
+
+static size_t ws_all(const geom *g) {
+    size_t need = ws_floats(g);
+    if (wino_fits(g)) {
+        df_wino f = wino_fwd(g), d = wino_dinp(g);
+        size_t wf = df_winograd_workspace(&f), wd = wino_dxp_floats(g) + df_winograd_workspace(&d);
+        if (wf > need) need = wf;
+        if (wd > need) need = wd;
+    }
+    return need;
+}
+
 size_t df_conv2d_workspace(const df_conv *c, int H, int W) {
     geom g = make_geom(c, H, W);
-    return ws_floats(&g);
+    return ws_all(&g);
 }
 
 /* ------------------------------------------------------------------ depthwise (direct)
@@ -714,6 +755,11 @@ static void conv_image(float *out, const float *x, const float *weight, const fl
         pointwise(0, out, NULL, x, weight, bias, g, beta);
         return;
     }
+    if (use_wino(g)) {
+        df_wino s = wino_fwd(g);
+        df_winograd_conv3x3(out, x, weight, bias, &s, 1, beta, ws);
+        return;
+    }
     band_view b = fwd_band(g, x);
     pass p = {g, &b, weight, bias, NULL, out, beta, 0, 0, 0, g->P, ws, NULL, 0, 0};
     run_bands(&b, ws + prepack(&p, ws), 1, conv_band, &p);
@@ -764,6 +810,16 @@ static void scatter_run(void *ctx, int c0, int c1) {
 static void dinp_image(float *dx, const float *dy, const float *weight, const geom *g, float *ws) {
     if (is_pointwise(g)) {
         pointwise(2, dx, dy, NULL, weight, NULL, g, 1.0f);
+        return;
+    }
+    if (use_wino(g)) {
+        df_wino s = wino_dinp(g);
+        if (g->mode == DF_PAD_REFLECT) {
+            df_winograd_conv3x3(ws, dy, weight, NULL, &s, 1, 0.0f, ws + wino_dxp_floats(g));
+            fold_image(dx, ws, g->cin, g->H, g->W, g->pad, g->pad, g->mode);
+        } else {
+            df_winograd_conv3x3(dx, dy, weight, NULL, &s, 1, 1.0f, ws);
+        }
         return;
     }
     if (dinp_direct(g)) {
@@ -825,6 +881,11 @@ static void bias_backward(float *dbias, const float *dout, int C, int P) {
 void df_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias, const df_conv *c,
                        int B, int H, int W, float *ws) {
     geom g = make_geom(c, H, W);
+    if (use_wino(&g)) { /* all images at once: the weights are transformed once */
+        df_wino s = wino_fwd(&g);
+        df_winograd_conv3x3(out, inp, weight, bias, &s, B, 0.0f, ws);
+        return;
+    }
     for (int b = 0; b < B; b++) {
         const float *x = inp + (size_t)b * g.cin * H * W;
         float *o = out + (size_t)b * g.cout * g.P;
@@ -841,9 +902,10 @@ void df_conv2d_forward(float *out, const float *inp, const float *weight, const 
 void df_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                         const float *weight, const df_conv *c, int B, int H, int W, float *ws) {
     geom g = make_geom(c, H, W);
+    int wdx = dinp && use_wino(&g) && g.mode == DF_PAD_ZERO; /* dinp of all images at once, after the loop */
     for (int b = 0; b < B; b++) {
         const float *x = inp + (size_t)b * g.cin * H * W, *dy = dout + (size_t)b * g.cout * g.P;
-        float *dx = dinp ? dinp + (size_t)b * g.cin * H * W : NULL;
+        float *dx = dinp && !wdx ? dinp + (size_t)b * g.cin * H * W : NULL;
         if (dbias) bias_backward(dbias, dy, g.cout, g.P);
         if (dweight) {
             if (is_depthwise(&g)) {
@@ -868,6 +930,10 @@ void df_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
             }
         }
     }
+    if (wdx) {
+        df_wino s = wino_dinp(&g);
+        df_winograd_conv3x3(dinp, dout, weight, NULL, &s, B, 1.0f, ws);
+    }
 }
 
 /* ------------------------------------------------------------------ transposed conv
@@ -881,7 +947,7 @@ static geom convT_geom(const df_convT *t, int H, int W) {
 
 size_t df_convT_workspace(const df_convT *c, int H, int W) {
     geom g = convT_geom(c, H, W);
-    return ws_floats(&g);
+    return ws_all(&g);
 }
 
 void df_convT_forward(float *out, const float *inp, const float *weight, const float *bias, const df_convT *c,

@@ -182,12 +182,29 @@ void df_act_forward(float *out, const float *inp, size_t n, df_act act, float al
     case DF_ACT_NONE:
         if (out != inp) memmove(out, inp, n * sizeof(float));
         break;
-    case DF_ACT_RELU:
-        for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : 0.0f;
+    /* Blocks of 8 through a local copy: the compiler vectorises these branch-free at -O2 (cmpltps + andps;
+     * SIMD128 in wasm) although out may alias inp; the plain loop compiles to a branch per element, which
+     * mispredicts on activations (~10 % of a CartoonGAN forward). */
+    case DF_ACT_RELU: {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            float t[8];
+            for (int k = 0; k < 8; k++) t[k] = inp[i + k] > 0 ? inp[i + k] : 0.0f;
+            for (int k = 0; k < 8; k++) out[i + k] = t[k];
+        }
+        for (; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : 0.0f;
         break;
-    case DF_ACT_LRELU:
-        for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : alpha * inp[i];
+    }
+    case DF_ACT_LRELU: {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            float t[8];
+            for (int k = 0; k < 8; k++) t[k] = inp[i + k] > 0 ? inp[i + k] : alpha * inp[i + k];
+            for (int k = 0; k < 8; k++) out[i + k] = t[k];
+        }
+        for (; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : alpha * inp[i];
         break;
+    }
     case DF_ACT_RELU6:
         for (size_t i = 0; i < n; i++) out[i] = fminf(fmaxf(inp[i], 0.0f), 6.0f);
         break;

@@ -110,8 +110,8 @@ const readF32 = (p) => {
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 };
 
-// Our forward (and with dy, the input gradient) through the helper.
-function ours(dfw, x, [B, H, W], dy) {
+// Our forward (and with dy, the input gradient) through the helper (env: extra environment variables).
+function ours(dfw, x, [B, H, W], dy, env) {
   mkdirSync(work, { recursive: true });
   const tag = `${process.pid}-${Math.random().toString(36).slice(2)}`;
   const f = (n) => join(work, `${tag}.${n}`);
@@ -122,7 +122,7 @@ function ours(dfw, x, [B, H, W], dy) {
     writeFileSync(f('dy'), Buffer.from(dy.buffer, dy.byteOffset, dy.byteLength));
     args.push(f('dy'), f('dx'));
   }
-  const r = spawnSync(helper, args, { encoding: 'utf8' });
+  const r = spawnSync(helper, args, { encoding: 'utf8', env: env ? { ...process.env, ...env } : process.env });
   assert.equal(r.status, 0, r.stderr);
   return { y: readF32(f('out')), dx: dy ? readF32(f('dx')) : null };
 }
@@ -144,7 +144,10 @@ async function compare(model, shards, conv, x, [B, H, W], opts, withGrad, loaded
     gref = nhwcToNchw(tf.grad((v) => tf.sum(tf.mul(fn(v), dyt)))(xt).dataSync(), B, 3, H, W);
   }
   const got = ours(conv.dfw, x, [B, H, W], dy);
-  return { ref, got: got.y, gref, gdx: got.dx };
+  // every 3x3 stride-1 convolution through Winograd F(4x4, 3x3) (DF_WINOGRAD=2; at these small sizes the default
+  // gate sends only the 64-channel full-resolution ones there, and none at all at 16x16)
+  const wino = ours(conv.dfw, x, [B, H, W], dy, { DF_WINOGRAD: '2' });
+  return { ref, got: got.y, gref, gdx: got.dx, gotW: wino.y, gdxW: wino.dx };
 }
 
 // ---------------------------------------------------------------- a synthetic graph with every op
@@ -399,12 +402,19 @@ for (const style of ['hosoda', 'paprika']) {
     const g = await compare(model, shards, conv, prepareFace(G), [1, G, G], { bgr: true }, true, net);
     const tf2 = Date.now() - t0;
     const gd = maxDiff(g.gdx, g.gref), gm = maxAbs(g.gref);
+    const fdW = maxDiff(fwd.gotW, fwd.ref), gdW = maxDiff(g.gdxW, g.gref);
     console.log(`cartoongan ${style}: ${conv.nodes} nodes, ${(conv.params / 1e6).toFixed(2)} M parameters; face ${S}x${S}: ` +
       `max |ours - tfjs| = ${fd.toExponential(2)} (${tf1} ms); input gradient at ${G}x${G}: max diff ${gd.toExponential(2)} ` +
-      `(max |g| ${gm.toFixed(3)}; ${tf2} ms)`);
+      `(max |g| ${gm.toFixed(3)}; ${tf2} ms); every 3x3 conv through Winograd: forward ${fdW.toExponential(2)}, ` +
+      `gradient ${gdW.toExponential(2)}`);
     assert.ok(maxAbs(fwd.ref) > 0.3, 'output should not be flat');
     assert.ok(fd <= 1e-4, `forward differs by ${fd}`);
     assert.ok(gd <= 1e-4 * Math.max(1, gm), `gradient differs by ${gd}`);
+    assert.ok(fdW <= 1e-4, `forward (Winograd) differs by ${fdW}`);
+    // The input gradient of a ReLU network is piecewise constant in the activations: hosoda's face at 16x16 sits
+    // within 1e-5 of a kink (moving the input by +-1e-5 moves the GEMM path's gradient by 1.5e-2 too, to within 7e-6
+    // of what Winograd's rounding gives), so the Winograd gradient is logged, not bounded, here; test_winograd and
+    // test_conv_winograd check it against references away from kinks.
   });
 }
 

@@ -1,9 +1,12 @@
 /* Convolution throughput on the layer shapes of Gen (width 16, 256x256 input) and of a StarGAN-style
  * generator: forward and backward (input + weight + bias gradients) GFLOP/s with 1 and 2 threads.
  *
- *   bench_conv [--json] [--set gen|stargan|all] [--only SUBSTRING] [--min-ms N] [--threads N]
+ *   bench_conv [--json] [--set gen|stargan|cartoon|all] [--only SUBSTRING] [--min-ms N] [--threads N]
  *              [--isa scalar|avx2|avx512] [--list]
  * --list prints the selected shapes as JSON without timing (tools/bench/ort_conv.mjs runs the same ones).
+ * 3x3 stride-1 layers that pass the Winograd gate (core/kernels/winograd.c: >= 32 channels in and out, >= 2048
+ * channel pairs and output pixels) run Winograd F(4x4, 3x3); DF_WINOGRAD=0 times the GEMM path instead.  The
+ * FLOPs counted stay the direct convolution's ("effective" GFLOP/s).
  *
  * FLOPs: forward 2*cout*(cin/groups)*k*k*OH*OW per image; backward counts twice that (dinp + dweight).
  * Each timing is the best of several runs after a warm-up; runs repeat until --min-ms has elapsed. */
@@ -34,6 +37,14 @@ static const shape shapes[] = {
     {"stargan", "256->256 @32", 256, 256, 3, 1, 32},
     {"stargan", "down 64->128 4x4 s2 @128", 64, 128, 4, 2, 128},
     {"stargan", "down 128->256 4x4 s2 @64", 128, 256, 4, 2, 64},
+    /* the CartoonGAN generators (tools/bench/graph_ort.mjs): 17 of the first, 2 of the second, 1 of the third */
+    {"cartoon", "cg res 256->256 @64", 256, 256, 3, 1, 64},
+    {"cartoon", "cg 128->128 @128", 128, 128, 3, 1, 128},
+    {"cartoon", "cg 64->64 @256", 64, 64, 3, 1, 256},
+    {"cartoon", "cg in 3->64 7x7 @256", 3, 64, 7, 1, 256},
+    {"cartoon", "cg down 64->128 s2 @256", 64, 128, 3, 2, 256},
+    {"cartoon", "cg down 128->256 s2 @128", 128, 256, 3, 2, 128},
+    {"cartoon", "cg out 64->3 7x7 @256", 64, 3, 7, 1, 256},
 };
 
 static int pad_of(int k) { return k == 4 ? 1 : (k - 1) / 2; }
@@ -103,7 +114,7 @@ int main(int argc, char **argv) {
                 return 1;
             }
         } else {
-            fprintf(stderr, "usage: %s [--json] [--list] [--set gen|stargan|all] [--only TEXT] [--min-ms N] [--threads N] "
+            fprintf(stderr, "usage: %s [--json] [--list] [--set gen|stargan|cartoon|all] [--only TEXT] [--min-ms N] [--threads N] "
                     "[--isa NAME]\n",
                     argv[0]);
             return 2;

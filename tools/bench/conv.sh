@@ -1,7 +1,7 @@
 #!/bin/sh
 # Convolution benchmark: ours (bench_conv, 1 and 2 threads) next to onnxruntime-node (1 thread), per shape.
 #
-#   tools/bench/conv.sh [BUILD_DIR] [--set gen|stargan|all] [--only TEXT] [--min-ms N]
+#   tools/bench/conv.sh [BUILD_DIR] [--set gen|stargan|cartoon|all] [--only TEXT] [--min-ms N]
 #
 # Goals printed alongside: forward >= 1.0x onnxruntime on 3x3 convs with >= 64 channels; backward (input +
 # weight gradients) >= 0.6x our forward throughput; 2 threads >= 1.7x one thread.

@@ -1,6 +1,6 @@
 // Convolution forward throughput of onnxruntime-node (one thread) on the shapes of bench_conv.
 //
-//   node tools/bench/ort_conv.mjs [--bench BUILD/bench_conv] [--set gen|stargan|all] [--only TEXT]
+//   node tools/bench/ort_conv.mjs [--bench BUILD/bench_conv] [--set gen|stargan|cartoon|all] [--only TEXT]
 //                                 [--min-ms N] [--json]
 //
 // The shapes come from `bench_conv --list` (one list for both tools).  Each shape becomes a one-node ONNX
