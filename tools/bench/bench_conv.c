@@ -54,11 +54,8 @@ static int selected(const shape *S) {
     return (!strcmp(opt_set, "all") || !strcmp(opt_set, S->set)) && (!opt_only || strstr(S->name, opt_only));
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_clock.h"
+static double now(void) { return now_ms() / 1e3; }
 
 typedef struct {
     df_conv c;

@@ -23,11 +23,8 @@
 #include "image.h"
 #include "resample.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
+#include "bench_clock.h"
+static double now(void) { return now_ms() / 1e3; }
 
 int main(int argc, char **argv) {
     int nsizes = 6, nfaces = 0;
