@@ -128,6 +128,14 @@ void df_conv2d_forward(float *out, const float *inp, const float *weight, const 
 void df_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                         const float *weight, const df_conv *c, int B, int H, int W, float *ws);
 
+/* Nearest x2 upsampling then a 3x3, stride-1, zero-pad-1 convolution (groups = 1) in one pass, for inference (no
+ * backward): out [B, cout, 2H, 2W] = conv3x3(upsample2(inp [B, cin, H, W])), weight [cout, cin, 3, 3], bias [cout]
+ * or NULL.  Each output parity is a 2x2 convolution of inp with summed taps (layers/upconv.c): no upsampled
+ * image, 16/36 of the multiply-adds, a workspace of one band of rows. */
+size_t df_upconv3x3_workspace(int cin, int cout, int H, int W); /* floats */
+void df_upconv3x3_forward(float *out, const float *inp, const float *weight, const float *bias, int cin, int cout,
+                          int B, int H, int W, float *ws);
+
 /* Transposed convolution (PyTorch ConvTranspose2d, groups = 1): weight [cin, cout, k, k], bias [cout].
  * OH = (H - 1)*stride - 2*pad + k + out_pad. */
 typedef struct {

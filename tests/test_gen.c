@@ -399,31 +399,50 @@ static void test_save_load_flops(void) {
     gen_free(g);
 }
 
-/* Inference reuses a few buffers; its output must equal the training path's (which keeps everything and is
- * checked against tfjs in tests/js/golden.test.mjs). */
+/* Inference reuses a few buffers and folds each nearest upsampling into the conv after it (df_upconv3x3_forward);
+ * its output must match the training path's (which keeps every activation, upsamples, then convolves, and is
+ * checked against tfjs in tests/js/golden.test.mjs) up to float rounding.  Two widths (12: channel counts that are
+ * not multiples of 8), several sizes and batches on the same models (re-planning). */
 static void test_inference_plan(void) {
-    gen_config cfg = {4, 0.5f, 0, 0};
-    gen_model *tr, *inf;
-    uint8_t *buf;
-    size_t len;
-    CHECK(gen_create(&tr, &cfg, 21, 1) == DF_OK, "create");
-    df_params *p = gen_params(tr);
-    df_rng rng;
-    df_rng_seed(&rng, 4);
-    for (int t = 0; t < p->n; t++) /* non-trivial norms and biases */
-        if (!strstr(p->info[t].name, ".w"))
-            for (size_t i = 0; i < p->info[t].count; i++) p->data[p->info[t].offset + i] += 0.3f * df_rng_normal(&rng);
-    CHECK(gen_save(tr, 0, 0, &buf, &len) == DF_OK, "save");
-    CHECK(gen_load(&inf, buf, len, 0) == DF_OK, "load");
-    const int B = 2, H = 40, W = 24;
-    size_t n = (size_t)B * 3 * H * W;
-    float *x = malloc(n * 4), *d1 = malloc(n * 4), *d2 = malloc(n * 4);
-    check_fill(x, n, 8);
-    CHECK(gen_forward(tr, d1, x, B, H, W) == DF_OK, "training forward");
-    CHECK(gen_forward(inf, d2, x, B, H, W) == DF_OK, "inference forward");
-    CHECK(memcmp(d1, d2, n * 4) == 0, "inference plan changes the output (max diff %g)", check_maxrel(d2, d1, n));
-    CHECK(gen_backward(inf, NULL, d1) != DF_OK, "backward on an inference model is refused");
-    free(x), free(d1), free(d2), free(buf);
+    static const int cases[][4] = {/* width, B, H, W */
+                                   {4, 2, 40, 24}, {4, 1, 8, 8}, {4, 3, 16, 56}, {12, 1, 64, 48}, {12, 2, 24, 32}};
+    gen_model *tr = NULL, *inf = NULL;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int width = cases[k][0], B = cases[k][1], H = cases[k][2], W = cases[k][3];
+        if (!tr || gen_get_config(tr)->width != width) {
+            gen_free(tr), gen_free(inf);
+            gen_config cfg = {width, 0.5f, 0, 0};
+            uint8_t *buf;
+            size_t len;
+            CHECK(gen_create(&tr, &cfg, 21 + k, 1) == DF_OK, "create");
+            df_params *p = gen_params(tr);
+            df_rng rng;
+            df_rng_seed(&rng, 4 + k);
+            for (int t = 0; t < p->n; t++) /* non-trivial norms and biases */
+                if (!strstr(p->info[t].name, ".w"))
+                    for (size_t i = 0; i < p->info[t].count; i++)
+                        p->data[p->info[t].offset + i] += 0.3f * df_rng_normal(&rng);
+            CHECK(gen_save(tr, 0, 0, &buf, &len) == DF_OK, "save");
+            CHECK(gen_load(&inf, buf, len, 0) == DF_OK, "load");
+            free(buf);
+        }
+        size_t n = (size_t)B * 3 * H * W;
+        float *x = malloc(n * 4), *d1 = malloc(n * 4), *d2 = malloc(n * 4);
+        check_fill(x, n, 8 + (unsigned)k);
+        CHECK(gen_forward(tr, d1, x, B, H, W) == DF_OK, "training forward");
+        CHECK(gen_forward(inf, d2, x, B, H, W) == DF_OK, "inference forward");
+        double err = check_maxrel(d2, d1, n);
+        CHECK(err <= 1e-5, "width %d, %d x %d x %d: the inference plan changes the output (max diff %g)", width, B, H,
+              W, err);
+        CHECK(gen_backward(inf, NULL, d1) != DF_OK, "backward on an inference model is refused");
+        if (k % 2) { /* released activations are planned again, the same output */
+            gen_release(inf);
+            memset(d2, 0, n * 4);
+            CHECK(gen_forward(inf, d2, x, B, H, W) == DF_OK, "forward after gen_release");
+            CHECK(check_maxrel(d2, d1, n) <= 1e-5, "width %d: the forward after gen_release differs", width);
+        }
+        free(x), free(d1), free(d2);
+    }
     gen_free(tr);
     gen_free(inf);
 }

@@ -2,6 +2,7 @@
  * input and parameter at odd sizes, accumulation (+=) into pre-filled gradients, NULL gradients. */
 #include "df.h"
 #include "gradcheck.h"
+#include "ws_guard.h"
 
 #define H_FD 1e-2f
 #define TOL 5e-4
@@ -343,11 +344,80 @@ static void test_structure(void) {
     }
 }
 
+/* ------------------------------------------------------------------ fused upsample + conv (upconv.c)
+ * df_upconv3x3_forward against its definition written out here in double: nearest x2 upsampling, then a 3x3
+ * stride-1 convolution with zero padding 1 of the upsampled image.  Every ISA variant, 1 and 2 threads; odd sizes,
+ * channel counts that are not multiples of 8, B > 1, several bands of rows, with and without bias; the workspace
+ * must suffice (guard zone) and its initial contents must not matter (NaN). */
+static void ref_upconv(double *out, const float *x, const float *w, const float *bias, int cin, int cout, int B,
+                       int H, int W) {
+    int OH = 2 * H, OW = 2 * W;
+    for (int b = 0; b < B; b++)
+        for (int co = 0; co < cout; co++)
+            for (int y = 0; y < OH; y++)
+                for (int xx = 0; xx < OW; xx++) {
+                    double s = bias ? bias[co] : 0.0;
+                    for (int ci = 0; ci < cin; ci++)
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++) {
+                                int uy = y + ky - 1, ux = xx + kx - 1; /* in the upsampled image */
+                                if (uy < 0 || uy >= OH || ux < 0 || ux >= OW) continue;
+                                s += (double)w[((co * cin + ci) * 3 + ky) * 3 + kx] *
+                                     x[(((size_t)b * cin + ci) * H + uy / 2) * W + ux / 2];
+                            }
+                    out[(((size_t)b * cout + co) * OH + y) * OW + xx] = s;
+                }
+}
+
+static void test_upconv(void) {
+    static const int cases[][6] = {/* B, cin, cout, H, W, bias */
+                                   {1, 1, 1, 1, 1, 1},   {2, 3, 5, 3, 7, 0},    {1, 13, 6, 9, 4, 1},
+                                   {3, 7, 11, 5, 5, 1},  {1, 16, 16, 33, 40, 0}, {2, 20, 9, 17, 31, 1},
+                                   {1, 5, 3, 2, 130, 1}, {2, 24, 24, 37, 200, 1}}; /* the last: several bands */
+    df_isa best = df_isa_best();
+    int threads = df_get_threads();
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int B = cases[k][0], cin = cases[k][1], cout = cases[k][2], H = cases[k][3], W = cases[k][4];
+        size_t nx = (size_t)B * cin * H * W, ny = (size_t)B * cout * 4 * H * W, nw = (size_t)cout * cin * 9;
+        float *x = gc_buf(nx, 40 + (int)k), *w = gc_buf(nw, 60 + (int)k), *bias = cases[k][5] ? gc_buf(cout, 80) : NULL;
+        float *y = malloc(ny * sizeof(float));
+        double *ref = malloc(ny * sizeof(double)), big = 0;
+        ref_upconv(ref, x, w, bias, cin, cout, B, H, W);
+        for (size_t i = 0; i < ny; i++) big = fabs(ref[i]) > big ? fabs(ref[i]) : big;
+        size_t nws = df_upconv3x3_workspace(cin, cout, H, W);
+        for (int isa = DF_ISA_SCALAR; isa <= DF_ISA_WASM128; isa++) {
+            if (df_isa_force((df_isa)isa) != DF_OK) continue;
+            for (int nt = 1; nt <= 2; nt++) {
+                df_set_threads(nt);
+                float *ws = ws_alloc(nws);
+                for (size_t i = 0; i < ny; i++) y[i] = NAN;
+                df_upconv3x3_forward(y, x, w, bias, cin, cout, B, H, W, ws);
+                double err = 0;
+                for (size_t i = 0; i < ny; i++) {
+                    double d = fabs(y[i] - ref[i]);
+                    err = d > err || d != d ? d : err; /* NaN (an output never written) fails */
+                }
+                CHECK(err <= 1e-5 * (1.0 + big), "upconv B%d %d->%d %dx%d bias %d (%s, %d threads): max error %g",
+                      B, cin, cout, H, W, cases[k][5], df_isa_name((df_isa)isa), nt, err);
+                CHECK(ws_guard_ok(ws, nws), "upconv %d->%d %dx%d: workspace overrun", cin, cout, H, W);
+                free(ws);
+            }
+        }
+        df_isa_force(best);
+        df_set_threads(threads);
+        free(x), free(w), free(bias), free(y), free(ref);
+    }
+    /* bounded workspace: a band of rows, not the image (a 16 -> 16 layer to 2048 x 2048 outputs) */
+    CHECK(df_upconv3x3_workspace(16, 16, 1024, 1024) < (size_t)16 * 1024 * 1024 / 8,
+          "upconv workspace grows with the image: %zu floats", df_upconv3x3_workspace(16, 16, 1024, 1024));
+}
+
 int main(void) {
     test_resample();
     test_instnorm();
     test_bnfold();
     test_act();
     test_structure();
+    test_upconv();
     return check_summary("test_ops");
 }

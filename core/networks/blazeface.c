@@ -257,6 +257,10 @@ static void free_buffers(blazeface *m) {
     m->cap_cand = 0;
 }
 
+void blazeface_release(blazeface *m) {
+    if (m) free_buffers(m);
+}
+
 void blazeface_free(blazeface *m) {
     if (!m) return;
     free_buffers(m);

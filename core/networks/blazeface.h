@@ -101,6 +101,9 @@ bf_opts bf_default_opts(void);
  * by weighted NMS, the views' faces by plain NMS.  Memory is bounded by the tile, not by the photo. */
 df_status blazeface_detect(blazeface *m, const uint8_t *rgb, int W, int H, int channels, const bf_opts *opts,
                            bf_face *faces, int cap, int *n);
+/* Free the working buffers the last detection grew (tens of MB for a large photo's tiles); the next detection
+ * makes them again.  Lets the memory serve something else meanwhile (the whole-photo path's Gen). */
+void blazeface_release(blazeface *m);
 
 #ifdef __cplusplus
 }

@@ -219,16 +219,52 @@ void gen_free(gen_model *g) {
     free(g);
 }
 
+void gen_release(gen_model *g) {
+    if (!g) return;
+    df_arena_free(&g->arena);
+    g->B = g->H = g->W = 0;
+    g->have_forward = 0;
+}
+
 const gen_config *gen_get_config(const gen_model *g) { return &g->cfg; }
 df_params *gen_params(gen_model *g) { return &g->p; }
 
+/* Inference needs only three rotating buffers: a layer's input, its output (conv, norm and activation run in place;
+ * an upsampling layer reads its input directly, df_upconv3x3_forward, no upsampled copy) and a residual block's
+ * skip.  Each buffer is sized by the largest output assigned to it: in the decoder two of them alternate, the
+ * third serves only the residual blocks, so memory is about the two largest adjacent outputs. */
+static void point_rotating(gen_model *g, int B) {
+    int slot[GEN_MAX_LAYERS], cur = -1, live_skip = -1;
+    size_t need[3] = {0, 0, 0};
+    for (int i = 0; i < g->nl; i++) {
+        gen_layer *l = &g->L[i];
+        size_t nout = (size_t)B * l->cv.cout * l->OH * l->OW;
+        int k = 0;
+        while (k == cur || k == live_skip) k++;
+        slot[i] = k;
+        if (nout > need[k]) need[k] = nout;
+        if (l->skip >= 0) live_skip = -1; /* consumed by this layer's add */
+        for (int j = i + 1; j < g->nl; j++)
+            if (g->L[j].skip == i) live_skip = k;
+        cur = k;
+    }
+    float *buf[3];
+    for (int k = 0; k < 3; k++) buf[k] = need[k] ? df_arena_floats(&g->arena, need[k]) : NULL;
+    for (int i = 0; i < g->nl; i++) {
+        gen_layer *l = &g->L[i];
+        l->upo = NULL;
+        l->conv = l->out = buf[slot[i]];
+        l->norm_out = l->norm ? l->conv : NULL;
+        l->dup = l->dconv = l->dnorm = l->dout = NULL;
+    }
+}
+
 /* Walk the layers, computing sizes and (when the arena is live) pointing the activation buffers.
- * Training keeps every activation for backward.  Inference needs only three rotating buffers (a layer's input,
- * its output -- conv, norm and activation run in place -- and a residual block's skip) plus one for upsampling,
- * so memory grows with the largest layer, not with the depth. */
+ * Training keeps every activation for backward; inference rotates three buffers (point_rotating), so memory grows
+ * with the largest layers, not with the depth. */
 static void point(gen_model *g, int B, int H, int W, int training) {
     df_arena *a = &g->arena;
-    size_t ws = 0, max_out = 0, max_up = 0;
+    size_t ws = 0;
     int h = H, w = W;
     for (int i = 0; i < g->nl; i++) {
         gen_layer *l = &g->L[i];
@@ -240,8 +276,6 @@ static void point(gen_model *g, int B, int H, int W, int training) {
         l->OW = df_conv_out(l->CW, 3, l->cv.stride, 1);
         size_t nin = (size_t)B * l->cv.cin * l->CH * l->CW;
         size_t nout = (size_t)B * l->cv.cout * l->OH * l->OW;
-        if (nout > max_out) max_out = nout;
-        if (l->up && nin > max_up) max_up = nin;
         l->mean = l->norm ? df_arena_floats(a, (size_t)B * l->cv.cout) : NULL;
         l->rstd = l->norm ? df_arena_floats(a, (size_t)B * l->cv.cout) : NULL;
         if (training) {
@@ -254,29 +288,13 @@ static void point(gen_model *g, int B, int H, int W, int training) {
             l->dnorm = l->norm ? df_arena_floats(a, nout) : NULL;
             l->dout = df_arena_floats(a, nout);
         }
-        size_t cw = df_conv2d_workspace(&l->cv, l->CH, l->CW);
+        size_t cw = l->up && !training ? df_upconv3x3_workspace(l->cv.cin, l->cv.cout, h, w)
+                                       : df_conv2d_workspace(&l->cv, l->CH, l->CW);
         if (cw > ws) ws = cw;
         h = l->OH;
         w = l->OW;
     }
-    if (!training) {
-        float *buf[3], *up = max_up ? df_arena_floats(a, max_up) : NULL;
-        for (int k = 0; k < 3; k++) buf[k] = df_arena_floats(a, max_out);
-        int cur = -1, live_skip = -1;
-        for (int i = 0; i < g->nl; i++) {
-            gen_layer *l = &g->L[i];
-            int k = 0;
-            while (k == cur || k == live_skip) k++;
-            l->upo = l->up ? up : NULL;
-            l->conv = l->out = buf[k];
-            l->norm_out = l->norm ? buf[k] : NULL;
-            l->dup = l->dconv = l->dnorm = l->dout = NULL;
-            if (l->skip >= 0) live_skip = -1; /* consumed by this layer's add */
-            for (int j = i + 1; j < g->nl; j++)
-                if (g->L[j].skip == i) live_skip = k;
-            cur = k;
-        }
-    }
+    if (!training) point_rotating(g, B);
     g->ws = df_arena_floats(a, ws ? ws : 1);
     g->ws_row = df_arena_floats(a, (size_t)W);
 }
@@ -382,13 +400,17 @@ df_status gen_forward(gen_model *g, float *delta, const float *x, int B, int H, 
         int C = l->cv.cout, HW = l->OH * l->OW;
         size_t n = (size_t)B * C * HW;
         l->in = in;
-        const float *cin = in;
-        if (l->up) {
-            df_upsample_nearest_forward(l->upo, in, B * l->cv.cin, l->H, l->W, 2);
-            cin = l->upo;
+        const float *wt = df_params_get(&g->p, l->w), *bias = l->bias >= 0 ? df_params_get(&g->p, l->bias) : NULL;
+        if (l->up && !l->upo) { /* inference: the upsampling folded into the conv, no upsampled copy */
+            df_upconv3x3_forward(l->conv, in, wt, bias, l->cv.cin, l->cv.cout, B, l->H, l->W, g->ws);
+        } else {
+            const float *cin = in;
+            if (l->up) {
+                df_upsample_nearest_forward(l->upo, in, B * l->cv.cin, l->H, l->W, 2);
+                cin = l->upo;
+            }
+            df_conv2d_forward(l->conv, cin, wt, bias, &l->cv, B, l->CH, l->CW, g->ws);
         }
-        const float *bias = l->bias >= 0 ? df_params_get(&g->p, l->bias) : NULL;
-        df_conv2d_forward(l->conv, cin, df_params_get(&g->p, l->w), bias, &l->cv, B, l->CH, l->CW, g->ws);
         const float *pre = l->conv;
         if (l->norm) {
             df_instnorm_forward(l->norm_out, l->mean, l->rstd, l->conv, df_params_get(&g->p, l->g),
@@ -562,6 +584,9 @@ df_status gen_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W,
     }
     if (progress) progress(pctx, 0.05f);
     s = run_any_size(g, ds, xs, h, w);
+    /* a large working size's activations (84 MB at 1024 x 1024) are not kept for the next photo, whose faces
+     * need a fraction of them: the memory goes back to the allocator */
+    if ((size_t)w * h > (size_t)512 * 512) gen_release(g);
     if (s) {
         free(xs);
         return s;

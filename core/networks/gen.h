@@ -59,6 +59,8 @@ double gen_flops(const gen_config *cfg, int H, int W);
 
 /* delta [B,3,H,W] = Gen(x [B,3,H,W]) (unclipped).  Keeps activations for gen_backward. */
 df_status gen_forward(gen_model *g, float *delta, const float *x, int B, int H, int W);
+/* Free the activation memory that the last gen_forward's size planned (the next gen_forward plans it again). */
+void gen_release(gen_model *g);
 /* Accumulate parameter gradients (and dx if non-NULL) from ddelta, for the last gen_forward. */
 df_status gen_backward(gen_model *g, float *dx, const float *ddelta);
 

@@ -205,5 +205,6 @@ df_status gf_protect_photo(gen_model *g, blazeface *det, uint8_t *out, const uin
         return DF_OK;
     }
     r->protected_whole = 1;
+    if (det) blazeface_release(det); /* its tiles' buffers make room for Gen at the working resolution */
     return gen_protect_rgb8(g, out, in, W, H, stride_px, o->eps, o->work_side, fn, &sp);
 }
