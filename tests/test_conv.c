@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "isas.h"
 #include "df.h"
 #include "ws_guard.h"
 
@@ -237,10 +238,8 @@ static layer convT_case(const char *name, int cin, int cout, int k, int stride, 
 }
 
 int main(void) {
-    df_isa isas[4];
-    int nisa = 0;
-    for (int i = DF_ISA_SCALAR; i <= DF_ISA_WASM128; i++)
-        if (df_isa_force((df_isa)i) == DF_OK) isas[nisa++] = (df_isa)i;
+    df_isa isas[DF_ISA_WASM128 + 1];
+    int nisa = test_isas(isas);
     df_isa best = df_isa_best();
 
     const int Z = DF_PAD_ZERO, R = DF_PAD_REFLECT;

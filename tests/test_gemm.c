@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "isas.h"
 #include "df.h"
 
 typedef struct { int M, N, K; } shape;
@@ -75,12 +76,10 @@ static void run_case(shape s, int tA, int tB, const df_isa *isas, int nisa) {
 }
 
 int main(void) {
-    df_isa isas[4];
-    int nisa = 0;
+    df_isa isas[DF_ISA_WASM128 + 1];
     df_isa best = df_isa_best();
     printf("best ISA: %s\n", df_isa_name(best));
-    for (int i = DF_ISA_SCALAR; i <= DF_ISA_WASM128; i++)
-        if (df_isa_force((df_isa)i) == DF_OK) isas[nisa++] = (df_isa)i;
+    int nisa = test_isas(isas);
     CHECK(nisa >= 1 && isas[0] == DF_ISA_SCALAR, "scalar must always be available");
     CHECK(df_isa_force(best) == DF_OK, "forcing the best ISA");
 #if defined(DF_X86)

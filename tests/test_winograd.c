@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "isas.h"
 #include "df.h"
 #include "ws_guard.h"
 #include "winograd.h"
@@ -241,10 +242,8 @@ static void run_convT(const char *name, df_convT t, int H, int W) {
 }
 
 int main(void) {
-    df_isa isas[4];
-    int nisa = 0;
-    for (int i = DF_ISA_SCALAR; i <= DF_ISA_WASM128; i++)
-        if (df_isa_force((df_isa)i) == DF_OK) isas[nisa++] = (df_isa)i;
+    df_isa isas[DF_ISA_WASM128 + 1];
+    int nisa = test_isas(isas);
     df_isa best = df_isa_best();
     df_winograd_enable(1);
     const int Z = DF_PAD_ZERO, R = DF_PAD_REFLECT;
