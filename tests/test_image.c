@@ -631,6 +631,47 @@ static void test_fuzz_finds(void) {
     CHECK(df_stb_assert_count() == asserts0 + 3, "encoding reached an stb assert (%s)", df_stb_assert_where());
 }
 
+/* Leaves the stack below the caller holding `fill` (a decoder's uninitialised locals then hold it). */
+static __attribute__((noinline)) void stack_garbage(uint8_t fill) {
+    volatile uint8_t junk[32768];
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = fill;
+}
+
+/* A palette BMP whose pixels use an index past its palette decodes those pixels black, whatever the stack held;
+ * one whose pixel offset points into its own header is refused. */
+static void test_bmp_short_palette(void) {
+    enum { W = 8, H = 2 };
+    uint8_t f[14 + 40 + 4 + 4 * H];
+    memset(f, 0, sizeof f);
+    f[0] = 'B', f[1] = 'M';
+    le(f + 2, sizeof f, 4);
+    le(f + 10, 14 + 40 + 4, 4); /* pixels right after a one-entry palette */
+    le(f + 14, 40, 4);
+    le(f + 18, W, 4), le(f + 22, H, 4), le(f + 26, 1, 2), le(f + 28, 1, 2); /* 1 plane, 1 bit per pixel */
+    le(f + 46, 1, 4);                                                    /* one colour used */
+    f[54] = 30, f[55] = 200, f[56] = 10;                                 /* entry 0: B, G, R */
+    f[58] = 0xF0, f[62] = 0x0F; /* bottom row: 4 x index 1, 4 x index 0; top row the other way */
+    df_image img[2];
+    for (int k = 0; k < 2; k++) {
+        stack_garbage(k ? 0xFF : 0x5A);
+        CHECK(decode(&img[k], f, sizeof f) == DF_OK && img[k].w == W && img[k].h == H, "short palette: %s",
+              df_errmsg());
+    }
+    for (int y = 0; img[0].rgb && img[1].rgb && y < H; y++)
+        for (int x = 0; x < W; x++) {
+            int idx1 = (y == 1) == (x < 4); /* the file's bottom row is the image's last */
+            const uint8_t *p = img[0].rgb + 3 * (y * W + x), *q = img[1].rgb + 3 * (y * W + x);
+            uint8_t want[3] = {idx1 ? 0 : 10, idx1 ? 0 : 200, idx1 ? 0 : 30};
+            CHECK(memcmp(p, want, 3) == 0 && memcmp(q, want, 3) == 0, "short palette (%d,%d): %d %d %d / %d %d %d", x,
+                  y, p[0], p[1], p[2], q[0], q[1], q[2]);
+        }
+    df_image_free(&img[0]);
+    df_image_free(&img[1]);
+    le(f + 10, 35, 4); /* pixels "inside" the 40-byte header: a negative palette size */
+    CHECK(decode(&img[0], f, sizeof f) == DF_ERR_FORMAT && !img[0].rgb, "pixel offset in the header: %s",
+          df_errmsg());
+}
+
 /* ------------------------------------------------------------------ pixel conversion */
 static void test_pixels(void) {
     const int w = 16, h = 16; /* 256 pixels: every byte value in every channel */
@@ -698,6 +739,7 @@ static void test_diff(void) {
 int main(void) {
     test_diff();
     test_png_bmp();
+    test_bmp_short_palette();
     test_jpeg_exif();
     test_bad_inputs();
     test_fuzz_finds();
