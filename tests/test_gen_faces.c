@@ -145,10 +145,27 @@ static void test_photo(gen_model *g) {
     size_t n = (size_t)W * H * st;
     uint8_t *in = photo(W, H, st, 11u), *a = malloc(n), *b = malloc(n);
     gf_photo_opts o = gf_photo_default_opts();
-    CHECK(o.face_size == 128 && o.work_side == 1024 && o.whole_if_no_face == 1 && fabsf(o.eps - 0.05f) < 1e-7f,
-          "default options");
-    o.eps = eps, o.face_size = S, o.work_side = 96;
     gf_photo_result r;
+    CHECK(o.face_size == 128 && o.work_side == GF_WORK_FACE && o.whole_if_no_face == 1 && fabsf(o.eps - 0.05f) < 1e-7f,
+          "default options");
+    /* the default whole-photo path: the photo as one face crop, its short side at face_size (hand-computed sides) */
+    CHECK(gf_face_work_side(178, 218, 128) == 157 && gf_face_work_side(4000, 3000, 128) == 171 &&
+              gf_face_work_side(4096, 4096, 128) == 171 && gf_face_work_side(16384, 4096, 64) == 683 &&
+              gf_face_work_side(100, 100, 128) == 128 && gf_face_work_side(3000, 4000, 256) == 341 &&
+              gf_face_work_side(10000, 500, 128) == GF_WORK_FACE_MAX && gf_face_work_side(0, 5, 128) == GF_WORK_FACE_MAX,
+          "gf_face_work_side");
+    o.eps = eps, o.face_size = S, o.no_detect = 1;
+    CHECK(gf_protect_photo(g, NULL, a, in, W, H, st, &o, &r, NULL, NULL) == DF_OK, "%s", df_errmsg());
+    CHECK(gen_protect_rgb8(g, b, in, W, H, st, eps, 87, NULL, NULL) == DF_OK, "%s", df_errmsg()); /* 64 * 150 / 110 */
+    CHECK(memcmp(a, b, n) == 0, "whole photo at the face scale differs from gen_protect_rgb8 at 87 x 64");
+    CHECK(gen_protect_rgb8(g, b, in, W, H, st, eps, 96, NULL, NULL) == DF_OK && memcmp(a, b, n) != 0,
+          "the face scale is not the 96 working side");
+    o.work_side = -2;
+    CHECK(gf_protect_photo(g, NULL, a, in, W, H, st, &o, &r, NULL, NULL) == DF_ERR_ARG, "work_side -2 refused");
+    o.work_side = GF_WORK_FACE, o.face_size = 60;
+    CHECK(gf_protect_photo(g, NULL, a, in, W, H, st, &o, &r, NULL, NULL) == DF_ERR_ARG, "face_size 60 refused");
+    o.no_detect = 0;
+    o.eps = eps, o.face_size = S, o.work_side = 96;
     for (int no_detect = 1; no_detect >= 0; no_detect--) {
         o.no_detect = no_detect;
         float last = -1;

@@ -7,12 +7,13 @@
  * path): BlazeFace finds the faces, Gen protects each face square at the deepfake models' scale (128 pixels) and
  * nothing outside the squares changes; no face found, or no detector: the whole photo as below.
  *
- * Large photos without a face (the "working resolution" strategy, gen_protect_rgb8 in core/networks/gen.c, shared with the native CLI):
- * Gen runs on an area-downscaled copy whose longest side is work_side (the page uses 1024, as the CLI does);
- * its delta is bilinearly upsampled to full resolution, clipped to [-eps, eps] there and added to the 8-bit
- * pixels, which are modified in place.  So L-inf <= eps holds at full resolution, and memory is one RGBA
- * buffer plus Gen's activations at the working resolution (not at 12 MP).  Deepfake pipelines shrink a face
- * to 128-256 pixels before editing it, so the delta's content survives that downscale.
+ * Photos without a face (gen_protect_rgb8 in core/networks/gen.c, shared with the native CLI): Gen runs on an
+ * area-downscaled copy, by default (work_side GF_WORK_FACE, what the page passes) with the short side at the face
+ * size, as if the photo were one face crop: that is the scale a model sees such a crop at, and a delta made at
+ * another scale is lost in the attacker's resize; or with the longest side at most work_side.  The delta is
+ * bilinearly upsampled to full resolution, clipped to [-eps, eps] there and added to the 8-bit pixels.  So
+ * L-inf <= eps holds at full resolution, and memory is one RGBA buffer plus Gen's activations at the working
+ * resolution (not at 12 MP).
  */
 #include <emscripten.h>
 #include <malloc.h>
@@ -94,8 +95,10 @@ EMSCRIPTEN_KEEPALIVE int dfapi_gen_forward(gen_model *g, float *delta, const flo
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/* Working size for a w x h photo (as gen_protect_rgb8 picks it): longest side <= work_side (0 = no limit). */
+/* Working size for a w x h photo (as gen_protect_rgb8 picks it): longest side <= work_side (0 = no limit;
+ * GF_WORK_FACE: the whole-photo path's default, gf_face_work_side with faces at 128). */
 static void working_size(int w, int h, int work_side, int *ww, int *wh) {
+    if (work_side == GF_WORK_FACE) work_side = gf_face_work_side(w, h, 128);
     int longest = w > h ? w : h;
     if (work_side <= 0 || longest <= work_side) {
         *ww = w, *wh = h;
@@ -121,7 +124,7 @@ static df_status check_image(const void *rgba, int w, int h) {
 static void protect_progress(void *ctx, float done) { (void)ctx, dfapi_report(1, done); }
 
 /* Protect rgba [h, w, 4] in place (alpha kept) with gen_protect_rgb8, the native CLI's code path.
- * work_side: working resolution (0 = full resolution, else 64..16384; the page uses 1024 like the CLI). */
+ * work_side: working resolution (0 = full resolution, else 64..16384). */
 /* The arguments both protect calls share: a Gen, the pixels, eps and the working side. */
 static df_status check_protect(const gen_model *g, const uint8_t *rgba, int w, int h, float eps, int work_side) {
     if (!g) return df_fail(DF_ERR_ARG, "protect: no Gen model loaded");
@@ -176,7 +179,9 @@ EMSCRIPTEN_KEEPALIVE int dfapi_protect_photo_to(gen_model *g, blazeface *det, ui
                                                 int h, float eps, int face_size, int work_side, int no_detect,
                                                 double *info);
 /* Protect rgba [h, w, 4] in place with gf_protect_photo (det may be 0: the whole photo).  face_size: Gen's size
- * on a face square (32..1024, multiple of 8; 128); work_side as in dfapi_protect; no_detect: the whole photo.
+ * on a face square (32..1024, multiple of 8; 128); work_side: the whole-photo path's, as in dfapi_protect, or -1
+ * (GF_WORK_FACE, what the page passes: the photo as one face crop, its short side at face_size); no_detect: the
+ * whole photo.
  * info (3 + 3 * dfapi_max_faces() doubles): detection (gf_detection: 0 off, 1 no detector, 2 given, 3 detected,
  * 4 no face), squares protected, whole photo protected (0/1), then cx, cy, side of each square in photo pixels. */
 EMSCRIPTEN_KEEPALIVE int dfapi_protect_photo(gen_model *g, blazeface *det, uint8_t *rgba, int w, int h, float eps,
@@ -189,7 +194,7 @@ EMSCRIPTEN_KEEPALIVE int dfapi_protect_photo(gen_model *g, blazeface *det, uint8
 EMSCRIPTEN_KEEPALIVE int dfapi_protect_photo_to(gen_model *g, blazeface *det, uint8_t *out, const uint8_t *in, int w,
                                                 int h, float eps, int face_size, int work_side, int no_detect,
                                                 double *info) {
-    df_status s = check_protect(g, in, w, h, eps, work_side);
+    df_status s = check_protect(g, in, w, h, eps, work_side == GF_WORK_FACE ? 0 : work_side);
     if (s != DF_OK) return ret(s);
     if (!out) return ret(df_fail(DF_ERR_ARG, "protect: NULL output buffer"));
     size_t n = (size_t)w * h * 4;

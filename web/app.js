@@ -38,8 +38,8 @@ function facesSummary(faces) {
   if (!faces) return '';
   const n = faces.squares.length;
   if (n) return ` ${n} face${n === 1 ? '' : 's'} protected, each at the scale deepfake models see it.`;
-  if (faces.detection === 'no_face') return ' No face found: the whole photo was protected at its own scale, which a deepfake app\'s crop of a face weakens.';
-  if (faces.detection === 'no_detector') return ` This site has no face detector${faces.detectorError ? ` (${faces.detectorError})` : ''}: the whole photo was protected at its own scale, which a deepfake app's crop of a face weakens.`;
+  if (faces.detection === 'no_face') return ' No face found: the whole photo was protected as one face crop, which protects a face that fills the photo, little one smaller in it.';
+  if (faces.detection === 'no_detector') return ` This site has no face detector${faces.detectorError ? ` (${faces.detectorError})` : ''}: the whole photo was protected as one face crop, which protects a face that fills the photo, little one smaller in it.`;
   return '';
 }
 

@@ -6,13 +6,15 @@
 //   // file: a File named "<original name>-protected.png" (a Blob), ready for FormData or a download link.
 //
 // Options of createProtector: weightsUrl (Gen .dfw; default: the one lib/manifest.json names), moduleUrl
-// (dadfi-wasm.mjs; default lib/ next to this file), workerUrl, workSide (working resolution of large photos,
-// default 1024), detectorUrl (BlazeFace .dfw: each face is protected at the scale deepfake models see it;
+// (dadfi-wasm.mjs; default lib/ next to this file), workerUrl, workSide (working resolution of a photo protected
+// whole, no face found: -1, the default, takes it as one face crop, its short side at 128 pixels, the scale a
+// deepfake model sees it at; N: its longest side at most N pixels, 0: full resolution), detectorUrl (BlazeFace .dfw: each face is protected at the scale deepfake models see it;
 // default: the manifest's; null: whole photos only), zooUrls (deepfake models for preview(); default: the manifest's),
 // importedUrls (imported real-world models for preview(), e.g. CartoonGAN converted by tools/convert_tfjs_graph.mjs;
 // default: the manifest's "imported", none if it has none).
-// Without a detector, or when no face is found, the whole photo is protected at its own scale, which a deepfake
-// model's crop of a face weakens: the result's stats.faces says which happened.
+// Without a detector, or when no face is found, the whole photo is protected as one face crop (its short side at
+// 128 pixels), which protects a face that fills the photo, little one smaller in it: the result's stats.faces
+// says which happened.
 // Errors are DadfiError-like objects {name:'DadfiError', code, message}; codes: 'not-an-image', 'too-large',
 // 'out-of-memory', 'bad-format' (weights), 'io', 'no-model', 'internal'.
 // The files this needs (same origin, no other request is made): dadfi.mjs, engine.mjs, worker.mjs, views.mjs,
@@ -48,7 +50,7 @@ export class Protector {
   #pending = new Map();
   #nextId = 1;
 
-  constructor({ weightsUrl, moduleUrl, workerUrl, workSide = 1024, detectorUrl, zooUrls, importedUrls } = {}) {
+  constructor({ weightsUrl, moduleUrl, workerUrl, workSide = -1, detectorUrl, zooUrls, importedUrls } = {}) {
     const lib = new URL('./lib/', import.meta.url);
     this.workSide = workSide;
     this.#worker = new Worker(workerUrl || new URL('./worker.mjs', import.meta.url), { type: 'module' });

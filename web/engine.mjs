@@ -17,6 +17,9 @@ export class DadfiError extends Error {
 }
 
 export const LIMITS = Object.freeze({ maxPixels: 4096 * 4096, maxSide: 16384 });
+// workSide of the whole-photo path (no face found, noDetect): the photo as one face crop, its short side at faceSize
+// (GF_WORK_FACE in core/networks/gen_faces.h: the scale a deepfake model sees such a crop at).
+export const WORK_SIDE_FACE = -1;
 
 /** Load the module.  moduleUrl: URL of dadfi-wasm.mjs; wasmBinary (bytes) or wasmUrl (else next to the module). */
 export async function loadEngine({ moduleUrl, wasmBinary, wasmUrl } = {}) {
@@ -175,10 +178,10 @@ export class Engine {
   /**
    * Protect a photo the way the CLI does (gf_protect_photo): the detector finds the faces and Gen protects each
    * face square at the deepfake models' scale (faceSize, 128), nothing outside them changes; with no detector, no
-   * face found or noDetect, the whole photo (workSide as in protect()).  Returns {pixels, detection ('off' |
+   * face found or noDetect, the whole photo (workSide as in protect(), or WORK_SIDE_FACE, the default).  Returns {pixels, detection ('off' |
    * 'no_detector' | 'detected' | 'no_face'), wholePhoto, squares: [{cx, cy, side}] in photo pixels}.
    */
-  protectPhoto(h, det, rgba, width, height, { eps = 0.05, workSide = 1024, faceSize = 128, noDetect = false, onProgress, out } = {}) {
+  protectPhoto(h, det, rgba, width, height, { eps = 0.05, workSide = WORK_SIDE_FACE, faceSize = 128, noDetect = false, onProgress, out } = {}) {
     if (!h || !h.ptr) throw new DadfiError('protect: no Gen model loaded', 'bad-argument', STATUS.ARG);
     this.#checkPixels('protect', rgba, width, height);
     const n = width * height * 4, maxFaces = this.M._dfapi_max_faces(), ninfo = 3 + 3 * maxFaces;
@@ -254,7 +257,7 @@ export class Engine {
    * protectPhoto on wasm-resident photos (allocPhoto): src is read, dst (the same size; may be src itself) receives
    * the protected photo.  Returns {detection, wholePhoto, squares} as protectPhoto does.
    */
-  protectPhotoTo(h, det, src, dst, { eps = 0.05, workSide = 1024, faceSize = 128, noDetect = false, onProgress } = {}) {
+  protectPhotoTo(h, det, src, dst, { eps = 0.05, workSide = WORK_SIDE_FACE, faceSize = 128, noDetect = false, onProgress } = {}) {
     if (!h || !h.ptr) throw new DadfiError('protect: no Gen model loaded', 'bad-argument', STATUS.ARG);
     this.#checkPhoto('protect', src);
     this.#checkPhoto('protect', dst);

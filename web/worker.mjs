@@ -28,7 +28,7 @@
 //        restyles the whole crop, attr does not apply), loaded on first use; jpegQuality (0..1): the site re-encodes
 //        the original and the protected photo as JPEG first, as an upload would be (the model gets the decoded JPEG)
 //   any failure                                          -> {type:'error', code, message}
-import { loadEngine, DadfiError } from './engine.mjs';
+import { loadEngine, DadfiError, WORK_SIDE_FACE } from './engine.mjs';
 import { changedRegion, viewFactor, viewPatch } from './views.mjs';
 import { decodeBitmap, pixelsInto } from './decode.mjs';
 const VIEW_SIDE = 2048; // views sent to the page: the photo shrunk by a whole factor to at most this (display only)
@@ -180,7 +180,7 @@ async function protect(msg, progress) {
   }
   const t1v = performance.now();
   let r;
-  const workSide = msg.workSide ?? 1024;
+  const workSide = msg.workSide ?? WORK_SIDE_FACE;
   const [ww, wh] = engine.workingSize(width, height, workSide);
   const flops = engine.genFlops(gen, (wh + 7) & ~7, (ww + 7) & ~7);
   const faces = detector && !msg.noDetect;

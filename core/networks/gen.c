@@ -571,6 +571,10 @@ df_status gen_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W,
         h = (int)lround(H * f);
         if (w < 1) w = 1;
         if (h < 1) h = 1;
+        if ((double)W / w > RS_MAX_SHRINK || (double)H / h > RS_MAX_SHRINK)
+            return df_fail(DF_ERR_ARG, "protect: a working side of %d is too small for a %d x %d photo (at most a %gx "
+                                       "shrink: %d or more)", work_side, W, H, RS_MAX_SHRINK,
+                           (int)ceil((W > H ? W : H) / RS_MAX_SHRINK));
     }
     size_t nw = (size_t)3 * w * h;
     float *xs = malloc(2 * nw * sizeof(float));

@@ -133,8 +133,20 @@ const char *gf_detection_name(gf_detection d) {
 }
 
 gf_photo_opts gf_photo_default_opts(void) {
-    gf_photo_opts o = {0.05f, 128, 1024, 0, 1, NULL, 0};
+    gf_photo_opts o = {0.05f, 128, GF_WORK_FACE, 0, 1, NULL, 0};
     return o;
+}
+
+int gf_face_work_side(int W, int H, int face_size) {
+    if (W < 1 || H < 1 || face_size < 1) return GF_WORK_FACE_MAX;
+    double lo = W < H ? W : H, hi = W < H ? H : W, side = round(face_size * hi / lo);
+    double least = ceil(hi / RS_MAX_SHRINK); /* the area shrink's limit (a 4096 x 4096 photo: 171, not 128) */
+    if (side < least) side = least;
+    if (side >= GF_WORK_FACE_MAX) return GF_WORK_FACE_MAX;
+    /* the short side as gen_protect_rgb8 rounds it must keep within the limit too */
+    while (side < GF_WORK_FACE_MAX && side < hi && lo / fmax(1.0, (double)lround(lo * (side / hi))) > RS_MAX_SHRINK)
+        side++;
+    return (int)side;
 }
 
 int gf_square_in_photo(const gf_square *q, int W, int H) {
@@ -163,6 +175,10 @@ df_status gf_protect_photo(gen_model *g, blazeface *det, uint8_t *out, const uin
     if (W < 1 || H < 1 || (double)W * H > 100e6)
         return df_fail(DF_ERR_ARG, "protect photo: image size %d x %d is out of range (1 .. 100 megapixels)", W, H);
     if (stride_px != 3 && stride_px != 4) return df_fail(DF_ERR_ARG, "protect photo: stride must be 3 (RGB) or 4 (RGBA)");
+    if (o->work_side < GF_WORK_FACE)
+        return df_fail(DF_ERR_ARG, "protect photo: work_side %d (a side >= 0, or GF_WORK_FACE)", o->work_side);
+    if (o->face_size < 32 || o->face_size > 1024 || o->face_size % 8)
+        return df_fail(DF_ERR_ARG, "protect photo: face_size must be a multiple of 8 in 32..1024, got %d", o->face_size);
     df_status s = DF_OK;
     if (o->no_detect) {
         r->det = GF_DET_OFF;
@@ -206,5 +222,6 @@ df_status gf_protect_photo(gen_model *g, blazeface *det, uint8_t *out, const uin
     }
     r->protected_whole = 1;
     if (det) blazeface_release(det); /* its tiles' buffers make room for Gen at the working resolution */
-    return gen_protect_rgb8(g, out, in, W, H, stride_px, o->eps, o->work_side, fn, &sp);
+    int ws = o->work_side == GF_WORK_FACE ? gf_face_work_side(W, H, o->face_size) : o->work_side;
+    return gen_protect_rgb8(g, out, in, W, H, stride_px, o->eps, ws, fn, &sp);
 }

@@ -317,9 +317,10 @@ test('browser: page and upload form in Chromium', { skip, timeout: 600000 }, asy
       assert.match(await page.textContent('#stats'), /^64 × 48 pixels/);
     });
 
-    // The memory goal: a 12 MP photo in <= 256 MB of wasm memory, measured on the heavier path (no face found: Gen
-    // on the whole photo at the 1024 working resolution; one face takes ~190 MB) in a fresh page, since the
-    // memory only grows: its size after the result is the peak of decoding, protecting and drawing.
+    // The memory goal: a 12 MP photo in <= 256 MB of wasm memory, measured on the path with no face found (the
+    // whole photo as one face crop, Gen at 171 x 128, its delta upsampled to 12 MP; one face takes ~190 MB) in a
+    // fresh page, since the memory only grows: its size after the result is the peak of decoding, protecting and
+    // drawing.
     await t.test('a 12 MP photo takes at most 256 MB of wasm memory', async (st) => {
       await page.goto(origin + '/');
       await page.waitForFunction(() => /^Ready/.test(document.getElementById('status-text').textContent), null, { timeout: 60000 });

@@ -98,6 +98,10 @@ static void help(void) {
         "                  (faces detected, each face's square from the detection, independent of the attacker's\n"
         "                  reference square; no face found: the whole photo); stderr says in how many photos\n"
         "                  faces were found\n"
+        "  --whole-side W  with --attack and a Gen: protect as `dadfi protect --no-detect --work-side W` does (what\n"
+        "                  a photo with no face found gets): Gen on the whole photo, shrunk to W pixels on its\n"
+        "                  longest side when larger (0: full resolution; face: the default, the short side at\n"
+        "                  --size), the delta upsampled back\n"
         "  --attacker-detector F  with --attack: the attacker finds the face itself with this BlazeFace .dfw\n"
         "                  (e.g. build/blazeface-front.dfw, another model than the protector's) on the photo it\n"
         "                  receives (after the site's downsize / JPEG), takes the CelebA-style square from its\n"
@@ -334,6 +338,8 @@ typedef struct {
     int nattack;
     long eot_samples;
     double gen_margin, photo_scale;
+    long whole_side; /* --whole-side: the whole-photo path at this working side (0: full resolution; GF_WORK_FACE:
+                      * the face scale, "face"); -2: off */
     const char *detector;
     const char *attacker_detector;
 } eval_args;
@@ -355,7 +361,7 @@ static int parse_qualities(eval_args *a, const char *list) {
 static int parse_args(eval_args *a, int argc, char **argv) {
     *a = (eval_args){.split = "test", .mobilenet = cli_default_file(CLI_FILE_MOBILENET, NULL, 0), .size = 128, .edits = 1, .seed = 1,
                      .pgd_iters = 10, .grid_rows = 4, .eps = 0.05, .pgd_step = 0.01, .eot_samples = 4,
-                     .gen_margin = 1.0, .photo_scale = 1.0};
+                     .gen_margin = 1.0, .photo_scale = 1.0, .whole_side = -2};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -395,6 +401,8 @@ static int parse_args(eval_args *a, int argc, char **argv) {
         DBL("--photo-scale", photo_scale, 1.0, 8.0);
         STR("--detector", detector);
         STR("--attacker-detector", attacker_detector);
+        else if (!strcmp(o, "--whole-side") && v && !strcmp(v, "face")) a->whole_side = GF_WORK_FACE, i++;
+        LONG("--whole-side", whole_side, 0, 65536);
         else if (!strcmp(o, "--mobilenet") && v) a->mobilenet = argv[++i], a->mobilenet_given = 1;
         else if (!strcmp(o, "--no-frechet")) a->no_frechet = 1;
         else if (!strcmp(o, "--no-perceptual")) a->no_perceptual = 1;
@@ -414,6 +422,10 @@ static int parse_args(eval_args *a, int argc, char **argv) {
     if ((a->photo_scale != 1.0 || a->detector || a->attacker_detector) && !a->nattack)
         return cli_usage_error("eval", "--photo-scale, --detector and --attacker-detector work on whole photos: they "
                                        "need --attack");
+    if (a->whole_side != -2 && (!a->nattack || a->detector || strncmp(a->protector, "gen:", 4)))
+        return cli_usage_error("eval", "--whole-side is the whole-photo path of `dadfi protect`: it needs --attack "
+                                       "and --protector gen:FILE, and no --detector");
+    if (a->whole_side > 0 && a->whole_side < 64) return cli_usage_error("eval", "--whole-side is 0 or at least 64");
     if (a->detector && strncmp(a->protector, "gen:", 4))
         return cli_usage_error("eval", "--detector places Gen's face squares: it needs --protector gen:FILE");
     if (a->nattack && (a->njpeg || a->resize > 0))
@@ -982,13 +994,14 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
             else s = estimate_attrs(r, src, r->x, r->data.male[i]);
             ntrg = eval_targets(trg, src, j, (int)a->edits);
         }
-        if (!s && r->prot.kind == EVAL_GEN && r->det) {
+        if (!s && r->prot.kind == EVAL_GEN && (r->det || a->whole_side != -2)) {
             /* dadfi protect itself (gf_protect_photo): squares from the detected faces, independent of the
              * attacker's reference square; no face found: the whole photo */
             double tp = cli_now();
             gf_photo_opts po = gf_photo_default_opts();
             gf_photo_result pr;
             po.eps = r->prot.eps, po.face_size = S;
+            if (a->whole_side != -2) po.no_detect = 1, po.work_side = (int)a->whole_side; /* no face found */
             s = gf_protect_photo(r->prot.gen, r->det, rgb_adv, img.rgb, W, H, 3, &po, &pr, NULL, NULL);
             ms = (cli_now() - tp) * 1000.0;
             if (!s) {

@@ -16,7 +16,7 @@
 #include "image.h"
 #include "resample.h"
 
-#define DEFAULT_WORK_SIDE 1024
+#define DEFAULT_WORK_SIDE GF_WORK_FACE
 #define DEFAULT_FACE_SIZE 128
 
 static void help(void) {
@@ -29,10 +29,11 @@ static void help(void) {
         "Faces: a face detector (BlazeFace) finds every face, and each is protected in the square a deepfake\n"
         "pipeline crops around it (CelebA's convention: about 1.8 times the face box, centred just above the\n"
         "eyes' midpoint), at the size the models see it (--face-size); pixels outside every face square are not\n"
-        "changed. When no face is found, the photo is protected whole at its own scale, and the output line and a\n"
-        "note say so: a deepfake pipeline that crops a face the detector missed and shrinks it sees much less of\n"
-        "that protection. --require-face makes such a photo fail instead; --face places squares by hand. Without\n"
-        "the detector's weights (the default file missing) photos are protected whole, with a note.\n\n"
+        "changed. When no face is found, the photo is protected whole as if it were one face crop (its short side\n"
+        "at the face size, the scale a model sees a close-up at), and the output line and a note say so: a face\n"
+        "the detector missed that is smaller in the frame gets little of that protection. --require-face makes such\n"
+        "a photo fail instead; --face places squares by hand. Without the detector's weights (the default file\n"
+        "missing) photos are protected whole, with a note.\n\n"
         "IN   JPEG, PNG or BMP (EXIF orientation applied). WebP, GIF, HEIC and TIFF are not read here: convert\n"
         "     them first (e.g. `dwebp photo.webp -o photo.png`, Debian package webp); the web page reads WebP.\n"
         "OUT  a .png (lossless) or .jpg file; for a directory use --out-dir.\n\n"
@@ -53,10 +54,13 @@ static void help(void) {
         "                  repeatable (up to %d squares, the same for every IN)\n"
         "  --require-face  a photo in which no face is found fails (exit 1, nothing written) instead of being\n"
         "                  protected whole\n"
-        "  --no-detect     no detection: protect the whole photo at its own scale, for photos that are already a\n"
-        "                  face crop (the output line then names no faces)\n"
-        "  --work-side S   whole photos larger than S pixels on their longest side are processed at that working\n"
-        "                  resolution and the perturbation is upsampled (default %d; 0 = always full resolution)\n"
+        "  --no-detect     no detection: protect the whole photo as one face crop, for photos that already are\n"
+        "                  one (the output line then names no faces)\n"
+        "  --work-side S   the whole-photo path's working resolution, the perturbation upsampled back: by default\n"
+        "                  the short side at --face-size (the long side at most %d), as a deepfake model sees a\n"
+        "                  face crop; S: the longest side at most S pixels (0: full resolution). Measured on 60\n"
+        "                  CelebA photos through an attacker's jittered crop: 22 / 3 / 38 %% of the zoo's edits\n"
+        "                  broken by default, 0 / 0 / 2 %% at S = 1024 or 0\n"
         "  --out-dir DIR   batch mode: protect every IN into DIR (created if missing); an output that already\n"
         "                  exists is skipped, which is not a failure\n"
         "  --force         overwrite existing outputs (default: refuse OUT, skip in --out-dir)\n"
@@ -89,7 +93,7 @@ static void help(void) {
         "  dadfi protect --json - -q selfie.jpg selfie-protected.png   # JSON on stdout\n"
         "  dadfi protect --face 620,540,700 group.jpg group-protected.png   # one square, placed by hand\n"
         "  dadfi protect --no-detect face-crop.png face-crop-protected.png   # already a face crop\n",
-        DEFAULT_FACE_SIZE, GF_MAX_FACES, DEFAULT_WORK_SIDE);
+        DEFAULT_FACE_SIZE, GF_MAX_FACES, GF_WORK_FACE_MAX);
 }
 
 static int exists(const char *path) {
@@ -262,8 +266,9 @@ static int protect_one(gen_model *g, const char *in, const char *out, const prot
         r->bytes = enclen;
     }
     if (rc == EXIT_OK && r->pr.det == GF_DET_NO_FACE && !quiet)
-        fprintf(stderr, "dadfi protect: note: no face found in %s: the whole photo is protected at its own scale, "
-                        "which a deepfake model's crop of a face weakens (--face CX,CY,SIDE places one by hand)\n", in);
+        fprintf(stderr, "dadfi protect: note: no face found in %s: the whole photo is protected as one face crop, "
+                        "which protects a face that fills the photo, little one smaller in it (--face CX,CY,SIDE "
+                        "places a square by hand)\n", in);
     r->seconds = cli_now() - t0;
     df_image_free(&back);
     free(enc);
@@ -367,7 +372,7 @@ int cmd_protect(int argc, char **argv) {
     const char *detector = default_detector;
     double eps = 0.05;
     long quality = 95, work_side = DEFAULT_WORK_SIDE, face_size = DEFAULT_FACE_SIZE;
-    int force = 0, quiet = 0, npos = 0, detector_named = 0, face_size_named = 0, no_detect = 0, require_face = 0;
+    int force = 0, quiet = 0, npos = 0, detector_named = 0, no_detect = 0, require_face = 0;
     int ngiven = 0;
     gf_square given[GF_MAX_FACES];
     char **pos = calloc((size_t)argc, sizeof *pos);
@@ -405,7 +410,6 @@ int cmd_protect(int argc, char **argv) {
         } else if (!strcmp(a, "--face-size") && has_val) {
             if (cli_parse_long(argv[++i], 32, 1024, &face_size) || face_size % 8)
                 USAGE("--face-size must be a multiple of 8 in 32..1024, got '%s'", argv[i]);
-            face_size_named = 1;
         } else if (!strcmp(a, "--face") && has_val) {
             if (ngiven == GF_MAX_FACES) USAGE("at most %d --face squares", GF_MAX_FACES);
             if (parse_square(argv[++i], &given[ngiven]))
@@ -446,8 +450,8 @@ int cmd_protect(int argc, char **argv) {
         USAGE("cannot tell the output format from '%s': use .png or .jpg, or --format", pos[1]);
     }
     if (!out_dir && !force && exists(pos[1])) USAGE("'%s' exists; use --force to overwrite", pos[1]);
-    if (no_detect && (ngiven || require_face || detector_named || face_size_named))
-        USAGE("--no-detect protects the whole photo: it excludes --face, --require-face, --detector and --face-size");
+    if (no_detect && (ngiven || require_face || detector_named))
+        USAGE("--no-detect protects the whole photo: it excludes --face, --require-face and --detector");
     for (int k = 0; k < ngiven; k++)
         if (given[k].side > face_size * RS_MAX_SHRINK || given[k].side * RS_MAX_SHRINK < face_size)
             USAGE("--face %g,%g,%g: the side must be within %gx the face size %ld either way", given[k].cx,
