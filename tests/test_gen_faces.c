@@ -39,7 +39,8 @@ static int maxdiff(const uint8_t *a, const uint8_t *b, size_t n, int st, int ch)
 
 /* One square = the whole photo: at the working size, the same as protecting the whole photo with gen_protect_rgb8
  * (no resampling); at twice it, Gen's delta on the area-shrunk photo upsampled by stb's Catmull-Rom resize
- * (rs_resize_planar, an implementation independent of the warp that gen_faces uses), clipped and rounded. */
+ * (rs_resize_planar, an implementation independent of the warp that gen_faces uses), clipped and rounded, and so
+ * is gen_protect_rgb8 at that working side (its delta streamed in bands). */
 static void test_whole_photo_agrees(gen_model *g) {
     const int S = 64;
     const float eps = 0.05f;
@@ -71,6 +72,13 @@ static void test_whole_photo_agrees(gen_model *g) {
         CHECK(d <= 1 && off * 100 < n, "%dx%d: the face path differs from the reference by up to %d levels in %zu "
               "bytes", W, W, d, off);
         CHECK(changed >= 5, "%dx%d: the protection changed at most %d levels", W, W, changed);
+        if (k == 2) { /* the whole-photo path at working side S delivers its delta the same way */
+            CHECK(gen_protect_rgb8(g, a, in, W, W, 3, eps, S, NULL, NULL) == DF_OK, "photo: %s", df_errmsg());
+            d = maxdiff(a, b, n, 3, -1), off = 0;
+            for (size_t i = 0; i < n; i++) off += a[i] != b[i];
+            CHECK(d <= 1 && off * 100 < n, "%dx%d at working side %d: gen_protect_rgb8 differs from the reference by up "
+                  "to %d levels in %zu bytes", W, W, S, d, off);
+        }
         free(in), free(a), free(b);
     }
 }

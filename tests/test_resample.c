@@ -147,6 +147,45 @@ static void test_axis_aligned(void) {
     free(in);
 }
 
+/* ------------------------------------------------------------------ streamed enlargement
+ * rs_upsample_rows (bilinear written out; bicubic-aa through stb in bands) against the warp of the whole image:
+ * every row once, in order, the same values up to float rounding. */
+typedef struct {
+    const float *want; /* [C, H, W] */
+    int C, H, W, next;
+    double err;
+} rows_probe;
+
+static void probe_row(void *ctx, int y, const float *r) {
+    rows_probe *p = ctx;
+    if (y != p->next++) p->err = INFINITY;
+    for (int c = 0; c < p->C; c++)
+        for (int x = 0; x < p->W; x++)
+            p->err = fmax(p->err, fabs(r[(size_t)c * p->W + x] - p->want[((size_t)c * p->H + y) * p->W + x]));
+}
+
+static void test_upsample_rows(void) {
+    const int sizes[][4] = {{5, 7, 5, 7}, {7, 5, 161, 93}, {20, 13, 460, 300}, {13, 9, 14, 1000}, {1, 1, 3, 70}};
+    const rs_kernel ks[] = {RS_BILINEAR, RS_TRIANGLE_AA, RS_BICUBIC_AA};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++)
+        for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
+            int w = sizes[t][0], h = sizes[t][1], W = sizes[t][2], H = sizes[t][3], C = 3, k = ks[j];
+            float *in = gc_buf((size_t)C * h * w, 11 + (unsigned)t), *want = malloc(sizeof(float) * C * H * W);
+            rs_affine m = rs_rect_map(0, 0, w, h, W, H);
+            rs_warp_forward(want, in, &m, &k, 1, C, h, w, H, W);
+            rows_probe p = {want, C, H, W, 0, 0};
+            CHECK(rs_upsample_rows(in, C, h, w, W, H, (rs_kernel)k, probe_row, &p) == DF_OK, "%s", df_errmsg());
+            CHECK(p.next == H && p.err < 1e-5, "upsample_rows %s %dx%d -> %dx%d: %d rows, error %.3g against the warp",
+                  rs_kernel_name(k), w, h, W, H, p.next, p.err);
+            free(in), free(want);
+        }
+    float one = 1;
+    rows_probe p = {&one, 1, 1, 1, 0, 0};
+    CHECK(rs_upsample_rows(&one, 1, 1, 1, 1, 1, RS_AREA, probe_row, &p) == DF_ERR_ARG, "area refused");
+    CHECK(rs_upsample_rows(&one, 1, 2, 2, 1, 1, RS_BILINEAR, probe_row, &p) == DF_ERR_ARG, "a shrink refused");
+    CHECK(rs_upsample_rows(&one, 5, 1, 1, 2, 2, RS_BILINEAR, probe_row, &p) == DF_ERR_ARG, "5 channels refused");
+}
+
 /* ------------------------------------------------------------------ real (stb) against the warp */
 static void test_real_vs_warp(void) {
     int W = 61, H = 75, S = 32;
@@ -293,6 +332,7 @@ int main(void) {
     test_adjoint();
     test_kernels();
     test_axis_aligned();
+    test_upsample_rows();
     test_real_vs_warp();
     test_attack();
     return check_summary("test_resample");

@@ -11,7 +11,7 @@
  * area-downscaled copy, by default (work_side GF_WORK_FACE, what the page passes) with the short side at the face
  * size, as if the photo were one face crop: that is the scale a model sees such a crop at, and a delta made at
  * another scale is lost in the attacker's resize; or with the longest side at most work_side.  The delta is
- * bilinearly upsampled to full resolution, clipped to [-eps, eps] there and added to the 8-bit pixels.  So
+ * upsampled to full resolution (Catmull-Rom, in bands of rows), clipped to [-eps, eps] there and added to the 8-bit pixels.  So
  * L-inf <= eps holds at full resolution, and memory is one RGBA buffer plus Gen's activations at the working
  * resolution (not at 12 MP).
  */

@@ -452,10 +452,32 @@ df_status rs_crop_u8_planar(float *out, int OH, int OW, const uint8_t *in, int W
 }
 
 /* ------------------------------------------------------------------ streamed bilinear enlargement */
-df_status rs_upsample_rows(const float *src, int C, int h, int w, int W, int H,
+/* rs_upsample_rows with an stb kernel: bands of output rows, each resized from the input region that maps onto it
+ * (stb samples the input around the region, so the bands join exactly as one resize would). */
+static df_status upsample_rows_stb(const float *src, int C, int h, int w, int W, int H, rs_kernel k,
+                                   void (*row)(void *ctx, int y, const float *r), void *ctx) {
+    enum { BAND = 32 };
+    float *band = malloc(sizeof(float) * (size_t)BAND * C * W);
+    if (!band) return df_fail(DF_ERR_NOMEM, "resample: out of memory for the upsampling rows");
+    df_status s = DF_OK;
+    for (int y0 = 0; !s && y0 < H; y0 += BAND) {
+        int n = H - y0 < BAND ? H - y0 : BAND;
+        for (int c = 0; !s && c < C; c++) /* plane c of band row i at band + (i * C + c) * W: the rows' layout */
+            s = stb_resize(band + (size_t)c * W, W, n, C * W * (int)sizeof(float), src + (size_t)c * h * w, w, h,
+                           w * (int)sizeof(float), STBIR_1CHANNEL, STBIR_TYPE_FLOAT, k, 0, (double)y0 / H, 1,
+                           (double)(y0 + n) / H);
+        for (int i = 0; !s && i < n; i++) row(ctx, y0 + i, band + (size_t)i * C * W);
+    }
+    free(band);
+    return s;
+}
+
+df_status rs_upsample_rows(const float *src, int C, int h, int w, int W, int H, rs_kernel k,
                            void (*row)(void *ctx, int y, const float *r), void *ctx) {
-    if (!src || !row || C < 1 || C > 4 || h < 1 || w < 1 || W < 1 || H < 1 || W > 65536 || H > 65536)
+    if (!src || !row || C < 1 || C > 4 || h < 1 || w < 1 || W < 1 || H < 1 || W > 65536 || H > 65536 ||
+        W < w || H < h || (k != RS_BILINEAR && k != RS_TRIANGLE_AA && k != RS_BICUBIC_AA))
         return df_fail(DF_ERR_ARG, "resample: bad upsampling arguments");
+    if (k == RS_BICUBIC_AA) return upsample_rows_stb(src, C, h, w, W, H, k, row, ctx);
     /* column taps once; the two source rows a destination row needs interpolated horizontally once (cached while
      * consecutive rows share them), then one vertical lerp per value */
     int *tx0 = malloc(sizeof(int) * 2 * (size_t)W);

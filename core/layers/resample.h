@@ -79,10 +79,11 @@ df_status rs_resize_planar(float *out, int OH, int OW, const float *in, int C, i
 df_status rs_crop_u8_planar(float *out, int OH, int OW, const uint8_t *in, int W, int H, int stride_px, double x0,
                             double y0, double w, double h, rs_kernel k);
 
-/* Bilinear enlargement (half-pixel centres, edges clamped; = triangle-aa when enlarging) of planar src
- * [C, h, w] (C <= 4) to W x H, streamed: row(ctx, y, r) gets output row y as C planes of W floats (r[c * W + x]).
- * Memory O(C * W): a 12-megapixel delta never exists at full resolution. */
-df_status rs_upsample_rows(const float *src, int C, int h, int w, int W, int H,
+/* Enlargement (W >= w, H >= h; half-pixel centres, edges clamped) of planar src [C, h, w] (C <= 4) to W x H,
+ * streamed: row(ctx, y, r) gets output row y as C planes of W floats (r[c * W + x]), in order.  k: RS_BILINEAR or
+ * RS_TRIANGLE_AA (the same when enlarging; written out here), or RS_BICUBIC_AA (Catmull-Rom, stb in bands of 32
+ * rows).  Memory O(C * W) (x 32 for bicubic): a 12-megapixel delta never exists at full resolution. */
+df_status rs_upsample_rows(const float *src, int C, int h, int w, int W, int H, rs_kernel k,
                            void (*row)(void *ctx, int y, const float *r), void *ctx);
 
 #ifdef __cplusplus

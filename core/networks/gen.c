@@ -597,9 +597,12 @@ df_status gen_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W,
     }
     if (progress) progress(pctx, 0.8f);
     for (size_t k = 0; k < nw; k++) ds[k] = clampf(ds[k], -eps, eps);
-    /* the delta upsampled bilinearly, streamed row by row (resample.h), clipped again at full resolution */
+    /* the delta upsampled with Catmull-Rom, streamed in rows (resample.h), clipped again at full resolution: as
+     * gen_faces delivers a face's delta (GF_UP_KERNEL), whose fine structure must survive the attacker's resize
+     * (on 60 CelebA photos protected whole as one face crop, through the attacker's jittered crop: 37 / 3 / 45 %
+     * of the zoo's edits broken at 36.4 dB, against 27 / 3 / 30 % at 36.8 dB with bilinear) */
     protect_rows pr = {out, in, W, H, stride_px, eps, progress, pctx};
-    s = rs_upsample_rows(ds, 3, h, w, W, H, protect_row, &pr);
+    s = rs_upsample_rows(ds, 3, h, w, W, H, RS_BICUBIC_AA, protect_row, &pr);
     if (s) {
         free(xs);
         return s;

@@ -70,7 +70,8 @@ df_status gen_protect(gen_model *g, float *x_adv, const float *x, int H, int W, 
 
 /* Protect an 8-bit photo (RGB or RGBA interleaved, stride_px = 3 or 4; alpha copied unchanged).
  * Large photos: when max(W, H) > work_side (> 0), Gen runs on an area-downscaled copy whose longest side is
- * work_side, and its delta is bilinearly upsampled to full resolution; work_side = 0 runs at full resolution.
+ * work_side, and its delta is upsampled to full resolution with Catmull-Rom (GF_UP_KERNEL's RS_BICUBIC_AA, as a
+ * face's delta, streamed in bands of rows); work_side = 0 runs at full resolution.
  * The delta is clipped to [-eps, eps] at full resolution before rounding, so every output byte is within
  * eps * 127.5 + 0.5 of the input byte.  Memory: O(working resolution), not O(photo).
  * progress (optional) gets values in [0, 1]. */

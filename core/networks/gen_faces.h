@@ -67,9 +67,10 @@ df_status gf_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W, 
  *     o->whole_if_no_face is 0 and the detector found nothing: then out = in.  Its working side: o->work_side, or
  *     with GF_WORK_FACE (the default) gf_face_work_side: the photo taken as one face crop, its short side at
  *     face_size, the scale the models see such a crop at.  Measured (dadfi eval --whole-side, 60 CelebA test
- *     photos through the attacker's jittered crop, stargan / attgan / style): 22 / 3 / 38 % with the short side
- *     at ~128, 0 / 0-2 / 2-3 % at 1024 or the photo's own size, 0 / 3 / 7 % at 192 and 0 / 0 / 8 % at 128 on
- *     the long side: a delta helps only at the scale the attacker's crop brings to the model.
+ *     photos through the attacker's jittered crop, stargan / attgan / style, the delta delivered bilinearly):
+ *     27 / 3 / 30 % with the short side at 128 (37 / 3 / 45 % delivered with Catmull-Rom, as now), 22 / 3 / 38 %
+ *     at 160 on the long side, 0 / 0-2 / 2-3 % at 1024 or the photo's own size, 0 / 3 / 7 % at 192 and
+ *     0 / 0 / 8 % at 128: a delta helps only at the scale the attacker's crop brings to the model.
  * r (required) says what happened.  progress (optional): detection is the first 10 %. */
 typedef enum {
     GF_DET_OFF = 0,      /* no_detect: the whole photo */
