@@ -37,6 +37,7 @@ let faceSquare = null; // the first protected face's square (relative, like squa
 function facesSummary(faces) {
   if (!faces) return '';
   const n = faces.squares.length;
+  if (n === 1 && faces.wholePhoto) return ' 1 face filling the photo: the whole photo was protected as its crop, at the scale deepfake models see it.';
   if (n) return ` ${n} face${n === 1 ? '' : 's'} protected, each at the scale deepfake models see it.`;
   if (faces.detection === 'no_face') return ' No face found: the whole photo was protected as one face crop, which protects a face that fills the photo, little one smaller in it.';
   if (faces.detection === 'no_detector') return ` This site has no face detector${faces.detectorError ? ` (${faces.detectorError})` : ''}: the whole photo was protected as one face crop, which protects a face that fills the photo, little one smaller in it.`;

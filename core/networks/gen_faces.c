@@ -197,23 +197,28 @@ df_status gf_protect_photo(gen_model *g, blazeface *det, uint8_t *out, const uin
         int n = 0;
         if (progress) progress(pctx, 0.0f);
         s = blazeface_detect(det, in, W, H, stride_px, &bo, faces, GF_MAX_FACES, &n);
-        double lo = fmax(4.0, o->face_size / RS_MAX_SHRINK), hi = o->face_size * RS_MAX_SHRINK;
+        double lo = fmax(4.0, o->face_size / RS_MAX_SHRINK), hi = o->face_size * RS_MAX_SHRINK, side0 = 0;
         for (int i = 0; !s && i < n; i++) {
             gf_square q = gf_square_from_face(&faces[i]);
             if (!(q.side >= lo) || !isfinite(q.cx) || !isfinite(q.cy)) continue;
+            double side = q.side;
             if (q.side > hi) q.side = hi;
-            if (gf_square_in_photo(&q, W, H)) r->sq[r->nsq++] = q;
+            if (gf_square_in_photo(&q, W, H)) {
+                if (r->nsq == 0) side0 = side;
+                r->sq[r->nsq++] = q;
+            }
         }
         free(faces);
         if (s) return s;
         r->det = r->nsq ? GF_DET_DETECTED : GF_DET_NO_FACE;
+        r->fills = r->nsq == 1 && side0 > GF_FILL * (W < H ? W : H);
         if (progress) progress(pctx, 0.1f);
     }
     int detected = r->det == GF_DET_GIVEN || r->det == GF_DET_DETECTED;
     sub_progress sp = {progress, pctx, detected || r->det == GF_DET_NO_FACE ? 0.1f : 0.0f, 0.0f};
     sp.span = 1.0f - sp.from;
     void (*fn)(void *, float) = progress ? sub_report : NULL;
-    if (detected)
+    if (detected && !r->fills)
         return gf_protect_rgb8(g, out, in, W, H, stride_px, o->eps, r->sq, r->nsq, o->face_size, GF_FEATHER, fn, &sp);
     if (r->det == GF_DET_NO_FACE && !o->whole_if_no_face) {
         if (out != in) memcpy(out, in, (size_t)W * H * stride_px);
@@ -222,6 +227,6 @@ df_status gf_protect_photo(gen_model *g, blazeface *det, uint8_t *out, const uin
     }
     r->protected_whole = 1;
     if (det) blazeface_release(det); /* its tiles' buffers make room for Gen at the working resolution */
-    int ws = o->work_side == GF_WORK_FACE ? gf_face_work_side(W, H, o->face_size) : o->work_side;
+    int ws = o->work_side == GF_WORK_FACE || r->fills ? gf_face_work_side(W, H, o->face_size) : o->work_side;
     return gen_protect_rgb8(g, out, in, W, H, stride_px, o->eps, ws, fn, &sp);
 }

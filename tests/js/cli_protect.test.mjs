@@ -392,6 +392,21 @@ test('dadfi protect: a CelebA photo gets its face found and only its square prot
     assert.match(q.stderr, /plain\.png: no face found \(--require-face\)/);
     assert.equal(JSON.parse(q.stdout).files[0].status, 'failed');
     assert.ok(!existsSync(join(dir, 'plain-req.png')));
+    // a tight 140 x 140 chip around the same face: its square (~178) is over 1.1 x the chip, so the face fills the
+    // photo and the whole chip is protected as its crop (at 128 pixels, as a pipeline feeding the chip sees it)
+    const T = 140, tx = 19, ty = 50, chip = { width: T, height: T, channels: 3, data: new Uint8Array(T * T * 3) };
+    for (let y = 0; y < T; y++) chip.data.set(src.subarray(((ty + y) * 178 + tx) * 3, ((ty + y) * 178 + tx + T) * 3), y * T * 3);
+    const chipIn = join(dir, 'chip.png'), chipOut = join(dir, 'chip-out.png');
+    writeFileSync(chipIn, encodePNG(chip));
+    const c = run('protect', ...W, '--json', '-', chipIn, chipOut);
+    assert.equal(c.status, 0, c.stderr);
+    const cf = JSON.parse(c.stdout).files[0];
+    assert.deepEqual([cf.scope, cf.faces, cf.detection], ['whole_photo', 1, 'detected']);
+    assert.ok(cf.squares[0][2] > 1.1 * T, `square ${cf.squares[0]}`);
+    const cd = changed(decodePNG(readFileSync(chipOut)), chip);
+    assert.ok(cd.length > 0.9 * T * T, `${cd.length} of ${T * T} pixels changed`);
+    assert.ok(cd.every(([, , v]) => v <= 7));
+    assert.match(run('protect', ...W, '--force', chipIn, chipOut).stdout, /\(140x140 PNG\): 1 face filling the photo, whole photo as its crop, PSNR /);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

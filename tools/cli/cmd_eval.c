@@ -468,7 +468,8 @@ typedef struct {
     blazeface *det;    /* --detector: Gen's squares from detected faces (gf_protect_photo) */
     blazeface *adet;   /* --attacker-detector: the attacker's own face square */
     int atk_found, atk_missed; /* with adet: (photo, spec) pairs where the attacker found a face / did not */
-    int photos_faces, photos_whole; /* with det: photos where faces were found / protected whole */
+    int photos_faces, photos_whole, photos_fill; /* with det: photos where faces were found / protected whole /
+                                                  * one face filled the photo (protected whole as its crop) */
 } eval_run;
 
 static void run_free(eval_run *r) {
@@ -1005,7 +1006,7 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
             s = gf_protect_photo(r->prot.gen, r->det, rgb_adv, img.rgb, W, H, 3, &po, &pr, NULL, NULL);
             ms = (cli_now() - tp) * 1000.0;
             if (!s) {
-                r->photos_faces += pr.nsq > 0, r->photos_whole += pr.nsq == 0;
+                r->photos_faces += pr.nsq > 0, r->photos_whole += pr.nsq == 0, r->photos_fill += pr.fills;
                 df_rgb8_to_planar(xaf, rgb_adv, W, H, 3);
             }
         } else if (!s && r->prot.kind == EVAL_GEN && a->gen_margin > 0) {
@@ -1076,8 +1077,9 @@ static df_status run_attack_eval(eval_run *r, const eval_args *a) {
     }
     if (!a->quiet) cli_progress_done();
     if (r->det && !a->quiet)
-        fprintf(stderr, "eval: --detector: faces found in %d of %d photos (the others protected whole)\n",
-                r->photos_faces, r->photos_faces + r->photos_whole);
+        fprintf(stderr, "eval: --detector: faces found in %d of %d photos (the others protected whole); in %d one "
+                        "face filled the photo (protected whole as its crop)\n",
+                r->photos_faces, r->photos_faces + r->photos_whole, r->photos_fill);
     if (r->adet && !a->quiet)
         fprintf(stderr, "eval: --attacker-detector: the attacker found a face in %d of %d (photo, attack) pairs (the "
                         "others: the reference square)\n", r->atk_found, r->atk_found + r->atk_missed);

@@ -29,7 +29,9 @@ static void help(void) {
         "Faces: a face detector (BlazeFace) finds every face, and each is protected in the square a deepfake\n"
         "pipeline crops around it (CelebA's convention: about 1.8 times the face box, centred just above the\n"
         "eyes' midpoint), at the size the models see it (--face-size); pixels outside every face square are not\n"
-        "changed. When no face is found, the photo is protected whole as if it were one face crop (its short side\n"
+        "changed. One face that fills the photo (its square over 1.1 times the short side: an aligned face chip,\n"
+        "a close-up) is protected with the whole photo as its crop, as a deepfake pipeline would feed it. When no\n"
+        "face is found, the photo is protected whole as if it were one face crop (its short side\n"
         "at the face size, the scale a model sees a close-up at), and the output line and a note say so: a face\n"
         "the detector missed that is smaller in the frame gets little of that protection. --require-face makes such\n"
         "a photo fail instead; --face places squares by hand. Without the detector's weights (the default file\n"
@@ -69,8 +71,9 @@ static void help(void) {
         "                     \"output\", \"status\": \"written\" | \"skipped\" | \"failed\", \"width\", \"height\",\n"
         "                     \"format\": \"png\" | \"jpeg\", \"quality\" (null for png), \"eps\", \"psnr_db\" (null\n"
         "                     when no pixel changed), \"max_change\" (8-bit levels), \"bytes\", \"seconds\";\n"
-        "                     \"scope\": \"faces\" | \"whole_photo\", \"faces\" (squares protected, 0 for a whole\n"
-        "                     photo), \"squares\": [[cx, cy, side], ...], \"detection\": \"detected\" | \"given\" |\n"
+        "                     \"scope\": \"faces\" | \"whole_photo\", \"faces\" (faces protected: 0 for a whole\n"
+        "                     photo with none, 1 with scope whole_photo when one face fills the photo),\n"
+        "                     \"squares\": [[cx, cy, side], ...], \"detection\": \"detected\" | \"given\" |\n"
         "                     \"no_face\" | \"no_detector\" | \"off\" (--no-detect);\n"
         "                     \"reason\" when skipped, \"error\" when failed}]}\n"
         "                  (more fields may be added later)\n"
@@ -281,7 +284,8 @@ static void print_written(const char *in, const char *out, const prot_opts *o, c
     char q[16] = "";
     if (o->fmt == DF_FMT_JPEG) snprintf(q, sizeof q, " q%d", o->quality);
     printf("protected %s -> %s (%dx%d %s%s): ", in, out, r->w, r->h, o->fmt == DF_FMT_PNG ? "PNG" : "JPEG", q);
-    if (r->pr.nsq > 0) printf("%d face%s, ", r->pr.nsq, r->pr.nsq == 1 ? "" : "s");
+    if (r->pr.fills) printf("1 face filling the photo, whole photo as its crop, ");
+    else if (r->pr.nsq > 0) printf("%d face%s, ", r->pr.nsq, r->pr.nsq == 1 ? "" : "s");
     else if (r->pr.det == GF_DET_NO_FACE) printf("no face found, whole photo, ");
     else if (r->pr.det == GF_DET_NO_DETECTOR) printf("whole photo (no face detector), ");
     if (isinf(r->psnr)) printf("no pixel changed");
@@ -308,7 +312,8 @@ static void json_file(sbuf *b, int first, const char *in, const char *out, const
         else sb_printf(b, "%.3f", r->psnr);
         sb_printf(b, ", \"max_change\": %d, \"bytes\": %zu, \"seconds\": %.3f", r->max_change, r->bytes, r->seconds);
         const gf_photo_result *p = &r->pr;
-        sb_printf(b, ", \"scope\": \"%s\", \"faces\": %d, \"squares\": [", p->nsq ? "faces" : "whole_photo", p->nsq);
+        sb_printf(b, ", \"scope\": \"%s\", \"faces\": %d, \"squares\": [", p->protected_whole ? "whole_photo" : "faces",
+                  p->nsq);
         for (int i = 0; i < p->nsq; i++)
             sb_printf(b, "%s[%.1f, %.1f, %.1f]", i ? ", " : "", p->sq[i].cx, p->sq[i].cy, p->sq[i].side);
         sb_printf(b, "], \"detection\": \"%s\"", gf_detection_name(p->det));
