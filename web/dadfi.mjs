@@ -119,7 +119,8 @@ export class Protector {
 
   /**
    * protect() plus {width, height, stats: {linf, psnr, changedPixels, ms, heapBytes, faces: {detection: 'detected' |
-   * 'no_face' | 'no_detector' | 'off', wholePhoto, squares: [{cx, cy, side}] (photo pixels), detectorError}}}.
+   * 'no_face' | 'no_detector' | 'off', wholePhoto (with 'detected': one face filled the photo, protected whole as
+   * its crop), squares: [{cx, cy, side}] (photo pixels), detectorError}}}.
    * onViews({views, width, height, stats}): display-size views {width, height, original, protected, perturbation
    * (amplified)} as ImageData (the photo shrunk by a whole factor to at most 2048 pixels), called before the file
    * is encoded.  With onOriginalView as well, the views come in two steps and only what changed is sent:

@@ -177,9 +177,11 @@ export class Engine {
 
   /**
    * Protect a photo the way the CLI does (gf_protect_photo): the detector finds the faces and Gen protects each
-   * face square at the deepfake models' scale (faceSize, 128), nothing outside them changes; with no detector, no
-   * face found or noDetect, the whole photo (workSide as in protect(), or WORK_SIDE_FACE, the default).  Returns {pixels, detection ('off' |
-   * 'no_detector' | 'detected' | 'no_face'), wholePhoto, squares: [{cx, cy, side}] in photo pixels}.
+   * face square at the deepfake models' scale (faceSize, 128), nothing outside them changes; one face that fills
+   * the photo (its square over 1.1x the short side), no detector, no face found or noDetect: the whole photo
+   * (workSide as in protect(), or WORK_SIDE_FACE, the default; a face filling it always at the face scale).
+   * Returns {pixels, detection ('off' | 'no_detector' | 'detected' | 'no_face'), wholePhoto (also with 'detected'
+   * and one square when that face fills the photo), squares: [{cx, cy, side}] in photo pixels}.
    */
   protectPhoto(h, det, rgba, width, height, { eps = 0.05, workSide = WORK_SIDE_FACE, faceSize = 128, noDetect = false, onProgress, out } = {}) {
     if (!h || !h.ptr) throw new DadfiError('protect: no Gen model loaded', 'bad-argument', STATUS.ARG);
