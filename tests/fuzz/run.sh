@@ -8,7 +8,10 @@
 # into the build's corpus, adds the committed inputs in tests/fuzz/corpus/TARGET (fuzzer finds and extra
 # seeds; libFuzzer runs each once before mutating) and fuzzes; exits non-zero on a crash or sanitizer report
 # (the input lands in the build directory as crash-*, leak-*, timeout-*, oom-*).
-# Environment: CC (default clang, else clang-14), DF_FUZZ_BUILD (build directory), DF_FUZZ_JOBS (build jobs, 2).
+# Environment: CC (default clang, else clang-14), DF_FUZZ_BUILD (build directory), DF_FUZZ_JOBS (build jobs, 2),
+# DF_FUZZ_SEED (libFuzzer's -seed; default 1, so that a run from the same corpus tries the same inputs in the same
+# order and CI's verdict does not depend on luck; 0: a random seed, for campaigns), DF_FUZZ_RUNS (also stop after
+# this many inputs: with the seed, what CI tries is a prefix of a sequence checked beforehand, whatever its speed).
 set -eu
 secs=${1:-60}
 target=${2:-fuzz_dfw}
@@ -42,6 +45,8 @@ for t in $targets; do
     set -- "$corpus"
     [ -d "$root/tests/fuzz/corpus/$t" ] && set -- "$@" "$root/tests/fuzz/corpus/$t"
     if [ "$secs" = 0 ]; then limit=-runs=0; else limit=-max_total_time=$secs; fi
-    DF_FUZZ_SEEDS="$corpus" "$build/$t" "$limit" -timeout=10 -rss_limit_mb=2048 \
+    [ "$secs" != 0 ] && [ -n "${DF_FUZZ_RUNS:-}" ] && limit="$limit -runs=$DF_FUZZ_RUNS"
+    # shellcheck disable=SC2086
+    DF_FUZZ_SEEDS="$corpus" "$build/$t" $limit -seed="${DF_FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$build/" "$@"
 done
