@@ -66,9 +66,9 @@ df_status gf_protect_rgb8(gen_model *g, uint8_t *out, const uint8_t *in, int W, 
  *     found whose square is more than GF_FILL times the photo's short side (r->fills): the photo is itself a
  *     tight crop of that face (an aligned chip, a close-up), which an attacker feeds whole rather than padding
  *     its square, so it is protected whole as one face crop (gf_face_work_side).  Measured on 60 UTKFace chips
- *     (200 x 200; the square is 1.2-1.8x the chip), the attacker cropping the chip with `jitter`: 62 / 8 / 88 %
- *     as one face crop against 7 / 3 / 40 % with the square, both at 36.3 dB; with the attacker's own
- *     detector both stay at 2 / 0 / 2-13 %;
+ *     (200 x 200; 33 of them filled at GF_FILL 1.1), the attacker cropping the chip with `jitter`: 38 / 7 / 70 %
+ *     with this rule against 7 / 3 / 40 % with the squares (every chip as one face crop: 62 / 8 / 88 %); with
+ *     the attacker's own detector 2 / 0 / 3 % against 2 / 0 / 13 %;
  *   none (no detector, o->no_detect, or no face found): the whole photo (gen_protect_rgb8), unless
  *     o->whole_if_no_face is 0 and the detector found nothing: then out = in.  Its working side: o->work_side, or
  *     with GF_WORK_FACE (the default) gf_face_work_side: the photo taken as one face crop, its short side at
